@@ -1,0 +1,53 @@
+"""donut-or-not: routes only; the work is in chalicelib/."""
+
+from __future__ import annotations
+
+import time
+
+from chalice import Chalice, Response
+
+from chalicelib.classifier import classify, parse_top_k
+from chalicelib.model_store import ModelStore
+from chalicelib.page import render_index
+from chalicelib.responses import json_errors
+from chalicelib.settings import Settings
+from chalicelib.uploads import ACCEPTED_TYPES, image_bytes
+
+app = Chalice(app_name="donut-or-not")
+# API Gateway base64-encodes these, so uploads reach the function byte for byte.
+app.api.binary_types = sorted(set(app.api.binary_types) | set(ACCEPTED_TYPES))
+
+settings = Settings.from_env()
+store = ModelStore(settings)  # loads nothing until a request needs the model
+
+
+@app.route("/", methods=["GET"])
+@json_errors
+def index() -> Response:
+    return Response(render_index(settings.max_body_bytes), headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+@app.route("/health", methods=["GET"])
+def health() -> dict:
+    return {"status": "ok", "model_loaded": store.loaded is not None}
+
+
+@app.route("/model", methods=["GET"])
+@json_errors
+def model() -> dict:
+    return store.get()[0].describe()
+
+
+# Every content type reaches the view, so unsupported ones get our JSON 415, not Chalice's.
+@app.route("/predict", methods=["POST"], content_types=["*/*"])
+@json_errors
+def predict() -> dict:
+    started = time.perf_counter()
+    request = app.current_request
+    data = image_bytes(request.headers.get("content-type"), request.raw_body or b"", settings.max_body_bytes)
+    top_k = parse_top_k((request.query_params or {}).get("top_k"))
+    loaded, cold = store.get()
+    answer = classify(data, loaded, top_k, settings.max_pixels)
+    answer["timing_ms"]["total"] = round((time.perf_counter() - started) * 1000, 2)
+    answer["cold_start"] = cold
+    return answer

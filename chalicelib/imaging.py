@@ -1,0 +1,103 @@
+"""Image bytes → RGB picture → the array a model's metadata asks for.
+
+Decoding is bounded: the pixel count is checked from the header before any pixel is
+allocated, and JPEGs are decoded at the smallest DCT scale that still covers the model's
+resize size (a 12 MP photo is never fully decoded to feed a 224 px model).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from chalicelib.errors import BadRequest, PayloadTooLarge
+from chalicelib.metadata import ModelMetadata
+
+# Pillow format name → the media type a client would send for it.
+FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+}
+_SIXTEEN_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
+_WHITE = (255, 255, 255)
+
+
+def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
+    """Decodes the first frame of an image into upright RGB.
+
+    The shorter side of the result is at least min_side unless the source is smaller.
+    """
+    if not data:
+        raise BadRequest("empty_body", "the request body is empty: send the image bytes")
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit below decides; Pillow's global one only adds noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+    except Image.DecompressionBombError as exc:
+        raise PayloadTooLarge("too_many_pixels", f"image dimensions are over the limit: {exc}") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise BadRequest(
+            "not_an_image",
+            "the body is not an image in a supported format (" + ", ".join(sorted(set(FORMATS.values()))) + ")",
+        ) from exc
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise BadRequest("corrupt_image", "the image has no pixels")
+    if width * height > max_pixels:
+        raise PayloadTooLarge(
+            "too_many_pixels",
+            f"the image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}",
+        )
+    if image.format in ("JPEG", "MPO"):  # MPO: phone cameras' multi-picture JPEGs
+        image.draft("RGB", (min_side, min_side))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        raise BadRequest("corrupt_image", f"the image data is corrupt or truncated ({exc})") from exc
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Converts any Pillow mode to RGB; transparency is composited on white."""
+    if image.mode in _SIXTEEN_BIT_MODES:
+        # Pillow's own I→L conversion clips at 255 instead of scaling 16-bit values.
+        wide = np.asarray(image, dtype=np.float32)
+        image = Image.fromarray(np.clip(wide / 257.0, 0, 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, _WHITE)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def preprocess(image: Image.Image, meta: ModelMetadata) -> np.ndarray:
+    """Resize (shorter side to resize_size), centre-crop to input_size and normalise.
+
+    Returns float32 NCHW with N = 1. Only the crop's source region is resampled, so the
+    cost and memory stay bounded whatever the aspect ratio (3000x1 included).
+    """
+    width, height = image.size
+    scale = meta.resize_size / min(width, height)
+    crop = meta.input_size / scale  # the crop's side in source pixels
+    left, top = (width - crop) / 2, (height - crop) / 2
+    square = image.resize(
+        (meta.input_size, meta.input_size),
+        Image.BILINEAR,
+        box=(left, top, left + crop, top + crop),
+    )
+    pixels = np.asarray(square, dtype=np.float32)
+    std = np.asarray(meta.std, dtype=np.float32)
+    normalised = pixels * (1.0 / (255.0 * std)) - np.asarray(meta.mean, dtype=np.float32) / std
+    return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None])

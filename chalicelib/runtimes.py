@@ -1,0 +1,84 @@
+"""Model runtimes behind one small interface, chosen by the model file's suffix.
+
+torch is imported only when a TorchScript model is loaded: importing it costs about a
+second, and it is absent from the Lambda package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from pathlib import Path
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from chalicelib.metadata import METADATA_FILE, MetadataError, ModelMetadata
+
+
+class Runtime(Protocol):
+    metadata: ModelMetadata
+    name: str
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """float32 NCHW batch → float64 (N, labels) probabilities, each row summing to 1."""
+
+
+def cpu_count() -> int:
+    """CPUs this process may use (Lambda gives CPU in proportion to memory)."""
+    return len(os.sched_getaffinity(0))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+@contextlib.contextmanager
+def torchscript_deprecation_silenced() -> Iterator[None]:
+    """torch 2.14 marks torch.jit.* deprecated (FutureWarning). TorchScript stays the
+    format of record until ONNX covers every model we ship, so exactly that warning is
+    silenced, here and nowhere else; every other warning still shows."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
+        yield
+
+
+class TorchScriptRuntime:
+    name = "torchscript"
+
+    def __init__(self, path: Path) -> None:
+        import torch
+
+        torch.set_num_threads(cpu_count())
+        extra = {METADATA_FILE: ""}
+        with torchscript_deprecation_silenced():
+            self._module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        self._module.eval()
+        if not extra[METADATA_FILE]:
+            raise MetadataError(f"the TorchScript file has no {METADATA_FILE} extra file")
+        self.metadata = ModelMetadata.from_json(extra[METADATA_FILE])
+        self._torch = torch
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            logits = self._module(self._torch.from_numpy(batch)).numpy()
+        return softmax(logits)
+
+
+RUNTIMES = {".pt": TorchScriptRuntime}
+
+
+def load_runtime(path: Path) -> Runtime:
+    """Loads a model file and checks that its outputs match its labels (also a warm-up)."""
+    runtime_cls = RUNTIMES.get(path.suffix)
+    if runtime_cls is None:
+        raise MetadataError(f"no runtime for {path.name!r}; model files end in {', '.join(RUNTIMES)}")
+    runtime = runtime_cls(path)
+    size = runtime.metadata.input_size
+    probs = runtime.probabilities(np.zeros((1, 3, size, size), np.float32))
+    if probs.shape != (1, len(runtime.metadata.labels)):
+        raise MetadataError(f"the model outputs {probs.shape[1]} scores for {len(runtime.metadata.labels)} labels")
+    return runtime

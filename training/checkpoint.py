@@ -1,0 +1,27 @@
+"""Trained weights on disk: a state_dict beside the metadata that describes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from chalicelib.metadata import ModelMetadata
+from training.train import build_model
+
+
+def save_checkpoint(model: nn.Module, meta: ModelMetadata, out: Path, half: bool = False) -> None:
+    """half stores float16 weights: half the bytes, for checkpoints committed to git."""
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    torch.save(state, out / "weights.pt")
+    (out / "metadata.json").write_text(meta.to_json() + "\n")
+
+
+def load_checkpoint(folder: Path) -> tuple[nn.Module, ModelMetadata]:
+    meta = ModelMetadata.from_json((folder / "metadata.json").read_text())
+    model = build_model(meta.architecture, len(meta.labels))
+    state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
+    return model.eval(), meta

@@ -1,0 +1,41 @@
+"""Uploads a model file to S3 with its sha256 as object metadata (what the service verifies)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import ClientError
+
+from chalicelib.model_store import SHA256_METADATA_KEY, sha256_of
+from chalicelib.runtimes import load_runtime
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+def model_key(name: str, version: str, suffix: str) -> str:
+    return f"models/{name}/{version}/model{suffix}"
+
+
+def publish(model: Path, bucket: str, force: bool = False, client=None) -> str:
+    """Uploads model under models/<name>/<version>/ and returns its MODEL_URI.
+
+    Refuses to replace an existing version unless force: a version names one file forever.
+    Works against any endpoint boto3 is configured for (AWS_ENDPOINT_URL_S3 for SeaweedFS).
+    """
+    meta = load_runtime(model).metadata  # also proves the file loads as the service loads it
+    key = model_key(meta.name, meta.version, model.suffix)
+    client = client or boto3.client("s3")
+    if not force:
+        try:
+            client.head_object(Bucket=bucket, Key=key)
+            raise PublishError(f"s3://{bucket}/{key} exists; publish a new version or pass --force")
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
+                raise
+    with model.open("rb") as stream:
+        sha256 = sha256_of(stream)
+    client.upload_file(str(model), bucket, key, ExtraArgs={"Metadata": {SHA256_METADATA_KEY: sha256}})
+    return f"s3://{bucket}/{key}"

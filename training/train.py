@@ -1,0 +1,203 @@
+"""Fine-tunes (or trains from scratch) a torchvision ResNet on an ImageFolder tree."""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+from PIL import Image
+from torch import nn
+from torchvision import transforms
+from tqdm import tqdm
+
+from chalicelib.imaging import preprocess, to_rgb
+from chalicelib.metadata import ModelMetadata
+
+ARCHITECTURES = {
+    "resnet18": torchvision.models.resnet18,
+    "resnet34": torchvision.models.resnet34,
+    "resnet50": torchvision.models.resnet50,
+}
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+
+class DatasetError(ValueError):
+    """The image folder cannot be trained on; the message says why."""
+
+
+@dataclass
+class TrainConfig:
+    data: Path  # holds train/ and val/ ImageFolder trees
+    architecture: str = "resnet18"
+    input_size: int = 224
+    train_size: int | None = None  # crop size while training (default: input_size)
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    patience: int = 3
+    seed: int = 0
+    init_weights: Path | None = None
+    threads: int = 2
+
+
+def build_model(architecture: str, num_classes: int) -> nn.Module:
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; choose from {sorted(ARCHITECTURES)}")
+    return ARCHITECTURES[architecture](weights=None, num_classes=num_classes)
+
+
+def image_folder(root: Path) -> list[tuple[Path, int]]:
+    """Lists (path, class index) of an ImageFolder tree, refusing trees that cannot train."""
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if len(classes) < 2:
+        raise DatasetError(f"{root} needs two or more class folders, found {classes}")
+    samples = []
+    for index, name in enumerate(classes):
+        files = sorted(p for p in (root / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DatasetError(f"class folder {root / name} has no images")
+        samples += [(path, index) for path in files]
+    return samples
+
+
+def classes_of(root: Path) -> tuple[str, ...]:
+    return tuple(sorted(p.name for p in root.iterdir() if p.is_dir()))
+
+
+def _load_rgb(path: Path) -> Image.Image:
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return to_rgb(image)
+    except OSError as exc:
+        raise DatasetError(f"cannot read image {path}: {exc}") from exc
+
+
+class _Augmented(torch.utils.data.Dataset):
+    def __init__(self, samples: list[tuple[Path, int]], size: int) -> None:
+        self.samples = samples
+        self.transform = transforms.Compose([
+            transforms.RandomResizedCrop(size, scale=(0.35, 1.0)),
+            transforms.RandomHorizontalFlip(),
+            transforms.RandomVerticalFlip(),
+            transforms.ColorJitter(0.3, 0.3, 0.2, 0.02),
+            transforms.ToTensor(),
+            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ])
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        path, label = self.samples[i]
+        return self.transform(_load_rgb(path)), label
+
+
+def eval_batches(samples: list[tuple[Path, int]], meta: ModelMetadata, batch_size: int):
+    """Yields (inputs, targets) preprocessed exactly as the service does."""
+    for start in range(0, len(samples), batch_size):
+        chunk = samples[start:start + batch_size]
+        arrays = [preprocess(_load_rgb(path), meta) for path, _ in chunk]
+        yield torch.from_numpy(np.concatenate(arrays)), torch.tensor([label for _, label in chunk])
+
+
+def evaluate_loss(model: nn.Module, samples, meta: ModelMetadata, batch_size: int) -> tuple[float, float]:
+    model.eval()
+    total_loss, correct = 0.0, 0
+    with torch.inference_mode():
+        for inputs, targets in eval_batches(samples, meta, batch_size):
+            logits = model(inputs)
+            total_loss += nn.functional.cross_entropy(logits, targets, reduction="sum").item()
+            correct += (logits.argmax(1) == targets).sum().item()
+    return total_loss / len(samples), correct / len(samples)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMetadata]:
+    """Trains with early stopping on validation loss; returns the best model and its metadata."""
+    seed_everything(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    train_samples = image_folder(cfg.data / "train")
+    val_samples = image_folder(cfg.data / "val")
+    labels = classes_of(cfg.data / "train")
+    if classes_of(cfg.data / "val") != labels:
+        raise DatasetError("train/ and val/ must hold the same class folders")
+    meta = ModelMetadata(
+        name=name,
+        version=version,
+        architecture=cfg.architecture,
+        labels=labels,
+        input_size=cfg.input_size,
+        resize_size=round(cfg.input_size * 256 / 224),
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+    )
+    model = build_model(cfg.architecture, len(labels))
+    if cfg.init_weights:
+        state = torch.load(cfg.init_weights, map_location="cpu", weights_only=True)
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}  # new head
+        model.load_state_dict(state, strict=False)
+    loader = torch.utils.data.DataLoader(
+        _Augmented(train_samples, cfg.train_size or cfg.input_size),
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        num_workers=1,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    steps = cfg.epochs * math.ceil(len(train_samples) / cfg.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.lr, total_steps=steps)
+    best = (math.inf, 0.0, -1, copy.deepcopy(model.state_dict()))
+    started = time.monotonic()
+    for epoch in range(cfg.epochs):
+        model.train()
+        seen, correct, loss_sum = 0, 0, 0.0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
+        for inputs, targets in bar:
+            optimiser.zero_grad()
+            logits = model(inputs)
+            loss = nn.functional.cross_entropy(logits, targets)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            seen += len(targets)
+            loss_sum += loss.item() * len(targets)
+            correct += (logits.argmax(1) == targets).sum().item()
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        val_loss, val_acc = evaluate_loss(model, val_samples, meta, cfg.batch_size)
+        print(f"epoch {epoch + 1}: train loss {loss_sum / seen:.4f} acc {correct / seen:.4f} | "
+              f"val loss {val_loss:.4f} acc {val_acc:.4f}", flush=True)
+        if val_loss < best[0]:
+            best = (val_loss, val_acc, epoch, copy.deepcopy(model.state_dict()))
+        elif epoch - best[2] >= cfg.patience:
+            print(f"early stop: no val loss improvement for {cfg.patience} epochs", flush=True)
+            break
+    model.load_state_dict(best[3])
+    model.eval()
+    meta = ModelMetadata(**{**meta.__dict__, "training": {
+        "train_images": len(train_samples),
+        "val_images": len(val_samples),
+        "best_epoch": best[2] + 1,
+        "val_loss": round(best[0], 5),
+        "val_accuracy": round(best[1], 5),
+        "seconds": round(time.monotonic() - started),
+        "seed": cfg.seed,
+    }})
+    print(f"best epoch {best[2] + 1}: val loss {best[0]:.4f}, val accuracy {best[1]:.4f}", flush=True)
+    return model, meta
