@@ -9,7 +9,7 @@ from chalice import Chalice, Response
 from chalicelib.classifier import classify, parse_top_k
 from chalicelib.model_store import ModelStore
 from chalicelib.page import render_index
-from chalicelib.responses import json_errors
+from chalicelib.responses import json_route
 from chalicelib.settings import Settings
 from chalicelib.uploads import ACCEPTED_TYPES, image_bytes
 
@@ -22,25 +22,26 @@ store = ModelStore(settings)  # loads nothing until a request needs the model
 
 
 @app.route("/", methods=["GET"])
-@json_errors
+@json_route
 def index() -> Response:
     return Response(render_index(settings.max_body_bytes), headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @app.route("/health", methods=["GET"])
+@json_route
 def health() -> dict:
     return {"status": "ok", "model_loaded": store.loaded is not None}
 
 
 @app.route("/model", methods=["GET"])
-@json_errors
+@json_route
 def model() -> dict:
     return store.get()[0].describe()
 
 
 # Every content type reaches the view, so unsupported ones get our JSON 415, not Chalice's.
 @app.route("/predict", methods=["POST"], content_types=["*/*"])
-@json_errors
+@json_route
 def predict() -> dict:
     started = time.perf_counter()
     request = app.current_request

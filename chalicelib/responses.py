@@ -1,4 +1,4 @@
-"""Turns what a view raises into the JSON error body every client can rely on."""
+"""Turns what a view returns or raises into the JSON every client can rely on."""
 
 from __future__ import annotations
 
@@ -13,18 +13,22 @@ from chalicelib.errors import ApiError
 log = logging.getLogger("donut-or-not")
 
 
+JSON = "application/json"
+
+
 def error_response(error: ApiError) -> Response:
-    return Response(body=error.body(), status_code=error.status, headers=error.headers)
+    return Response(body=error.body(), status_code=error.status, headers={"Content-Type": JSON, **error.headers})
 
 
-def json_errors(view: Callable[..., Any]) -> Callable[..., Any]:
-    """ApiError → its status and JSON body; anything else → a JSON 500 without a traceback
-    (the traceback goes to the log, never to the client)."""
+def json_route(view: Callable[..., Any]) -> Callable[..., Response]:
+    """A returned dict → 200 JSON; ApiError → its status and JSON body; anything else → a
+    JSON 500 without a traceback (the traceback goes to the log, never to the client)."""
 
     @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
         try:
-            return view(*args, **kwargs)
+            result = view(*args, **kwargs)
+            return result if isinstance(result, Response) else Response(body=result, headers={"Content-Type": JSON})
         except ApiError as error:
             return error_response(error)
         except Exception:

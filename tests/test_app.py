@@ -1,0 +1,167 @@
+"""Every route through Chalice's own test client (the API Gateway event path, in process)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from chalice.test import Client
+
+import app as service
+from chalicelib.model_store import ModelStore
+from chalicelib.settings import Settings
+from tests import imagefiles as f
+from tests.conftest import COLOUR_LABELS, ROOT
+
+
+@pytest.fixture
+def client(model_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
+    settings = Settings.from_env({"MODEL_URI": model_uri, "MODEL_CACHE_DIR": str(tmp_path / "cache")})
+    monkeypatch.setattr(service, "settings", settings)
+    monkeypatch.setattr(service, "store", ModelStore(settings))
+    with Client(service.app, project_dir=str(ROOT)) as test_client:
+        yield test_client
+
+
+def post(client: Client, body: bytes, content_type: str | None, query: str = "") -> tuple[int, dict, Any]:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.http.post(f"/predict{query}", headers=headers, body=body)
+    return response.status_code, lower(response.headers), json.loads(response.body)
+
+
+def lower(headers: dict[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def assert_error(status: int, body: dict, expected_status: int, code: str) -> None:
+    assert status == expected_status, body
+    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]
+
+
+def test_health_never_loads_the_model(client: Client) -> None:
+    response = client.http.get("/health")
+    assert response.status_code == 200
+    assert json.loads(response.body) == {"status": "ok", "model_loaded": False}
+    assert service.store.loaded is None
+
+
+def test_predict_answers_in_the_documented_shape(client: Client) -> None:
+    status, headers, body = post(client, f.jpeg(f.RED), "image/jpeg")
+    assert status == 200, body
+    assert headers["content-type"] == "application/json"
+    assert body["label"] == "red" and body["confidence"] > 0.9
+    assert [p["label"] for p in body["predictions"]][0] == "red"
+    assert body["model"]["name"] == "test-colours" and len(body["model"]["sha256"]) == 64
+    assert set(body["timing_ms"]) == {"decode", "preprocess", "inference", "total"}
+    assert body["cold_start"] is True
+    assert post(client, f.jpeg(f.RED), "image/jpeg")[2]["cold_start"] is False
+
+
+def test_probabilities_are_sorted_and_sum_to_one(client: Client) -> None:
+    body = post(client, f.png(f.GREEN), "image/png", "?top_k=3")[2]
+    probabilities = [p["probability"] for p in body["predictions"]]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert math.isclose(sum(probabilities), 1.0, abs_tol=1e-9)
+    assert sorted(p["label"] for p in body["predictions"]) == sorted(COLOUR_LABELS)
+    assert body["label"] == "green"
+
+
+@pytest.mark.parametrize("content_type, data", [
+    ("image/jpeg", f.jpeg(f.BLUE)),
+    ("image/png", f.png(f.BLUE)),
+    ("image/webp", f.encode(f.solid(f.BLUE), "WEBP", lossless=True)),
+    ("image/gif", f.animated_gif(f.BLUE, f.RED)),
+    ("image/bmp", f.encode(f.solid(f.BLUE), "BMP")),
+    ("image/tiff", f.encode(f.solid(f.BLUE), "TIFF")),
+    ("application/octet-stream", f.png(f.BLUE)),
+    ("image/jpeg", f.png(f.BLUE)),  # mislabelled: the bytes decide
+])
+def test_every_accepted_type_is_classified(client: Client, content_type: str, data: bytes) -> None:
+    status, _, body = post(client, data, content_type)
+    assert status == 200, body
+    assert body["label"] == "blue"
+
+
+def test_multipart_form_upload(client: Client) -> None:
+    body, content_type = f.multipart([("file", "photo.png", f.png(f.GREEN), "image/png")])
+    status, _, answer = post(client, body, content_type)
+    assert status == 200, answer
+    assert answer["label"] == "green"
+
+
+@pytest.mark.parametrize("query, count", [("", 3), ("?top_k=1", 1), ("?top_k=2", 2), ("?top_k=1000000000", 3)])
+def test_top_k_limits_and_clamps(client: Client, query: str, count: int) -> None:
+    status, _, body = post(client, f.jpeg(), "image/jpeg", query)
+    assert status == 200 and len(body["predictions"]) == count
+
+
+@pytest.mark.parametrize("query", ["?top_k=0", "?top_k=-1", "?top_k=abc", "?top_k=1.5"])
+def test_bad_top_k_is_400(client: Client, query: str) -> None:
+    status, _, body = post(client, f.jpeg(), "image/jpeg", query)
+    assert_error(status, body, 400, "bad_top_k")
+
+
+@pytest.mark.parametrize("data, content_type, status, code", [
+    (b"", "image/jpeg", 400, "empty_body"),
+    (b"plain text, not a picture", "image/png", 400, "not_an_image"),
+    (f.truncated_jpeg(), "image/jpeg", 400, "corrupt_image"),
+    (f.png_bomb(), "image/png", 413, "too_many_pixels"),
+    (f.jpeg(), "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+    (f.jpeg(), "text/plain", 415, "unsupported_media_type"),
+    (f.jpeg(), None, 415, "unsupported_media_type"),
+    (b"--x\r\n", "multipart/form-data; boundary=y", 400, "malformed_multipart"),
+])
+def test_bad_uploads_get_json_errors(client: Client, data: bytes, content_type: str | None, status: int, code: str) -> None:
+    got, _, body = post(client, data, content_type)
+    assert_error(got, body, status, code)
+
+
+def test_body_over_the_limit_is_413(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "settings", Settings.from_env({"MAX_BODY_BYTES": "1000"}))
+    status, _, body = post(client, f.encode(f.noisy_photo((200, 200)), "PNG"), "image/png")
+    assert_error(status, body, 413, "body_too_large")
+
+
+def test_model_route_describes_the_model(client: Client, model_uri: str) -> None:
+    response = client.http.get("/model")
+    assert response.status_code == 200
+    body = json.loads(response.body)
+    assert body["labels"] == list(COLOUR_LABELS)
+    assert body["name"] == "test-colours" and body["version"] == "1"
+    assert body["input_size"] == 32 and body["resize_size"] == 36
+    assert body["normalisation"]["mean"] == [0.485, 0.456, 0.406]
+    assert body["architecture"] == "mean-colour" and body["source_uri"] == model_uri
+    assert body["loaded_at"] and len(body["sha256"]) == 64
+    assert json.loads(client.http.get("/health").body)["model_loaded"] is True
+
+
+def test_model_unavailable_is_503_with_retry_after(client: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = Settings.from_env({"MODEL_URI": "s3://donut-or-not-nowhere/models/x/1/model.pt", "MODEL_CACHE_DIR": str(tmp_path)})
+    monkeypatch.setattr(service, "store", ModelStore(settings))
+    for response in (client.http.get("/model"), client.http.post("/predict", headers={"Content-Type": "image/jpeg"}, body=f.jpeg())):
+        assert response.status_code == 503
+        assert int(lower(response.headers)["retry-after"]) > 0
+        assert json.loads(response.body)["error"]["code"] in ("model_not_found", "model_store_error")
+
+
+def test_unexpected_failure_is_a_json_500_without_traceback(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(service, "classify", broken)
+    status, _, body = post(client, f.jpeg(), "image/jpeg")
+    assert_error(status, body, 500, "internal_error")
+    assert "secret" not in json.dumps(body) and "Traceback" not in json.dumps(body)
+
+
+def test_page_is_html_with_relative_urls(client: Client) -> None:
+    response = client.http.get("/")
+    assert response.status_code == 200
+    assert lower(response.headers)["content-type"].startswith("text/html")
+    page = response.body.decode()
+    assert 'action="predict"' in page and 'name="file"' in page and 'enctype="multipart/form-data"' in page
+    assert 'action="/' not in page and 'src="/' not in page and 'href="/' not in page
+    assert service.store.loaded is None  # the page itself never loads the model

@@ -1,0 +1,181 @@
+"""The lazy, verified model fetch, against a real SeaweedFS process."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.errors import ModelUnavailable
+from chalicelib.model_store import ModelStore, s3_client
+from chalicelib.settings import Settings
+from devtools.local_s3 import LocalS3
+from tests.conftest import COLOUR_LABELS, make_store
+
+
+class CountingClient:
+    """The real boto3 client, counting the downloads that pass through it."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.downloads = 0
+
+    def get_object(self, **kwargs: Any) -> Any:
+        self.downloads += 1
+        return self._client.get_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def counting_store(uri: str, cache: Path) -> tuple[ModelStore, list[CountingClient]]:
+    clients: list[CountingClient] = []
+
+    def factory(settings: Settings) -> CountingClient:
+        clients.append(CountingClient(s3_client(settings)))
+        return clients[-1]
+
+    return ModelStore(Settings.from_env({"MODEL_URI": uri, "MODEL_CACHE_DIR": str(cache)}), factory), clients
+
+
+def split(uri: str) -> tuple[str, str]:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return bucket, key
+
+
+def cached_files(cache: Path) -> list[str]:
+    return sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+
+
+def test_nothing_is_fetched_before_the_first_request(model_uri: str, tmp_path: Path) -> None:
+    store, clients = counting_store(model_uri, tmp_path / "cache")
+    assert store.loaded is None and clients == [] and cached_files(tmp_path / "cache") == []
+
+
+def test_first_get_downloads_verifies_and_loads_once(model_uri: str, tmp_path: Path, colour_model: Path) -> None:
+    store, clients = counting_store(model_uri, tmp_path / "cache")
+    model, cold = store.get()
+    assert cold is True
+    assert model.runtime.metadata.labels == COLOUR_LABELS
+    for _ in range(5):
+        assert store.get() == (model, False)
+    assert clients[0].downloads == 1
+    # Only the verified file, named by its hash: no partial files left behind.
+    assert cached_files(tmp_path / "cache") == [f"{model.sha256}.pt"]
+    assert (tmp_path / "cache" / f"{model.sha256}.pt").read_bytes() == colour_model.read_bytes()
+
+
+def test_concurrent_first_requests_load_once(model_uri: str, tmp_path: Path) -> None:
+    store, clients = counting_store(model_uri, tmp_path / "cache")
+    results: list[Any] = []
+    threads = [threading.Thread(target=lambda: results.append(store.get())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(model) for model, _ in results}) == 1
+    assert sum(cold for _, cold in results) == 1
+    assert clients[0].downloads == 1
+
+
+def test_a_new_process_reuses_the_verified_file(model_uri: str, tmp_path: Path) -> None:
+    first, _ = counting_store(model_uri, tmp_path / "cache")
+    first.get()
+    second, clients = counting_store(model_uri, tmp_path / "cache")
+    model, cold = second.get()
+    assert cold is True and clients[0].downloads == 0
+    assert model.runtime.metadata.name == "test-colours"
+
+
+def test_corrupt_object_is_refused_and_leaves_nothing(s3: Any, model_uri: str, tmp_path: Path, colour_model: Path) -> None:
+    bucket, key = split(model_uri)
+    published = s3.head_object(Bucket=bucket, Key=key)["Metadata"]
+    good = colour_model.read_bytes()
+    s3.put_object(Bucket=bucket, Key=key, Body=good[:-10] + b"0123456789", Metadata=published)
+    store = make_store(model_uri, tmp_path / "cache")
+    with pytest.raises(ModelUnavailable) as err:
+        store.get()
+    assert err.value.code == "model_corrupt" and err.value.headers["Retry-After"]
+    assert cached_files(tmp_path / "cache") == []
+    assert store.loaded is None
+    # The next request retries and succeeds once the object is right again.
+    s3.put_object(Bucket=bucket, Key=key, Body=good, Metadata=published)
+    assert store.get()[1] is True
+
+
+def test_object_without_sha256_is_refused(s3: Any, bucket: str, colour_model: Path, tmp_path: Path) -> None:
+    s3.put_object(Bucket=bucket, Key="models/x/1/model.pt", Body=colour_model.read_bytes())
+    with pytest.raises(ModelUnavailable) as err:
+        make_store(f"s3://{bucket}/models/x/1/model.pt", tmp_path).get()
+    assert err.value.code == "model_unverifiable"
+
+
+def test_missing_object_names_the_uri(bucket: str, tmp_path: Path) -> None:
+    uri = f"s3://{bucket}/models/none/1/model.pt"
+    with pytest.raises(ModelUnavailable) as err:
+        make_store(uri, tmp_path).get()
+    assert err.value.code == "model_not_found" and uri in err.value.message
+
+
+def test_a_verified_file_that_is_not_a_model_is_503(s3: Any, bucket: str, tmp_path: Path) -> None:
+    import hashlib
+
+    junk = b"not a TorchScript archive"
+    s3.put_object(Bucket=bucket, Key="m/model.pt", Body=junk, Metadata={"sha256": hashlib.sha256(junk).hexdigest()})
+    with pytest.raises(ModelUnavailable) as err:
+        make_store(f"s3://{bucket}/m/model.pt", tmp_path).get()
+    assert err.value.code == "model_invalid"
+
+
+@pytest.mark.parametrize("uri, code", [
+    ("", "model_not_configured"),
+    ("http://example.invalid/model.pt", "model_uri_invalid"),
+    ("s3://bucket-only", "model_uri_invalid"),
+    ("file:///nonexistent/model.pt", "model_not_found"),
+])
+def test_bad_configuration_is_503(uri: str, code: str, tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable) as err:
+        make_store(uri, tmp_path).get()
+    assert err.value.code == code
+
+
+def test_file_uri_loads_in_place(colour_model: Path, tmp_path: Path) -> None:
+    model, cold = make_store(colour_model.as_uri(), tmp_path / "cache").get()
+    assert cold and model.runtime.metadata.labels == COLOUR_LABELS
+    assert cached_files(tmp_path / "cache") == []
+
+
+def test_unwritable_cache_is_503(model_uri: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.raises(ModelUnavailable) as err:
+        make_store(model_uri, blocker / "cache").get()
+    assert err.value.code == "model_cache_unwritable"
+
+
+def test_unreachable_s3_is_503_and_recovers_when_it_is_back(
+    colour_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its own server, so stopping it cannot disturb the other tests.
+    server = LocalS3(tmp_path / "s3").start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.endpoint)
+        import boto3
+
+        from training.publish import publish
+
+        boto3.client("s3").create_bucket(Bucket="flaky")
+        uri = publish(colour_model, "flaky")
+        server.stop()
+        store = make_store(uri, tmp_path / "cache", S3_CONNECT_TIMEOUT_S="0.5")
+        with pytest.raises(ModelUnavailable) as err:
+            store.get()
+        assert err.value.code == "model_store_unreachable" and err.value.headers["Retry-After"]
+        assert cached_files(tmp_path / "cache") == []
+        server.start()
+        model, cold = store.get()
+        assert cold and model.runtime.metadata.name == "test-colours"
+    finally:
+        server.stop()
