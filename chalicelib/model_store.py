@@ -124,6 +124,10 @@ class ModelStore:
         fetched = time.perf_counter()
         try:
             runtime = load_runtime(path)
+        except ImportError as exc:
+            raise ModelUnavailable(
+                "runtime_unavailable", f"the runtime for {path.name} needs {exc.name}, which this deployment lacks", 60
+            ) from exc
         except (MetadataError, RuntimeError, OSError, ValueError) as exc:
             raise ModelUnavailable("model_invalid", f"the model at {uri} cannot be loaded: {exc}", 60) from exc
         done = time.perf_counter()

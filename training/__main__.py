@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", type=Path, required=True, help="folder with weights.pt and metadata.json")
     p.add_argument("--out", type=Path, required=True, help="model file to write (.pt)")
 
+    p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix")
+    p.add_argument("model", type=Path, help="model file, loaded as the service loads it")
+    p.add_argument("--split", type=Path, required=True, help="ImageFolder tree, e.g. data/demo/test")
+    p.add_argument("--out", type=Path, help="write the report here as JSON")
+
     p = sub.add_parser("publish", help="upload a model file to S3 with its sha256")
     p.add_argument("model", type=Path)
     p.add_argument("--bucket", required=True)
@@ -66,6 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         model, meta = load_checkpoint(args.weights)
         export_torchscript(model, meta, args.out)
         print(f"wrote {args.out}")
+    elif args.command == "evaluate":
+        import json
+
+        from training.evaluate import evaluate, write_report
+
+        report = evaluate(args.model, args.split)
+        print(json.dumps(report, indent=2))
+        if args.out:
+            write_report(report, args.out)
     elif args.command == "publish":
         from training.publish import publish
 

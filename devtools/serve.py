@@ -1,0 +1,85 @@
+"""Serves the demo as Lambda would get it: SeaweedFS on 127.0.0.1:8333 holds the published
+demo model at the dev stage's MODEL_URI, and `chalice local` fetches it on first use."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import boto3
+from botocore.exceptions import ClientError
+
+from devtools.demo_model import build_demo_model
+from devtools.local_s3 import LocalS3
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def stage_model_uri(stage: str) -> tuple[str, str]:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    uri = config["stages"][stage]["environment_variables"]["MODEL_URI"]
+    parsed = urlparse(uri)
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def ensure_published(model: Path, bucket: str, key: str) -> None:
+    """Creates the bucket and uploads the demo model unless that version is there already."""
+    from training.publish import publish
+
+    client = boto3.client("s3")
+    try:
+        client.create_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+        print(f"s3://{bucket}/{key} is already published", flush=True)
+        return
+    except ClientError as exc:
+        if exc.response["ResponseMetadata"]["HTTPStatusCode"] != 404:
+            raise
+    uri = publish(model, bucket, client=client)
+    if uri != f"s3://{bucket}/{key}":
+        raise SystemExit(f"the demo model published as {uri}, but the dev stage's MODEL_URI is s3://{bucket}/{key}")
+    print(f"published {uri}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--s3-port", type=int, default=8333)
+    args = parser.parse_args()
+
+    model = build_demo_model()
+    bucket, key = stage_model_uri("dev")
+    s3 = LocalS3(ROOT / ".local-s3", s3_port=args.s3_port)
+    print(f"starting SeaweedFS (S3 on {s3.endpoint}, data in .local-s3/)", flush=True)
+    s3.start()
+    chalice = None
+    try:
+        os.environ.update(s3.client_env())
+        ensure_published(model, bucket, key)
+        print(f"serving on http://127.0.0.1:{args.port} (Ctrl+C stops it and SeaweedFS)", flush=True)
+        chalice = subprocess.Popen(
+            [str(Path(sys.executable).parent / "chalice"), "local", "--no-autoreload",
+             "--host", "127.0.0.1", "--port", str(args.port), "--stage", "dev"],
+            cwd=ROOT, env=os.environ.copy(),
+        )
+        return chalice.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if chalice is not None and chalice.poll() is None:
+            chalice.terminate()
+            chalice.wait(10)
+        s3.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Real HTTP against `chalice local --no-autoreload`, model from the real SeaweedFS."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from devtools.local_s3 import free_port
+from tests import imagefiles as f
+from tests.conftest import COLOUR_LABELS, ROOT
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, s3: Any, colour_model: Path) -> Iterator[str]:
+    """chalice local on a free port, serving a copy of the project whose dev stage names a
+    test model published to the session's SeaweedFS; stopped by process id."""
+    from training.publish import publish
+
+    s3.create_bucket(Bucket="http-tests")
+    uri = publish(colour_model, "http-tests")
+    project = tmp_path_factory.mktemp("project")
+    shutil.copy(ROOT / "app.py", project)
+    shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployments"))
+    config = json.loads((project / ".chalice" / "config.json").read_text())
+    config["stages"]["dev"]["environment_variables"]["MODEL_URI"] = uri
+    (project / ".chalice" / "config.json").write_text(json.dumps(config))
+
+    port = free_port()
+    env = {**os.environ, "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("model-cache"))}
+    log = (tmp_path_factory.mktemp("logs") / "chalice-local.log").open("wb")
+    chalice = Path(sys.executable).parent / "chalice"
+    process = subprocess.Popen(
+        [str(chalice), "local", "--no-autoreload", "--host", "127.0.0.1", "--port", str(port), "--stage", "dev"],
+        cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, f"chalice local exited; see {log.name}"
+            assert time.monotonic() < deadline, f"chalice local did not answer; see {log.name}"
+            try:
+                urllib.request.urlopen(f"{base}/health", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def request(url: str, data: bytes | None = None, content_type: str | None = None) -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    if content_type:
+        req.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
+
+
+def test_health_first_then_a_cold_then_a_warm_prediction(server: str) -> None:
+    status, _, body = request(f"{server}/health")
+    assert status == 200 and json.loads(body) == {"status": "ok", "model_loaded": False}
+    status, headers, body = request(f"{server}/predict", f.jpeg(f.RED), "image/jpeg")
+    assert status == 200, body
+    assert headers["content-type"] == "application/json"
+    answer = json.loads(body)
+    assert answer["label"] == "red" and answer["cold_start"] is True
+    assert json.loads(request(f"{server}/predict", f.jpeg(f.RED), "image/jpeg")[2])["cold_start"] is False
+
+
+@pytest.mark.parametrize("content_type, data, label", [
+    ("image/png", f.png(f.GREEN), "green"),
+    ("image/webp", f.encode(f.solid(f.BLUE), "WEBP", lossless=True), "blue"),
+    ("application/octet-stream", f.encode(f.solid(f.RED), "TIFF"), "red"),
+])
+def test_binary_bodies_arrive_intact(server: str, content_type: str, data: bytes, label: str) -> None:
+    status, _, body = request(f"{server}/predict?top_k=3", data, content_type)
+    assert status == 200, body
+    answer = json.loads(body)
+    assert answer["label"] == label
+    assert sorted(p["label"] for p in answer["predictions"]) == sorted(COLOUR_LABELS)
+
+
+def test_multipart_form_post(server: str) -> None:
+    data, content_type = f.multipart([("file", "photo.jpg", f.jpeg(f.BLUE), "image/jpeg")])
+    status, _, body = request(f"{server}/predict", data, content_type)
+    assert status == 200 and json.loads(body)["label"] == "blue"
+
+
+def test_form_encoded_upload_gets_the_header_hint(server: str) -> None:
+    status, _, body = request(f"{server}/predict", f.jpeg(), "application/x-www-form-urlencoded")
+    assert status == 415
+    assert "Content-Type: image/jpeg" in json.loads(body)["error"]["message"]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed: the README's curl example is untested")
+def test_the_readme_curl_command(server: str, tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(f.jpeg(f.GREEN))
+    out = subprocess.run(
+        ["curl", "-sS", "--data-binary", f"@{photo}", "-H", "Content-Type: image/jpeg", f"{server}/predict"],
+        capture_output=True, check=True, timeout=60,
+    ).stdout
+    assert json.loads(out)["label"] == "green"
+
+
+def test_body_over_six_megabytes_is_413(server: str) -> None:
+    status, _, body = request(f"{server}/predict", b"\xff" * (6 * 1024 * 1024 + 1), "image/jpeg")
+    assert status == 413 and json.loads(body)["error"]["code"] == "body_too_large"
+
+
+def test_bad_input_is_json_not_500(server: str) -> None:
+    for data, content_type, expected in [
+        (f.truncated_jpeg(), "image/jpeg", 400),
+        (b"not an image", "image/png", 400),
+        (f.jpeg(), "text/plain", 415),
+    ]:
+        status, headers, body = request(f"{server}/predict", data, content_type)
+        assert status == expected and headers["content-type"] == "application/json"
+        assert json.loads(body)["error"]["code"]
+    status, _, body = request(f"{server}/predict?top_k=nope", f.jpeg(), "image/jpeg")
+    assert status == 400 and json.loads(body)["error"]["code"] == "bad_top_k"
+
+
+def test_page_and_model_routes(server: str) -> None:
+    status, headers, body = request(f"{server}/")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert b'action="predict"' in body
+    status, _, body = request(f"{server}/model")
+    assert status == 200 and json.loads(body)["labels"] == list(COLOUR_LABELS)
