@@ -165,3 +165,21 @@ def test_page_is_html_with_relative_urls(client: Client) -> None:
     assert 'action="predict"' in page and 'name="file"' in page and 'enctype="multipart/form-data"' in page
     assert 'action="/' not in page and 'src="/' not in page and 'href="/' not in page
     assert service.store.loaded is None  # the page itself never loads the model
+
+
+def test_a_twelve_megapixel_photo_is_classified(client: Client) -> None:
+    photo = f.encode(f.solid(f.GREEN, size=(4000, 3000)), "JPEG", quality=80)
+    status, _, body = post(client, photo, "image/jpeg")
+    assert status == 200 and body["label"] == "green"
+
+
+def test_importing_the_app_loads_nothing(tmp_path: Path) -> None:
+    """Chalice imports app.py to package and deploy it: no model, no S3, no torch then."""
+    import subprocess
+    import sys
+
+    probe = "import sys, app; assert app.store.loaded is None; assert 'torch' not in sys.modules; print('ok')"
+    env = {"PATH": "/usr/bin:/bin", "MODEL_URI": "s3://nowhere/models/x/1/model.pt",
+           "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9", "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "ok", result.stderr
