@@ -6,7 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Name of the JSON document inside a model file (a TorchScript extra file).
+# Name of the JSON document inside a model file: a TorchScript extra file, or the key of
+# an ONNX model's metadata_props entry.
 METADATA_FILE = "donut_or_not.json"
 
 

@@ -1,7 +1,8 @@
-"""Model runtimes behind one small interface, chosen by the model file's suffix.
+"""Model runtimes behind one small interface, chosen by the model file's suffix:
+`.onnx` → ONNX Runtime (what the Lambda package ships), `.pt` → TorchScript.
 
-torch is imported only when a TorchScript model is loaded: importing it costs about a
-second, and it is absent from the Lambda package.
+Each runtime imports its library only when a model of its kind is loaded: importing torch
+costs about a second, and torch is absent from the Lambda package.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from typing import Iterator, Protocol
 import numpy as np
 
 from chalicelib.metadata import METADATA_FILE, MetadataError, ModelMetadata
+
+
+class ModelLoadError(ValueError):
+    """The file is not a model this runtime can load."""
 
 
 class Runtime(Protocol):
@@ -68,7 +73,30 @@ class TorchScriptRuntime:
         return softmax(logits)
 
 
-RUNTIMES = {".pt": TorchScriptRuntime}
+class OnnxRuntime:
+    name = "onnx"
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = cpu_count()
+        options.inter_op_num_threads = 1  # one request at a time per Lambda container
+        try:
+            self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime's errors share no base class narrower than this
+            raise ModelLoadError(f"ONNX Runtime cannot load {path.name}: {exc}") from exc
+        props = self._session.get_modelmeta().custom_metadata_map
+        if METADATA_FILE not in props:
+            raise MetadataError(f"the ONNX file has no {METADATA_FILE} metadata property")
+        self.metadata = ModelMetadata.from_json(props[METADATA_FILE])
+        self._input = self._session.get_inputs()[0].name
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        return softmax(self._session.run(None, {self._input: batch})[0])
+
+
+RUNTIMES: dict[str, type[TorchScriptRuntime] | type[OnnxRuntime]] = {".onnx": OnnxRuntime, ".pt": TorchScriptRuntime}
 
 
 def load_runtime(path: Path) -> Runtime:

@@ -1,4 +1,4 @@
-"""The demo model file, exported from the float16 checkpoint committed under demo/model/."""
+"""The demo model files, exported from the float16 checkpoint committed under demo/model/."""
 
 from __future__ import annotations
 
@@ -6,18 +6,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "demo" / "model"
-MODEL_FILE = ROOT / "build" / "demo" / "model.pt"
+OUT = ROOT / "build" / "demo"
+FORMATS = (".onnx", ".pt")
 
 
-def build_demo_model() -> Path:
-    """Exports the TorchScript file once; later calls reuse it while it is newer than the checkpoint."""
+def build_demo_models() -> list[Path]:
+    """Exports model.onnx and model.pt once; later calls reuse files newer than the checkpoint.
+
+    The exports' parity is checked on freshly rendered demo images (the data set itself
+    is not committed)."""
+    files = [OUT / f"model{suffix}" for suffix in FORMATS]
     newest_input = max(p.stat().st_mtime for p in CHECKPOINT.iterdir())
-    if MODEL_FILE.exists() and MODEL_FILE.stat().st_mtime >= newest_input:
-        return MODEL_FILE
-    from training.checkpoint import load_checkpoint
-    from training.export import export_torchscript
+    if all(f.exists() and f.stat().st_mtime >= newest_input for f in files):
+        return files
+    import numpy as np
+    import torch
 
-    print(f"exporting the demo model to {MODEL_FILE.relative_to(ROOT)}", flush=True)
+    from chalicelib.imaging import preprocess
+    from training.checkpoint import load_checkpoint
+    from training.export import export
+    from training.synth import CLASSES, render
+
     model, meta = load_checkpoint(CHECKPOINT)
-    export_torchscript(model, meta, MODEL_FILE)
-    return MODEL_FILE
+    images = [render(label, seed, 256) for seed in range(10_000, 10_008) for label in CLASSES]
+    check = torch.from_numpy(np.concatenate([preprocess(image, meta) for image in images]))
+    for path in files:
+        print(f"exporting the demo model to {path.relative_to(ROOT)}", flush=True)
+        export(model, meta, path, check)
+    return files

@@ -50,6 +50,9 @@ class LocalS3:
         args = [
             weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            # Each bucket is a collection with volumes of its own; by default the volume count
+            # follows free disk space / 1 GB and runs out after a few buckets on a small disk.
+            "-master.volumeSizeLimitMB=64", "-volume.max=400",
         ] + [f"-{flag}={port}" for flag, port in self.ports.items()]
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import boto3
 from botocore.exceptions import ClientError
 
-from devtools.demo_model import build_demo_model
+from devtools.demo_model import build_demo_models
 from devtools.local_s3 import LocalS3
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,9 +27,9 @@ def stage_model_uri(stage: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
-def ensure_published(model: Path, bucket: str, key: str) -> None:
-    """Creates the bucket and uploads the demo model unless that version is there already."""
-    from training.publish import publish
+def ensure_published(models: list[Path], bucket: str) -> list[str]:
+    """Creates the bucket and uploads each model file unless its version is there already."""
+    from training.publish import PublishError, publish
 
     client = boto3.client("s3")
     try:
@@ -37,17 +37,15 @@ def ensure_published(model: Path, bucket: str, key: str) -> None:
     except ClientError as exc:
         if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise
-    try:
-        client.head_object(Bucket=bucket, Key=key)
-        print(f"s3://{bucket}/{key} is already published", flush=True)
-        return
-    except ClientError as exc:
-        if exc.response["ResponseMetadata"]["HTTPStatusCode"] != 404:
-            raise
-    uri = publish(model, bucket, client=client)
-    if uri != f"s3://{bucket}/{key}":
-        raise SystemExit(f"the demo model published as {uri}, but the dev stage's MODEL_URI is s3://{bucket}/{key}")
-    print(f"published {uri}", flush=True)
+    uris = []
+    for model in models:
+        try:
+            uris.append(publish(model, bucket, client=client))
+            print(f"published {uris[-1]}", flush=True)
+        except PublishError as exc:
+            uris.append(exc.uri)
+            print(f"{exc.uri} is already published", flush=True)
+    return uris
 
 
 def main() -> int:
@@ -56,7 +54,7 @@ def main() -> int:
     parser.add_argument("--s3-port", type=int, default=8333)
     args = parser.parse_args()
 
-    model = build_demo_model()
+    models = build_demo_models()
     bucket, key = stage_model_uri("dev")
     s3 = LocalS3(ROOT / ".local-s3", s3_port=args.s3_port)
     print(f"starting SeaweedFS (S3 on {s3.endpoint}, data in .local-s3/)", flush=True)
@@ -64,7 +62,8 @@ def main() -> int:
     chalice = None
     try:
         os.environ.update(s3.client_env())
-        ensure_published(model, bucket, key)
+        if f"s3://{bucket}/{key}" not in ensure_published(models, bucket):
+            raise SystemExit(f"the dev stage's MODEL_URI s3://{bucket}/{key} is none of the demo model files")
         print(f"serving on http://127.0.0.1:{args.port} (Ctrl+C stops it and SeaweedFS)", flush=True)
         chalice = subprocess.Popen(
             [str(Path(sys.executable).parent / "chalice"), "local", "--no-autoreload",

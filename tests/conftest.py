@@ -16,7 +16,7 @@ from chalicelib.metadata import ModelMetadata
 from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
 from devtools.local_s3 import LocalS3
-from training.export import export_torchscript
+from training.export import export
 from training.publish import publish
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,10 +50,20 @@ COLOUR_META = ModelMetadata(
 )
 
 
-@pytest.fixture(scope="session")
-def colour_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("models") / "colours.pt"
-    export_torchscript(MeanColour(), COLOUR_META, path)
+def colour_batch() -> torch.Tensor:
+    """Real pictures for the export's parity check: one of each colour, and a mixture."""
+    from chalicelib.imaging import preprocess
+    from tests.imagefiles import BLUE, GREEN, RED, noisy_photo, solid
+
+    images = [solid(c) for c in (RED, GREEN, BLUE)] + [noisy_photo((64, 64), (120, 110, 100))]
+    return torch.cat([torch.from_numpy(preprocess(image, COLOUR_META)) for image in images])
+
+
+@pytest.fixture(scope="session", params=[".pt", ".onnx"], ids=["torchscript", "onnx"])
+def colour_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The colour model in each runtime's format: tests that use it run once per runtime."""
+    path = tmp_path_factory.mktemp("models") / f"colours{request.param}"
+    export(MeanColour(), COLOUR_META, path, colour_batch())
     return path
 
 
@@ -80,16 +90,22 @@ def s3(local_s3: LocalS3) -> Any:
     return boto3.client("s3")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def bucket(s3: Any) -> str:
-    name = f"models-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
+    """One bucket for the session: SeaweedFS gives every bucket volumes of its own."""
+    s3.create_bucket(Bucket="test-models")
+    return "test-models"
 
 
 @pytest.fixture
-def model_uri(s3: Any, bucket: str, colour_model: Path) -> str:
-    return publish(colour_model, bucket)
+def prefix() -> str:
+    """A key prefix of the test's own, so tests never see each other's objects."""
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def model_uri(s3: Any, bucket: str, prefix: str, colour_model: Path) -> str:
+    return publish(colour_model, bucket, prefix=prefix)
 
 
 def make_store(uri: str, cache_dir: Path, **env: str) -> ModelStore:

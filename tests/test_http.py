@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -21,13 +21,12 @@ from tests.conftest import COLOUR_LABELS, ROOT
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, s3: Any, colour_model: Path) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory, bucket: str, colour_model: Path) -> Iterator[str]:
     """chalice local on a free port, serving a copy of the project whose dev stage names a
     test model published to the session's SeaweedFS; stopped by process id."""
     from training.publish import publish
 
-    s3.create_bucket(Bucket="http-tests")
-    uri = publish(colour_model, "http-tests")
+    uri = publish(colour_model, bucket, prefix=f"http-{colour_model.suffix.lstrip('.')}")
     project = tmp_path_factory.mktemp("project")
     shutil.copy(ROOT / "app.py", project)
     shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))

@@ -63,8 +63,9 @@ def test_first_get_downloads_verifies_and_loads_once(model_uri: str, tmp_path: P
         assert store.get() == (model, False)
     assert clients[0].downloads == 1
     # Only the verified file, named by its hash: no partial files left behind.
-    assert cached_files(tmp_path / "cache") == [f"{model.sha256}.pt"]
-    assert (tmp_path / "cache" / f"{model.sha256}.pt").read_bytes() == colour_model.read_bytes()
+    name = f"{model.sha256}{colour_model.suffix}"
+    assert cached_files(tmp_path / "cache") == [name]
+    assert (tmp_path / "cache" / name).read_bytes() == colour_model.read_bytes()
 
 
 def test_concurrent_first_requests_load_once(model_uri: str, tmp_path: Path) -> None:
@@ -105,27 +106,31 @@ def test_corrupt_object_is_refused_and_leaves_nothing(s3: Any, model_uri: str, t
     assert store.get()[1] is True
 
 
-def test_object_without_sha256_is_refused(s3: Any, bucket: str, colour_model: Path, tmp_path: Path) -> None:
-    s3.put_object(Bucket=bucket, Key="models/x/1/model.pt", Body=colour_model.read_bytes())
+def test_object_without_sha256_is_refused(s3: Any, bucket: str, prefix: str, colour_model: Path, tmp_path: Path) -> None:
+    key = f"{prefix}/x/1/model{colour_model.suffix}"
+    s3.put_object(Bucket=bucket, Key=key, Body=colour_model.read_bytes())
     with pytest.raises(ModelUnavailable) as err:
-        make_store(f"s3://{bucket}/models/x/1/model.pt", tmp_path).get()
+        make_store(f"s3://{bucket}/{key}", tmp_path).get()
     assert err.value.code == "model_unverifiable"
+    assert not tmp_path.joinpath("donut-or-not-models").exists()
 
 
-def test_missing_object_names_the_uri(bucket: str, tmp_path: Path) -> None:
-    uri = f"s3://{bucket}/models/none/1/model.pt"
+def test_missing_object_names_the_uri(bucket: str, prefix: str, tmp_path: Path) -> None:
+    uri = f"s3://{bucket}/{prefix}/none/1/model.pt"
     with pytest.raises(ModelUnavailable) as err:
         make_store(uri, tmp_path).get()
     assert err.value.code == "model_not_found" and uri in err.value.message
 
 
-def test_a_verified_file_that_is_not_a_model_is_503(s3: Any, bucket: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".pt", ".onnx", ".h5"])
+def test_a_verified_file_that_is_not_a_model_is_503(s3: Any, bucket: str, prefix: str, tmp_path: Path, suffix: str) -> None:
     import hashlib
 
-    junk = b"not a TorchScript archive"
-    s3.put_object(Bucket=bucket, Key="m/model.pt", Body=junk, Metadata={"sha256": hashlib.sha256(junk).hexdigest()})
+    junk = b"not a model archive"
+    key = f"{prefix}/m/model{suffix}"
+    s3.put_object(Bucket=bucket, Key=key, Body=junk, Metadata={"sha256": hashlib.sha256(junk).hexdigest()})
     with pytest.raises(ModelUnavailable) as err:
-        make_store(f"s3://{bucket}/m/model.pt", tmp_path).get()
+        make_store(f"s3://{bucket}/{key}", tmp_path).get()
     assert err.value.code == "model_invalid"
 
 

@@ -32,9 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-weights", type=Path, help="local state_dict to start from (never downloaded)")
 
-    p = sub.add_parser("export", help="write a self-describing TorchScript file from trained weights")
+    p = sub.add_parser("export", help="write self-describing TorchScript (.pt) and/or ONNX (.onnx) files")
     p.add_argument("--weights", type=Path, required=True, help="folder with weights.pt and metadata.json")
-    p.add_argument("--out", type=Path, required=True, help="model file to write (.pt)")
+    p.add_argument("--out", type=Path, action="append", required=True, help="model file to write; repeatable")
+    p.add_argument("--check-images", type=Path, required=True,
+                   help="ImageFolder split (e.g. DATA/val) on which the export must match the trained model")
 
     p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix")
     p.add_argument("model", type=Path, help="model file, loaded as the service loads it")
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("publish", help="upload a model file to S3 with its sha256")
     p.add_argument("model", type=Path)
     p.add_argument("--bucket", required=True)
+    p.add_argument("--prefix", default="models", help="key prefix (the IAM policy grants this prefix)")
     p.add_argument("--force", action="store_true", help="overwrite an existing version")
 
     args = parser.parse_args(argv)
@@ -66,11 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.out}/weights.pt and metadata.json")
     elif args.command == "export":
         from training.checkpoint import load_checkpoint
-        from training.export import export_torchscript
+        from training.export import export
+        from training.train import check_batch
 
         model, meta = load_checkpoint(args.weights)
-        export_torchscript(model, meta, args.out)
-        print(f"wrote {args.out}")
+        check = check_batch(args.check_images, meta)
+        for out in args.out:
+            export(model, meta, out, check)
+            print(f"wrote {out}")
     elif args.command == "evaluate":
         import json
 
@@ -83,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "publish":
         from training.publish import publish
 
-        print(publish(args.model, args.bucket, force=args.force))
+        print(publish(args.model, args.bucket, force=args.force, prefix=args.prefix))
     return 0
 
 

@@ -1,10 +1,12 @@
-"""Trained model → a self-describing TorchScript file (metadata as an extra file)."""
+"""Trained model → self-describing TorchScript and ONNX files, each proven to answer like
+the trained model before it is written."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -13,27 +15,64 @@ from chalicelib.metadata import METADATA_FILE, ModelMetadata
 from chalicelib.runtimes import load_runtime, torchscript_deprecation_silenced
 
 PARITY_TOLERANCE = 1e-4
+# The dynamo exporter's lowest opset; ONNX Runtime 1.31 (the Lambda's) runs up to opset 23.
+ONNX_OPSET = 18
 
 
 class ExportError(RuntimeError):
     """The exported file would not answer like the trained model."""
 
 
-def export_torchscript(model: nn.Module, meta: ModelMetadata, out: Path, check: torch.Tensor | None = None) -> None:
-    """Scripts model, writes it atomically to out, and checks that the written file,
-    loaded as the service loads it, gives the eager model's probabilities."""
-    model = model.eval()
-    if check is None:
-        check = torch.randn(2, 3, meta.input_size, meta.input_size, generator=torch.Generator().manual_seed(0))
-    with torchscript_deprecation_silenced():
-        scripted = torch.jit.script(model)
+def export_torchscript(model: nn.Module, meta: ModelMetadata, out: Path, check: torch.Tensor) -> None:
+    def write(path: Path) -> None:
+        with torchscript_deprecation_silenced():
+            scripted = torch.jit.script(model)
+            torch.jit.save(scripted, str(path), _extra_files={METADATA_FILE: meta.to_json()})
+
+    _write_checked(model, out, write, check)
+
+
+def export_onnx(model: nn.Module, meta: ModelMetadata, out: Path, check: torch.Tensor) -> None:
+    import onnx
+
+    def write(path: Path) -> None:
+        example = torch.zeros(1, 3, meta.input_size, meta.input_size)
+        # All weights inside the one file (external_data=False): a model is one S3 object.
+        torch.onnx.export(
+            model, (example,), str(path), dynamo=True, external_data=False, opset_version=ONNX_OPSET,
+            input_names=["input"], output_names=["logits"], verbose=False,
+            dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64)},),
+        )
+        proto = onnx.load(str(path))
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = METADATA_FILE, meta.to_json()
+        onnx.save(proto, str(path))
+
+    _write_checked(model, out, write, check)
+
+
+EXPORTERS: dict[str, Callable[[nn.Module, ModelMetadata, Path, torch.Tensor], None]] = {
+    ".pt": export_torchscript,
+    ".onnx": export_onnx,
+}
+
+
+def export(model: nn.Module, meta: ModelMetadata, out: Path, check: torch.Tensor) -> None:
+    """Writes out in the format its suffix names (.pt TorchScript, .onnx ONNX)."""
+    if out.suffix not in EXPORTERS:
+        raise ExportError(f"cannot export to {out.name}: use one of {', '.join(EXPORTERS)}")
+    EXPORTERS[out.suffix](model.eval(), meta, out, check)
+
+
+def _write_checked(model: nn.Module, out: Path, write: Callable[[Path], None], check: torch.Tensor) -> None:
+    """Writes through a temporary file and renames only once the file, loaded as the
+    service loads it, gives the eager model's probabilities on check."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=".export-", suffix=out.suffix)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with torchscript_deprecation_silenced():
-            torch.jit.save(scripted, str(tmp), _extra_files={METADATA_FILE: meta.to_json()})
+        write(tmp)
         assert_parity(model, tmp, check)
         os.replace(tmp, out)
     finally:
@@ -46,4 +85,4 @@ def assert_parity(model: nn.Module, exported: Path, inputs: torch.Tensor) -> Non
     actual = load_runtime(exported).probabilities(inputs.numpy())
     worst = float(abs(actual - expected).max())
     if worst > PARITY_TOLERANCE:
-        raise ExportError(f"exported probabilities differ from the eager model's by {worst:.2e} > {PARITY_TOLERANCE}")
+        raise ExportError(f"{exported.suffix} probabilities differ from the eager model's by {worst:.2e} > {PARITY_TOLERANCE}")

@@ -112,6 +112,14 @@ def eval_batches(samples: list[tuple[Path, int]], meta: ModelMetadata, batch_siz
         yield torch.from_numpy(np.concatenate(arrays)), torch.tensor([label for _, label in chunk])
 
 
+def check_batch(split: Path, meta: ModelMetadata, count: int = 32) -> torch.Tensor:
+    """Up to count images spread over every class of split, preprocessed as the service does."""
+    samples = image_folder(split)
+    step = max(1, len(samples) // count)
+    inputs, _ = next(eval_batches(samples[::step][:count], meta, count))
+    return inputs
+
+
 def evaluate_loss(model: nn.Module, samples, meta: ModelMetadata, batch_size: int) -> tuple[float, float]:
     model.eval()
     total_loss, correct = 0.0, 0
