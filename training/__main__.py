@@ -1,4 +1,4 @@
-"""python -m training {synth,train,export,publish}: the path from image folders to a served model."""
+"""python -m training {synth,train,evaluate,export,publish}: from image folders to a served model."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
 
-    p = sub.add_parser("train", help="train a ResNet on DATA/train, early-stopping on DATA/val")
-    p.add_argument("--data", type=Path, required=True)
+    p = sub.add_parser("train", help="train a ResNet on an ImageFolder tree, early-stopping on validation loss")
+    p.add_argument("--data", type=Path, required=True,
+                   help="DATA/train and DATA/val, or DATA/<class>/* (then --val-fraction is held out)")
+    p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--out", type=Path, required=True, help="folder for weights.pt and metadata.json")
     p.add_argument("--name", required=True)
     p.add_argument("--version", required=True)
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix")
     p.add_argument("model", type=Path, help="model file, loaded as the service loads it")
     p.add_argument("--split", type=Path, required=True, help="ImageFolder tree, e.g. data/demo/test")
-    p.add_argument("--out", type=Path, help="write the report here as JSON")
+    p.add_argument("--out", type=Path, help="folder for report.json, confusion.png and most_wrong.png")
 
     p = sub.add_parser("publish", help="upload a model file to S3 with its sha256")
     p.add_argument("model", type=Path)
@@ -50,6 +52,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="overwrite an existing version")
 
     args = parser.parse_args(argv)
+    from training.dataset import DatasetError
+    from training.export import ExportError
+    from training.publish import PublishError
+
+    try:
+        run(args)
+    except (DatasetError, ExportError, PublishError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run(args: argparse.Namespace) -> None:
     if args.command == "synth":
         from training.synth import synth
 
@@ -62,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = TrainConfig(
             data=args.data, architecture=args.architecture, input_size=args.input_size,
             train_size=args.train_size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            patience=args.patience, seed=args.seed, init_weights=args.init_weights,
+            patience=args.patience, seed=args.seed, init_weights=args.init_weights, val_fraction=args.val_fraction,
         )
         model, meta = train(cfg, args.name, args.version)
         save_checkpoint(model, meta, args.out)
@@ -70,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "export":
         from training.checkpoint import load_checkpoint
         from training.export import export
-        from training.train import check_batch
+        from training.dataset import check_batch, scan
 
         model, meta = load_checkpoint(args.weights)
-        check = check_batch(args.check_images, meta)
+        check = check_batch(scan(args.check_images), meta)
         for out in args.out:
             export(model, meta, out, check)
             print(f"wrote {out}")
@@ -83,14 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         from training.evaluate import evaluate, write_report
 
         report = evaluate(args.model, args.split)
-        print(json.dumps(report, indent=2))
+        print(json.dumps({k: v for k, v in report.items() if k != "most_wrong"}, indent=2))
         if args.out:
-            write_report(report, args.out)
+            for path in write_report(report, args.out):
+                print(f"wrote {path}")
     elif args.command == "publish":
         from training.publish import publish
 
         print(publish(args.model, args.bucket, force=args.force, prefix=args.prefix))
-    return 0
 
 
 if __name__ == "__main__":

@@ -23,57 +23,52 @@ class ExportError(RuntimeError):
     """The exported file would not answer like the trained model."""
 
 
-def export_torchscript(model: nn.Module, meta: ModelMetadata, out: Path, check: torch.Tensor) -> None:
-    def write(path: Path) -> None:
-        with torchscript_deprecation_silenced():
-            scripted = torch.jit.script(model)
-            torch.jit.save(scripted, str(path), _extra_files={METADATA_FILE: meta.to_json()})
-
-    _write_checked(model, out, write, check)
+def write_torchscript(model: nn.Module, meta: ModelMetadata, path: Path) -> None:
+    with torchscript_deprecation_silenced():
+        scripted = torch.jit.script(model)
+        torch.jit.save(scripted, str(path), _extra_files={METADATA_FILE: meta.to_json()})
 
 
-def export_onnx(model: nn.Module, meta: ModelMetadata, out: Path, check: torch.Tensor) -> None:
+def write_onnx(model: nn.Module, meta: ModelMetadata, path: Path) -> None:
     import onnx
 
-    def write(path: Path) -> None:
-        example = torch.zeros(1, 3, meta.input_size, meta.input_size)
-        # All weights inside the one file (external_data=False): a model is one S3 object.
-        torch.onnx.export(
-            model, (example,), str(path), dynamo=True, external_data=False, opset_version=ONNX_OPSET,
-            input_names=["input"], output_names=["logits"], verbose=False,
-            dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64)},),
-        )
-        proto = onnx.load(str(path))
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = METADATA_FILE, meta.to_json()
-        onnx.save(proto, str(path))
-
-    _write_checked(model, out, write, check)
+    example = torch.zeros(1, 3, meta.input_size, meta.input_size)
+    # All weights inside the one file (external_data=False): a model is one S3 object.
+    torch.onnx.export(
+        model, (example,), str(path), dynamo=True, external_data=False, opset_version=ONNX_OPSET,
+        input_names=["input"], output_names=["logits"], verbose=False,
+        dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64)},),
+    )
+    proto = onnx.load(str(path))
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_FILE, meta.to_json()
+    onnx.save(proto, str(path))
 
 
-EXPORTERS: dict[str, Callable[[nn.Module, ModelMetadata, Path, torch.Tensor], None]] = {
-    ".pt": export_torchscript,
-    ".onnx": export_onnx,
+WRITERS: dict[str, Callable[[nn.Module, ModelMetadata, Path], None]] = {
+    ".pt": write_torchscript,
+    ".onnx": write_onnx,
 }
 
 
 def export(model: nn.Module, meta: ModelMetadata, out: Path, check: torch.Tensor) -> None:
     """Writes out in the format its suffix names (.pt TorchScript, .onnx ONNX)."""
-    if out.suffix not in EXPORTERS:
-        raise ExportError(f"cannot export to {out.name}: use one of {', '.join(EXPORTERS)}")
-    EXPORTERS[out.suffix](model.eval(), meta, out, check)
+    if out.suffix not in WRITERS:
+        raise ExportError(f"cannot export to {out.name}: use one of {', '.join(WRITERS)}")
+    model = model.eval()
+    write_checked(out, lambda path: WRITERS[out.suffix](model, meta, path), model, check)
 
 
-def _write_checked(model: nn.Module, out: Path, write: Callable[[Path], None], check: torch.Tensor) -> None:
+def write_checked(out: Path, write: Callable[[Path], None], reference: nn.Module, check: torch.Tensor) -> None:
     """Writes through a temporary file and renames only once the file, loaded as the
-    service loads it, gives the eager model's probabilities on check."""
+    service loads it, gives the reference model's probabilities on check."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=".export-", suffix=out.suffix)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         write(tmp)
-        assert_parity(model, tmp, check)
+        assert_parity(reference, tmp, check)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

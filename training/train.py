@@ -12,13 +12,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchvision
-from PIL import Image
 from torch import nn
 from torchvision import transforms
 from tqdm import tqdm
 
-from chalicelib.imaging import preprocess, to_rgb
 from chalicelib.metadata import ModelMetadata
+from training.dataset import eval_batches, load_rgb, train_and_val
 
 ARCHITECTURES = {
     "resnet18": torchvision.models.resnet18,
@@ -27,16 +26,11 @@ ARCHITECTURES = {
 }
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-
-
-class DatasetError(ValueError):
-    """The image folder cannot be trained on; the message says why."""
 
 
 @dataclass
 class TrainConfig:
-    data: Path  # holds train/ and val/ ImageFolder trees
+    data: Path  # train/ and val/ ImageFolder trees, or class folders to split
     architecture: str = "resnet18"
     input_size: int = 224
     train_size: int | None = None  # crop size while training (default: input_size)
@@ -47,6 +41,7 @@ class TrainConfig:
     seed: int = 0
     init_weights: Path | None = None
     threads: int = 2
+    val_fraction: float = 0.15  # held out per class when data has no val/
 
 
 def build_model(architecture: str, num_classes: int) -> nn.Module:
@@ -55,38 +50,10 @@ def build_model(architecture: str, num_classes: int) -> nn.Module:
     return ARCHITECTURES[architecture](weights=None, num_classes=num_classes)
 
 
-def image_folder(root: Path) -> list[tuple[Path, int]]:
-    """Lists (path, class index) of an ImageFolder tree, refusing trees that cannot train."""
-    if not root.is_dir():
-        raise DatasetError(f"{root} is not a folder")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if len(classes) < 2:
-        raise DatasetError(f"{root} needs two or more class folders, found {classes}")
-    samples = []
-    for index, name in enumerate(classes):
-        files = sorted(p for p in (root / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise DatasetError(f"class folder {root / name} has no images")
-        samples += [(path, index) for path in files]
-    return samples
-
-
-def classes_of(root: Path) -> tuple[str, ...]:
-    return tuple(sorted(p.name for p in root.iterdir() if p.is_dir()))
-
-
-def _load_rgb(path: Path) -> Image.Image:
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return to_rgb(image)
-    except OSError as exc:
-        raise DatasetError(f"cannot read image {path}: {exc}") from exc
-
-
 class _Augmented(torch.utils.data.Dataset):
-    def __init__(self, samples: list[tuple[Path, int]], size: int) -> None:
+    def __init__(self, samples: list[tuple[Path, int]], size: int, decode_side: int) -> None:
         self.samples = samples
+        self.decode_side = decode_side
         self.transform = transforms.Compose([
             transforms.RandomResizedCrop(size, scale=(0.35, 1.0)),
             transforms.RandomHorizontalFlip(),
@@ -101,23 +68,7 @@ class _Augmented(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         path, label = self.samples[i]
-        return self.transform(_load_rgb(path)), label
-
-
-def eval_batches(samples: list[tuple[Path, int]], meta: ModelMetadata, batch_size: int):
-    """Yields (inputs, targets) preprocessed exactly as the service does."""
-    for start in range(0, len(samples), batch_size):
-        chunk = samples[start:start + batch_size]
-        arrays = [preprocess(_load_rgb(path), meta) for path, _ in chunk]
-        yield torch.from_numpy(np.concatenate(arrays)), torch.tensor([label for _, label in chunk])
-
-
-def check_batch(split: Path, meta: ModelMetadata, count: int = 32) -> torch.Tensor:
-    """Up to count images spread over every class of split, preprocessed as the service does."""
-    samples = image_folder(split)
-    step = max(1, len(samples) // count)
-    inputs, _ = next(eval_batches(samples[::step][:count], meta, count))
-    return inputs
+        return self.transform(load_rgb(path, self.decode_side)), label
 
 
 def evaluate_loss(model: nn.Module, samples, meta: ModelMetadata, batch_size: int) -> tuple[float, float]:
@@ -141,28 +92,25 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     """Trains with early stopping on validation loss; returns the best model and its metadata."""
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    train_samples = image_folder(cfg.data / "train")
-    val_samples = image_folder(cfg.data / "val")
-    labels = classes_of(cfg.data / "train")
-    if classes_of(cfg.data / "val") != labels:
-        raise DatasetError("train/ and val/ must hold the same class folders")
+    train_split, val_split = train_and_val(cfg.data, cfg.val_fraction, cfg.seed)
+    train_samples, val_samples = train_split.samples, val_split.samples
     meta = ModelMetadata(
         name=name,
         version=version,
         architecture=cfg.architecture,
-        labels=labels,
+        labels=train_split.labels,
         input_size=cfg.input_size,
         resize_size=round(cfg.input_size * 256 / 224),
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
     )
-    model = build_model(cfg.architecture, len(labels))
+    model = build_model(cfg.architecture, len(meta.labels))
     if cfg.init_weights:
         state = torch.load(cfg.init_weights, map_location="cpu", weights_only=True)
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}  # new head
         model.load_state_dict(state, strict=False)
     loader = torch.utils.data.DataLoader(
-        _Augmented(train_samples, cfg.train_size or cfg.input_size),
+        _Augmented(train_samples, cfg.train_size or cfg.input_size, meta.resize_size),
         batch_size=cfg.batch_size,
         shuffle=True,
         num_workers=1,

@@ -1,0 +1,168 @@
+"""The model pipeline end to end on a tiny data set: synth → train → evaluate → export → publish."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from chalicelib.runtimes import load_runtime
+from training.__main__ import main
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.dataset import DatasetError, check_batch, scan, train_and_val
+from training.export import WRITERS, ExportError, write_checked
+from training.publish import PublishError, publish
+from training.synth import CLASSES, synth
+from training.train import TrainConfig, train
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("tiny-data")
+    synth(out, per_class=10, seed=3, size=48)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trains a ResNet-18 for one epoch at 32 px through the CLI; returns its output folder."""
+    out = tmp_path_factory.mktemp("tiny-run")
+    assert main(["train", "--data", str(tiny_data), "--out", str(out / "weights"), "--name", "tiny",
+                 "--version", "0.1", "--input-size", "32", "--epochs", "1", "--batch-size", "8"]) == 0
+    assert main(["export", "--weights", str(out / "weights"), "--check-images", str(tiny_data / "val"),
+                 "--out", str(out / "model.pt"), "--out", str(out / "model.onnx")]) == 0
+    return out
+
+
+def test_synth_is_deterministic_and_split(tiny_data: Path, tmp_path: Path) -> None:
+    for split, count in (("train", 8), ("val", 1), ("test", 1)):
+        for label in CLASSES:
+            assert len(list((tiny_data / split / label).glob("*.jpg"))) == count
+    again = tmp_path / "again"
+    synth(again, per_class=10, seed=3, size=48)
+    first = sorted(p.relative_to(tiny_data) for p in tiny_data.rglob("*.jpg"))
+    assert first == sorted(p.relative_to(again) for p in again.rglob("*.jpg"))
+    assert all((tiny_data / p).read_bytes() == (again / p).read_bytes() for p in first)
+    other = tmp_path / "other"
+    synth(other, per_class=10, seed=4, size=48)
+    assert (other / first[0]).read_bytes() != (tiny_data / first[0]).read_bytes()
+
+
+def test_training_writes_weights_and_metadata(tiny_run: Path) -> None:
+    meta = json.loads((tiny_run / "weights" / "metadata.json").read_text())
+    assert meta["labels"] == list(CLASSES) and meta["architecture"] == "resnet18"
+    assert meta["input_size"] == 32 and meta["name"] == "tiny" and meta["version"] == "0.1"
+    assert meta["training"]["train_images"] == 24 and meta["training"]["val_images"] == 3
+    assert 0 <= meta["training"]["val_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".onnx"])
+def test_exports_carry_the_metadata_and_match_the_weights(tiny_run: Path, tiny_data: Path, suffix: str) -> None:
+    model, meta = load_checkpoint(tiny_run / "weights")
+    runtime = load_runtime(tiny_run / f"model{suffix}")
+    assert runtime.metadata == meta
+    inputs = check_batch(scan(tiny_data / "test"), meta)
+    with torch.inference_mode():
+        expected = torch.softmax(model(inputs), 1).double().numpy()
+    np.testing.assert_allclose(runtime.probabilities(inputs.numpy()), expected, atol=1e-4)
+
+
+def test_float16_checkpoint_round_trips(tiny_run: Path, tmp_path: Path) -> None:
+    model, meta = load_checkpoint(tiny_run / "weights")
+    save_checkpoint(model, meta, tmp_path, half=True)
+    assert (tmp_path / "weights.pt").stat().st_size < 0.6 * (tiny_run / "weights" / "weights.pt").stat().st_size
+    again, meta_again = load_checkpoint(tmp_path)
+    assert meta_again == meta
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        torch.testing.assert_close(a.float(), b.float(), atol=1e-2, rtol=1e-2)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".onnx"])
+def test_parity_check_refuses_an_export_that_answers_differently(
+    tiny_run: Path, tiny_data: Path, tmp_path: Path, suffix: str
+) -> None:
+    model, meta = load_checkpoint(tiny_run / "weights")
+    tampered, _ = load_checkpoint(tiny_run / "weights")
+    with torch.no_grad():
+        tampered.fc.bias.add_(torch.tensor([3.0, 0.0, -3.0]))
+    out = tmp_path / f"model{suffix}"
+    write = lambda path: WRITERS[suffix](tampered, meta, path)  # noqa: E731
+    with pytest.raises(ExportError, match="differ"):
+        write_checked(out, write, model, check_batch(scan(tiny_data / "val"), meta))
+    assert list(tmp_path.iterdir()) == []  # nothing half-written is left
+
+
+def test_evaluate_reports_and_draws(tiny_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    assert main(["evaluate", str(tiny_run / "model.onnx"), "--split", str(tiny_data / "test"), "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["images"] == 3 and report["labels"] == list(CLASSES)
+    assert sum(map(sum, report["confusion_matrix"])) == 3
+    assert set(report["per_class"]) == set(CLASSES)
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "most_wrong.png").exists() == bool(report["most_wrong"])
+
+
+def test_publish_round_trips_with_sha256(tiny_run: Path, s3: Any, bucket: str, prefix: str) -> None:
+    model_file = tiny_run / "model.onnx"
+    uri = publish(model_file, bucket, prefix=prefix)
+    assert uri == f"s3://{bucket}/{prefix}/tiny/0.1/model.onnx"
+    head = s3.head_object(Bucket=bucket, Key=uri.split("/", 3)[3])
+    assert head["Metadata"]["sha256"] == hashlib.sha256(model_file.read_bytes()).hexdigest()
+    with pytest.raises(PublishError):
+        publish(model_file, bucket, prefix=prefix)
+    assert publish(model_file, bucket, prefix=prefix, force=True) == uri
+
+
+def test_publish_cli_prints_the_model_uri(tiny_run: Path, bucket: str, prefix: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(["publish", str(tiny_run / "model.pt"), "--bucket", bucket, "--prefix", prefix]) == 0
+    assert capsys.readouterr().out.strip() == f"s3://{bucket}/{prefix}/tiny/0.1/model.pt"
+    assert main(["publish", str(tiny_run / "model.pt"), "--bucket", bucket, "--prefix", prefix]) == 2
+    assert "exists" in capsys.readouterr().err
+
+
+def make_tree(root: Path, tiny_data: Path, classes: tuple[str, ...] = CLASSES) -> Path:
+    for label in classes:
+        shutil.copytree(tiny_data / "train" / label, root / label)
+    return root
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda root: shutil.rmtree(root / "bagel") or shutil.rmtree(root / "donut"), "two or more class folders"),
+    (lambda root: [p.unlink() for p in (root / "vada").iterdir()], "has no images"),
+    (lambda root: (root / "donut" / "notes.txt").write_text("hi"), "not an image file"),
+    (lambda root: (root / "donut" / "broken.jpg").write_bytes(b"not really a jpeg"), "unreadable image"),
+])
+def test_malformed_image_folders_give_clear_errors(tiny_data: Path, tmp_path: Path, damage, message: str) -> None:
+    root = make_tree(tmp_path / "tree", tiny_data)
+    damage(root)
+    with pytest.raises(DatasetError, match=message):
+        scan(root)
+
+
+def test_a_truncated_image_is_named_when_read(tiny_data: Path, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "tree", tiny_data)
+    victim = next((root / "bagel").iterdir())
+    victim.write_bytes(victim.read_bytes()[:300])
+    with pytest.raises(DatasetError, match=victim.name):
+        train(TrainConfig(data=root, input_size=32, epochs=1, batch_size=8), "t", "1")
+
+
+def test_class_folders_without_val_are_split_per_class(tiny_data: Path, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "tree", tiny_data)
+    train_split, val_split = train_and_val(root, 0.25, seed=1)
+    assert len(val_split.samples) == 6 and len(train_split.samples) == 18
+    assert sorted({label for _, label in val_split.samples}) == [0, 1, 2]
+    assert not set(train_split.samples) & set(val_split.samples)
+    assert train_and_val(root, 0.25, seed=1) == (train_split, val_split)
+
+
+def test_train_cli_reports_dataset_errors_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "only-one-class").mkdir()
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--name", "x", "--version", "1"]) == 2
+    assert "two or more class folders" in capsys.readouterr().err
