@@ -166,3 +166,19 @@ def test_train_cli_reports_dataset_errors_without_traceback(tmp_path: Path, caps
     (tmp_path / "only-one-class").mkdir()
     assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--name", "x", "--version", "1"]) == 2
     assert "two or more class folders" in capsys.readouterr().err
+
+
+def test_init_weights_transfer_all_but_a_mismatched_head(tiny_run: Path) -> None:
+    from training.train import build_model, load_init_weights
+
+    weights = tiny_run / "weights" / "weights.pt"
+    trained = torch.load(weights, weights_only=True)
+    same = build_model("resnet18", 3)
+    load_init_weights(same, weights)
+    torch.testing.assert_close(same.state_dict()["fc.weight"], trained["fc.weight"])
+    fewer = build_model("resnet18", 2)
+    load_init_weights(fewer, weights)
+    torch.testing.assert_close(fewer.state_dict()["conv1.weight"], trained["conv1.weight"])
+    assert fewer.state_dict()["fc.weight"].shape == (2, 512)
+    with pytest.raises(ValueError, match="does not fit"):
+        load_init_weights(torch.nn.Sequential(torch.nn.Linear(2, 2)), weights)

@@ -50,6 +50,20 @@ def build_model(architecture: str, num_classes: int) -> nn.Module:
     return ARCHITECTURES[architecture](weights=None, num_classes=num_classes)
 
 
+def load_init_weights(model: nn.Module, path: Path) -> None:
+    """Starts from a local state_dict (never downloaded). Tensors whose shape differs (the
+    classifier head of a model with other labels) keep their fresh initialisation."""
+    own = model.state_dict()
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    unknown = sorted(set(state) - set(own))
+    if unknown:
+        raise ValueError(f"{path} does not fit {type(model).__name__}: unexpected {unknown[:5]}")
+    fitting = {k: v.float() if v.is_floating_point() else v for k, v in state.items() if v.shape == own[k].shape}
+    model.load_state_dict(fitting, strict=False)
+    skipped = sorted(set(state) - set(fitting))
+    print(f"initialised from {path}" + (f"; new: {', '.join(skipped)}" if skipped else ""), flush=True)
+
+
 class _Augmented(torch.utils.data.Dataset):
     def __init__(self, samples: list[tuple[Path, int]], size: int, decode_side: int) -> None:
         self.samples = samples
@@ -106,9 +120,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     )
     model = build_model(cfg.architecture, len(meta.labels))
     if cfg.init_weights:
-        state = torch.load(cfg.init_weights, map_location="cpu", weights_only=True)
-        state = {k: v for k, v in state.items() if not k.startswith("fc.")}  # new head
-        model.load_state_dict(state, strict=False)
+        load_init_weights(model, cfg.init_weights)
     loader = torch.utils.data.DataLoader(
         _Augmented(train_samples, cfg.train_size or cfg.input_size, meta.resize_size),
         batch_size=cfg.batch_size,
