@@ -3,66 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from devtools.local_s3 import free_port
 from tests import imagefiles as f
-from tests.conftest import COLOUR_LABELS, ROOT
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, bucket: str, colour_model: Path) -> Iterator[str]:
-    """chalice local on a free port, serving a copy of the project whose dev stage names a
-    test model published to the session's SeaweedFS; stopped by process id."""
-    from training.publish import publish
-
-    uri = publish(colour_model, bucket, prefix=f"http-{colour_model.suffix.lstrip('.')}")
-    project = tmp_path_factory.mktemp("project")
-    shutil.copy(ROOT / "app.py", project)
-    shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployments"))
-    config = json.loads((project / ".chalice" / "config.json").read_text())
-    config["stages"]["dev"]["environment_variables"]["MODEL_URI"] = uri
-    (project / ".chalice" / "config.json").write_text(json.dumps(config))
-
-    port = free_port()
-    env = {**os.environ, "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("model-cache"))}
-    log = (tmp_path_factory.mktemp("logs") / "chalice-local.log").open("wb")
-    chalice = Path(sys.executable).parent / "chalice"
-    process = subprocess.Popen(
-        [str(chalice), "local", "--no-autoreload", "--host", "127.0.0.1", "--port", str(port), "--stage", "dev"],
-        cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"chalice local exited; see {log.name}"
-            assert time.monotonic() < deadline, f"chalice local did not answer; see {log.name}"
-            try:
-                urllib.request.urlopen(f"{base}/health", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+from tests.conftest import COLOUR_LABELS
 
 
 def request(url: str, data: bytes | None = None, content_type: str | None = None) -> tuple[int, dict, bytes]:
