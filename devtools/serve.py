@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--s3-port", type=int, default=8333)
     args = parser.parse_args()
+    # A plain kill (SIGTERM) stops both servers too, through the finally below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     models = build_demo_models()
     bucket, key = stage_model_uri("dev")

@@ -166,6 +166,11 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         "val_accuracy": round(best[1], 5),
         "seconds": round(time.monotonic() - started),
         "seed": cfg.seed,
+        "data": str(cfg.data),
+        "train_size": cfg.train_size or cfg.input_size,
+        "epochs": cfg.epochs,
+        "lr": cfg.lr,
+        "init_weights": str(cfg.init_weights) if cfg.init_weights else None,
     }})
     print(f"best epoch {best[2] + 1}: val loss {best[0]:.4f}, val accuracy {best[1]:.4f}", flush=True)
     return model, meta
