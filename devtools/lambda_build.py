@@ -1,0 +1,118 @@
+"""Builds what the python3.12 Lambda runs: `package` (chalice package) and `deploy` (chalice deploy).
+
+Chalice picks the Lambda runtime from the Python that runs it, so both run from
+.venv-lambda, a Python 3.12 environment: the zip then holds manylinux wheels for Amazon
+Linux 2023. ONNX Runtime is not in requirements.txt: its wheel carries a 29 MB C-API
+library and tooling that `import onnxruntime` never loads, which would push the zip past
+Lambda's direct-upload limit. It is unpacked, trimmed, into vendor/, which Chalice ships as is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_VENV = ROOT / ".venv-lambda"
+VENDOR = ROOT / "vendor"
+VENDORED_REQUIREMENTS = ROOT / "requirements-vendored.txt"
+CHALICE = "chalice==1.34.0"
+# Parts of the onnxruntime wheel that inference never imports or loads.
+ORT_UNUSED = (
+    "onnxruntime/capi/libonnxruntime.so.",  # the C API library; the Python module is self-contained
+    "onnxruntime/transformers/",
+    "onnxruntime/quantization/",
+    "onnxruntime/tools/",
+    "onnxruntime/ThirdPartyNotices.txt",  # kept in the dist-info licence files
+)
+
+
+def python312() -> str:
+    """Python 3.12 from PATH, or pyenv's install when its shim is not active."""
+    candidates = [shutil.which("python3.12") or ""]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")), reverse=True)
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
+            return candidate
+    raise SystemExit("Python 3.12 is needed to build for the python3.12 Lambda runtime; none was found")
+
+
+def _pip(python: str, *args: str) -> None:
+    result = subprocess.run([python, "-m", "pip", *args, "--quiet"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"pip {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+
+
+def ensure_lambda_venv() -> Path:
+    """.venv-lambda: Python 3.12 with chalice and the app's requirements (chalice imports app.py)."""
+    want = hashlib.sha256((CHALICE + (ROOT / "requirements.txt").read_text()).encode()).hexdigest()
+    stamp = LAMBDA_VENV / ".requirements.sha256"
+    if stamp.exists() and stamp.read_text() == want:
+        return LAMBDA_VENV
+    if not (LAMBDA_VENV / "bin" / "python").exists():
+        subprocess.run([python312(), "-m", "venv", str(LAMBDA_VENV)], check=True)
+    _pip(str(LAMBDA_VENV / "bin" / "python"), "install", CHALICE, "-r", str(ROOT / "requirements.txt"))
+    stamp.write_text(want)
+    return LAMBDA_VENV
+
+
+def vendor_onnxruntime() -> None:
+    """Unpacks the pinned onnxruntime cp312 manylinux wheel into vendor/, minus ORT_UNUSED."""
+    pins = [line.strip() for line in VENDORED_REQUIREMENTS.read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    stamp = VENDOR / ".vendored"
+    if stamp.exists() and stamp.read_text() == "\n".join(pins):
+        return
+    with tempfile.TemporaryDirectory() as downloads:
+        _pip(sys.executable, "download", "--no-deps", "--only-binary=:all:", "--implementation", "cp",
+             "--python-version", "3.12", "--platform", "manylinux_2_28_x86_64", "-d", downloads, *pins)
+        if VENDOR.exists():
+            shutil.rmtree(VENDOR)
+        VENDOR.mkdir()
+        for wheel in Path(downloads).glob("*.whl"):
+            with zipfile.ZipFile(wheel) as archive:
+                for member in archive.infolist():
+                    if not member.filename.startswith(ORT_UNUSED):
+                        archive.extract(member, VENDOR)
+                        mode = member.external_attr >> 16
+                        if mode:
+                            os.chmod(VENDOR / member.filename, mode)
+    stamp.write_text("\n".join(pins))
+
+
+def chalice(*args: str) -> None:
+    vendor_onnxruntime()
+    venv = ensure_lambda_venv()
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    subprocess.run([str(venv / "bin" / "chalice"), *args], cwd=ROOT, env=env, check=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("package", help="chalice package: SAM template (or Terraform) + deployment.zip")
+    p.add_argument("--stage", default="dev")
+    p.add_argument("--pkg-format", choices=("cloudformation", "terraform"), default="cloudformation")
+    p.add_argument("--merge-template", help="JSON/YAML merged into the SAM template")
+    p.add_argument("out", type=Path)
+    p = sub.add_parser("deploy", help="chalice deploy (needs AWS credentials)")
+    p.add_argument("--stage", default="dev")
+    args = parser.parse_args()
+    if args.command == "package":
+        extra = ["--merge-template", args.merge_template] if args.merge_template else []
+        chalice("package", "--stage", args.stage, "--pkg-format", args.pkg_format, *extra, str(args.out.resolve()))
+    else:
+        chalice("deploy", "--stage", args.stage)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
