@@ -91,7 +91,11 @@ def vendor_onnxruntime() -> None:
 def chalice(*args: str) -> None:
     vendor_onnxruntime()
     venv = ensure_lambda_venv()
-    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    # Chalice zips chalicelib/ as it finds it: bytecode from local runs would ship too.
+    for cache in (ROOT / "chalicelib").rglob("__pycache__"):
+        shutil.rmtree(cache)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
+           "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
     subprocess.run([str(venv / "bin" / "chalice"), *args], cwd=ROOT, env=env, check=True)
 
 

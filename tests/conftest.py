@@ -159,3 +159,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, bucket: str, colour_model: 
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("lambda-package")
+    subprocess.run([sys.executable, "-m", "devtools.lambda_build", "package", "--stage", "dev", str(out)],
+                   cwd=ROOT, check=True, timeout=900)
+    return out

@@ -6,25 +6,15 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 
 MAX_ZIPPED = 45 * 1024 * 1024  # Lambda's direct upload: about 50 MB; headroom for users' code
 MAX_UNPACKED = 160 * 1024 * 1024  # Lambda's limit: 250 MB, layers included
 AMAZON_LINUX_2023_GLIBC = (2, 34)
-
-
-@pytest.fixture(scope="session")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("lambda-package")
-    subprocess.run([sys.executable, "-m", "devtools.lambda_build", "package", "--stage", "dev", str(out)],
-                   cwd=ROOT, check=True, timeout=900)
-    return out
 
 
 def names(package: Path) -> list[str]:
@@ -53,6 +43,7 @@ def test_nothing_from_development_slipped_in(package: Path) -> None:
                      "torchvision", "boto3", "botocore", "pytest", "onnx", "onnxscript", "playwright", "seaweedfs"):
         assert unwanted not in top
     assert not [n for n in names(package) if n.startswith("onnxruntime/capi/libonnxruntime.so")]
+    assert not [n for n in names(package) if n.startswith(("app", "chalicelib/")) and "__pycache__" in n]
 
 
 def test_binaries_are_for_python_3_12_on_amazon_linux_2023(package: Path, tmp_path: Path) -> None:

@@ -1,0 +1,130 @@
+"""The real deployment.zip, run as Lambda runs it (tests/lambda_sandbox.py), with the demo
+model published to SeaweedFS at the dev stage's own MODEL_URI: cold, then warm."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlparse
+
+import pytest
+
+from tests import imagefiles as f
+from tests.lambda_sandbox import LambdaSandbox, api_event, can_switch_user
+
+pytestmark = pytest.mark.skipif(not can_switch_user(), reason="needs root and setpriv to run the handler as nobody")
+
+
+def rendered(label: str, seed: int, fmt: str) -> bytes:
+    from training.synth import render
+
+    buffer = io.BytesIO()
+    render(label, seed, 256).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def sandbox(package: Path, s3: Any, local_s3: Any) -> Iterator[LambdaSandbox]:
+    from devtools.demo_model import build_demo_models
+    from training.publish import PublishError, publish
+
+    uri = json.loads((package / "sam.json").read_text())["Resources"]["APIHandler"]["Properties"][
+        "Environment"]["Variables"]["MODEL_URI"]
+    bucket = urlparse(uri).netloc
+    s3.create_bucket(Bucket=bucket)
+    onnx_model = next(m for m in build_demo_models() if m.suffix == ".onnx")
+    try:
+        assert publish(onnx_model, bucket) == uri
+    except PublishError:
+        pass  # published by an earlier test module of this session
+    box = LambdaSandbox(package, local_s3.client_env())
+    yield box
+    box.close()
+
+
+@pytest.fixture(scope="module")
+def cold_then_warm(sandbox: LambdaSandbox) -> dict[str, dict[str, Any]]:
+    """One fresh container, these invocations in this order."""
+    form, form_type = f.multipart([("file", "bagel.jpg", rendered("bagel", 779, "JPEG"), "image/jpeg")])
+    events = {
+        "health": api_event("GET", "/health"),
+        "jpeg": api_event("POST", "/predict", rendered("vada", 777, "JPEG"), {"Content-Type": "image/jpeg"}),
+        "png": api_event("POST", "/predict", rendered("vada", 777, "PNG"), {"Content-Type": "image/png"},
+                         {"top_k": "3"}),
+        "multipart": api_event("POST", "/predict", form, {"Content-Type": form_type}),
+        "page": api_event("GET", "/"),
+        "model": api_event("GET", "/model"),
+        "health_after": api_event("GET", "/health"),
+        "text": api_event("POST", "/predict", "just words", {"Content-Type": "text/plain"}),
+        "form": api_event("POST", "/predict", "a=b", {"Content-Type": "application/x-www-form-urlencoded"}),
+        "truncated": api_event("POST", "/predict", f.truncated_jpeg(), {"Content-Type": "image/jpeg"}),
+        "bomb": api_event("POST", "/predict", f.png_bomb(), {"Content-Type": "image/png"}),
+        "top_k": api_event("POST", "/predict", f.jpeg(), {"Content-Type": "image/jpeg"}, {"top_k": "zero"}),
+    }
+    responses = sandbox.invoke(list(events.values()))
+    assert len(responses) == len(events)
+    return dict(zip(events, responses))
+
+
+def body(response: dict[str, Any]) -> Any:
+    raw = base64.b64decode(response["body"]) if response.get("isBase64Encoded") else response["body"]
+    return json.loads(raw)
+
+
+def test_health_answers_before_any_model_load(cold_then_warm: dict) -> None:
+    assert cold_then_warm["health"]["statusCode"] == 200
+    assert body(cold_then_warm["health"]) == {"status": "ok", "model_loaded": False}
+
+
+def test_first_prediction_is_cold_and_fetches_the_model_into_tmp(cold_then_warm: dict, sandbox: LambdaSandbox) -> None:
+    answer = body(cold_then_warm["jpeg"])
+    assert cold_then_warm["jpeg"]["statusCode"] == 200
+    assert answer["label"] == "vada" and answer["cold_start"] is True
+    assert answer["model"]["name"] == "donut-bagel-vada"
+    cached = list((sandbox.tmp / "donut-or-not-models").iterdir())
+    assert [p.name for p in cached] == [f"{answer['model']['sha256']}.onnx"]
+
+
+def test_later_predictions_are_warm(cold_then_warm: dict) -> None:
+    for name, label in (("png", "vada"), ("multipart", "bagel")):
+        assert cold_then_warm[name]["statusCode"] == 200, body(cold_then_warm[name])
+        answer = body(cold_then_warm[name])
+        assert answer["label"] == label and answer["cold_start"] is False
+    assert body(cold_then_warm["health_after"])["model_loaded"] is True
+
+
+def test_page_and_model_routes(cold_then_warm: dict) -> None:
+    page = cold_then_warm["page"]
+    assert page["statusCode"] == 200 and page["headers"]["Content-Type"].startswith("text/html")
+    assert 'action="predict"' in page["body"]
+    model = body(cold_then_warm["model"])
+    assert model["runtime"] == "onnx" and model["labels"] == ["bagel", "donut", "vada"]
+
+
+@pytest.mark.parametrize("name, status, code", [
+    ("text", 415, "unsupported_media_type"),
+    ("form", 415, "unsupported_media_type"),
+    ("truncated", 400, "corrupt_image"),
+    ("bomb", 413, "too_many_pixels"),
+    ("top_k", 400, "bad_top_k"),
+])
+def test_errors_are_json(cold_then_warm: dict, name: str, status: int, code: str) -> None:
+    assert cold_then_warm[name]["statusCode"] == status
+    assert body(cold_then_warm[name])["error"]["code"] == code
+
+
+def test_nothing_was_written_outside_tmp(cold_then_warm: dict, sandbox: LambdaSandbox) -> None:
+    assert list(sandbox.home.iterdir()) == []
+    assert not [p for p in sandbox.task.rglob("__pycache__")]
+    owned = [p for p in sandbox.root.rglob("*") if p.stat().st_uid == 65534 and sandbox.tmp not in (p, *p.parents)]
+    assert owned == [], "the function wrote outside TMPDIR"
+
+
+def test_a_new_container_reuses_the_verified_model_in_tmp(cold_then_warm: dict, sandbox: LambdaSandbox) -> None:
+    before = {p: p.stat().st_mtime_ns for p in (sandbox.tmp / "donut-or-not-models").iterdir()}
+    [response] = sandbox.invoke([api_event("POST", "/predict", rendered("vada", 777, "JPEG"), {"Content-Type": "image/jpeg"})])
+    assert body(response)["cold_start"] is True and body(response)["label"] == "vada"
+    assert {p: p.stat().st_mtime_ns for p in (sandbox.tmp / "donut-or-not-models").iterdir()} == before
