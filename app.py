@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 
-from chalice import Chalice, Response
+from chalice import Chalice, CORSConfig, Response
+from chalice.app import S3Event
 
+from chalicelib.batch import INCOMING_PREFIX, classify_object
 from chalicelib.classifier import classify, parse_top_k
 from chalicelib.model_store import ModelStore
 from chalicelib.page import render_index
@@ -19,6 +21,8 @@ app.api.binary_types = sorted(set(app.api.binary_types) | set(ACCEPTED_TYPES))
 
 settings = Settings.from_env()
 store = ModelStore(settings)  # loads nothing until a request needs the model
+if settings.cors_allow_origin:  # off unless a stage names the origin of a page hosted elsewhere
+    app.api.cors = CORSConfig(allow_origin=settings.cors_allow_origin, max_age=600)
 
 
 @app.route("/", methods=["GET"])
@@ -52,3 +56,12 @@ def predict() -> dict:
     answer["timing_ms"]["total"] = round((time.perf_counter() - started) * 1000, 2)
     answer["cold_start"] = cold
     return answer
+
+
+# Only with a batch bucket configured: SAM packaging cannot express S3 events on an
+# existing bucket, so stages without one stay packageable as SAM (README, "Deploying").
+if settings.batch_bucket:
+
+    @app.on_s3_event(bucket=settings.batch_bucket, prefix=INCOMING_PREFIX, events=["s3:ObjectCreated:*"])
+    def classify_upload(event: S3Event) -> None:
+        classify_object(event.bucket, event.key, store, settings)

@@ -94,6 +94,12 @@ class ModelStore:
     def loaded(self) -> LoadedModel | None:
         return self._model
 
+    def s3(self) -> Any:
+        """The container's one S3 client, made on first use."""
+        if self._client is None:
+            self._client = self._client_factory(self._settings)
+        return self._client
+
     def get(self) -> tuple[LoadedModel, bool]:
         """Returns the model and whether this call loaded it (a cold start)."""
         if self._model is not None:
@@ -123,7 +129,7 @@ class ModelStore:
             raise ModelUnavailable("model_uri_invalid", f"MODEL_URI {uri!r} is not s3://bucket/key or file:///path", 60)
         fetched = time.perf_counter()
         try:
-            runtime = load_runtime(path)
+            runtime = load_runtime(path, self._settings.threads)
         except ImportError as exc:
             raise ModelUnavailable(
                 "runtime_unavailable", f"the runtime for {path.name} needs {exc.name}, which this deployment lacks", 60
@@ -144,9 +150,7 @@ class ModelStore:
 
         uri = f"s3://{bucket}/{key}"
         try:
-            if self._client is None:
-                self._client = self._client_factory(self._settings)
-            head = self._client.head_object(Bucket=bucket, Key=key)
+            head = self.s3().head_object(Bucket=bucket, Key=key)
             expected = head.get("Metadata", {}).get(SHA256_METADATA_KEY, "").lower()
             if len(expected) != 64:
                 raise ModelUnavailable(
@@ -157,13 +161,17 @@ class ModelStore:
             if final.is_file():
                 return final, expected
             cache.mkdir(parents=True, exist_ok=True)
-            body = self._client.get_object(Bucket=bucket, Key=key)["Body"]
+            body = self.s3().get_object(Bucket=bucket, Key=key)["Body"]
             self._download_verified(body, final, expected, uri)
             return final, expected
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 404:
                 raise ModelUnavailable("model_not_found", f"no model object at MODEL_URI {uri}", 60) from exc
+            if status == 403:  # also what S3 says of a missing key to a role without s3:ListBucket
+                raise ModelUnavailable(
+                    "model_forbidden", f"S3 answered 403 for {uri}: the object is missing or this function may not read it", 60
+                ) from exc
             raise ModelUnavailable("model_store_error", f"S3 refused {uri}: {exc}") from exc
         except BotoCoreError as exc:
             raise ModelUnavailable("model_store_unreachable", f"cannot reach S3 for {uri}: {exc}") from exc

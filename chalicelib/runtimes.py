@@ -30,11 +30,6 @@ class Runtime(Protocol):
         """float32 NCHW batch → float64 (N, labels) probabilities, each row summing to 1."""
 
 
-def cpu_count() -> int:
-    """CPUs this process may use (Lambda gives CPU in proportion to memory)."""
-    return len(os.sched_getaffinity(0))
-
-
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
@@ -54,10 +49,10 @@ def torchscript_deprecation_silenced() -> Iterator[None]:
 class TorchScriptRuntime:
     name = "torchscript"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, threads: int) -> None:
         import torch
 
-        torch.set_num_threads(cpu_count())
+        torch.set_num_threads(threads)
         extra = {METADATA_FILE: ""}
         with torchscript_deprecation_silenced():
             self._module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
@@ -76,11 +71,11 @@ class TorchScriptRuntime:
 class OnnxRuntime:
     name = "onnx"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, threads: int) -> None:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = cpu_count()
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1  # one request at a time per Lambda container
         try:
             self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -99,12 +94,14 @@ class OnnxRuntime:
 RUNTIMES: dict[str, type[TorchScriptRuntime] | type[OnnxRuntime]] = {".onnx": OnnxRuntime, ".pt": TorchScriptRuntime}
 
 
-def load_runtime(path: Path) -> Runtime:
-    """Loads a model file and checks that its outputs match its labels (also a warm-up)."""
+def load_runtime(path: Path, threads: int | None = None) -> Runtime:
+    """Loads a model file and checks that its outputs match its labels (also a warm-up).
+
+    threads: for intra-op parallelism; by default the CPUs this process may use."""
     runtime_cls = RUNTIMES.get(path.suffix)
     if runtime_cls is None:
         raise MetadataError(f"no runtime for {path.name!r}; model files end in {', '.join(RUNTIMES)}")
-    runtime = runtime_cls(path)
+    runtime = runtime_cls(path, threads or len(os.sched_getaffinity(0)))
     size = runtime.metadata.input_size
     probs = runtime.probabilities(np.zeros((1, 3, size, size), np.float32))
     if probs.shape != (1, len(runtime.metadata.labels)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -9,6 +10,17 @@ from pathlib import Path
 from typing import Mapping
 
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
+# Lambda gives one full vCPU per 1,769 MB of memory, but shows the process more cores
+# than that; threads beyond the share only contend.
+LAMBDA_MB_PER_VCPU = 1769
+
+
+def threads_for(env: Mapping[str, str]) -> int:
+    visible = len(os.sched_getaffinity(0))
+    memory_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    if not memory_mb:
+        return visible
+    return max(1, min(visible, math.ceil(int(memory_mb) / LAMBDA_MB_PER_VCPU)))
 
 
 @dataclass(frozen=True)
@@ -19,6 +31,9 @@ class Settings:
     max_pixels: int
     s3_connect_timeout_s: float
     s3_read_timeout_s: float
+    threads: int  # for the model runtime
+    cors_allow_origin: str  # empty: CORS off; else the origin of a page hosted elsewhere
+    batch_bucket: str  # empty: no S3-event batch classification
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -28,5 +43,8 @@ class Settings:
             max_body_bytes=int(env.get("MAX_BODY_BYTES", LAMBDA_PAYLOAD_LIMIT)),
             max_pixels=int(env.get("MAX_IMAGE_PIXELS", 50_000_000)),
             s3_connect_timeout_s=float(env.get("S3_CONNECT_TIMEOUT_S", 2)),
-            s3_read_timeout_s=float(env.get("S3_READ_TIMEOUT_S", 10)),
+            s3_read_timeout_s=float(env.get("S3_READ_TIMEOUT_S", 5)),
+            threads=threads_for(env),
+            cors_allow_origin=env.get("CORS_ALLOW_ORIGIN", "").strip(),
+            batch_bucket=env.get("BATCH_BUCKET", "").strip(),
         )

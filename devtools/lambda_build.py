@@ -88,15 +88,18 @@ def vendor_onnxruntime() -> None:
     stamp.write_text("\n".join(pins))
 
 
-def chalice(*args: str) -> None:
+def chalice(*args: str, project: Path = ROOT) -> None:
+    """Runs chalice from .venv-lambda on project (this one, or a copy with another config)."""
     vendor_onnxruntime()
+    if project != ROOT:
+        shutil.copytree(VENDOR, project / "vendor", dirs_exist_ok=True)
     venv = ensure_lambda_venv()
     # Chalice zips chalicelib/ as it finds it: bytecode from local runs would ship too.
-    for cache in (ROOT / "chalicelib").rglob("__pycache__"):
+    for cache in (project / "chalicelib").rglob("__pycache__"):
         shutil.rmtree(cache)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-    subprocess.run([str(venv / "bin" / "chalice"), *args], cwd=ROOT, env=env, check=True)
+    subprocess.run([str(venv / "bin" / "chalice"), "--project-dir", str(project), *args], cwd=project, env=env, check=True)
 
 
 def main() -> int:
@@ -105,14 +108,16 @@ def main() -> int:
     p = sub.add_parser("package", help="chalice package: SAM template (or Terraform) + deployment.zip")
     p.add_argument("--stage", default="dev")
     p.add_argument("--pkg-format", choices=("cloudformation", "terraform"), default="cloudformation")
-    p.add_argument("--merge-template", help="JSON/YAML merged into the SAM template")
+    p.add_argument("--merge-template", type=Path, help="JSON/YAML merged into the SAM template")
+    p.add_argument("--project-dir", type=Path, default=ROOT)
     p.add_argument("out", type=Path)
     p = sub.add_parser("deploy", help="chalice deploy (needs AWS credentials)")
     p.add_argument("--stage", default="dev")
     args = parser.parse_args()
     if args.command == "package":
-        extra = ["--merge-template", args.merge_template] if args.merge_template else []
-        chalice("package", "--stage", args.stage, "--pkg-format", args.pkg_format, *extra, str(args.out.resolve()))
+        extra = ["--merge-template", str(args.merge_template.resolve())] if args.merge_template else []
+        chalice("package", "--stage", args.stage, "--pkg-format", args.pkg_format, *extra, str(args.out.resolve()),
+                project=args.project_dir.resolve())
     else:
         chalice("deploy", "--stage", args.stage)
     return 0

@@ -118,18 +118,27 @@ def make_store(uri: str, cache_dir: Path, **env: str) -> ModelStore:
     return ModelStore(Settings.from_env({"MODEL_URI": uri, "MODEL_CACHE_DIR": str(cache_dir), **env}))
 
 
+def copy_project(dest: Path, dev_env: dict[str, str]) -> Path:
+    """The service's files (what Chalice serves and packages) with more environment
+    variables for the dev stage, as a user would set them in .chalice/config.json."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "app.py", dest)
+    shutil.copy(ROOT / "requirements.txt", dest)
+    shutil.copytree(ROOT / "chalicelib", dest / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    # deployments/ holds Chalice's cache of built dependencies: reusing it saves a rebuild.
+    shutil.copytree(ROOT / ".chalice", dest / ".chalice", dirs_exist_ok=True)
+    config = json.loads((dest / ".chalice" / "config.json").read_text())
+    config["stages"]["dev"]["environment_variables"].update(dev_env)
+    (dest / ".chalice" / "config.json").write_text(json.dumps(config))
+    return dest
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory, bucket: str, colour_model: Path) -> Iterator[str]:
     """chalice local on a free port, serving a copy of the project whose dev stage names a
     test model published to the session's SeaweedFS; stopped by process id."""
     uri = publish(colour_model, bucket, prefix=f"http-{colour_model.suffix.lstrip('.')}")
-    project = tmp_path_factory.mktemp("project")
-    shutil.copy(ROOT / "app.py", project)
-    shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployments"))
-    config = json.loads((project / ".chalice" / "config.json").read_text())
-    config["stages"]["dev"]["environment_variables"]["MODEL_URI"] = uri
-    (project / ".chalice" / "config.json").write_text(json.dumps(config))
+    project = copy_project(tmp_path_factory.mktemp("project"), {"MODEL_URI": uri})
 
     port = free_port()
     env = {**os.environ, "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("model-cache"))}
@@ -161,9 +170,13 @@ def server(tmp_path_factory: pytest.TempPathFactory, bucket: str, colour_model: 
         log.close()
 
 
-@pytest.fixture(scope="session")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("lambda-package")
-    subprocess.run([sys.executable, "-m", "devtools.lambda_build", "package", "--stage", "dev", str(out)],
+def build_package(out: Path, *options: str) -> Path:
+    """`chalice package` through devtools.lambda_build (Python 3.12, vendored ONNX Runtime)."""
+    subprocess.run([sys.executable, "-m", "devtools.lambda_build", "package", *options, str(out)],
                    cwd=ROOT, check=True, timeout=900)
     return out
+
+
+@pytest.fixture(scope="session")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_package(tmp_path_factory.mktemp("lambda-package"), "--stage", "dev")

@@ -1,0 +1,44 @@
+"""Batch classification: an image put under incoming/ of the batch bucket gets its answer
+written to results/<name>.json (the /predict schema, or the error a client would get).
+
+Results go outside incoming/, so writing them never triggers another classification.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.classifier import DEFAULT_TOP_K, classify
+from chalicelib.errors import ApiError, PayloadTooLarge
+from chalicelib.model_store import ModelStore
+from chalicelib.settings import Settings
+
+INCOMING_PREFIX = "incoming/"
+RESULTS_PREFIX = "results/"
+
+
+def result_key(key: str) -> str:
+    return f"{RESULTS_PREFIX}{key.removeprefix(INCOMING_PREFIX)}.json"
+
+
+def classify_object(bucket: str, key: str, store: ModelStore, settings: Settings) -> dict[str, Any]:
+    """Classifies s3://bucket/key and writes the result beside it; returns the result.
+
+    A bad image writes an error result. A model that cannot be had raises, so that Lambda
+    retries the event later instead of recording a failure that is not the image's."""
+    model, cold = store.get()
+    client = store.s3()
+    source = {"bucket": bucket, "key": key}
+    try:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"].read(settings.max_body_bytes + 1)
+        if len(body) > settings.max_body_bytes:
+            raise PayloadTooLarge("body_too_large", f"the object is over the {settings.max_body_bytes} byte limit")
+        result = classify(body, model, DEFAULT_TOP_K, settings.max_pixels)
+        result["cold_start"] = cold
+    except ApiError as error:
+        result = {**error.body(), "status": error.status}
+    result["source"] = source
+    client.put_object(Bucket=bucket, Key=result_key(key), Body=json.dumps(result).encode(),
+                      ContentType="application/json")
+    return result

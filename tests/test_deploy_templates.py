@@ -1,0 +1,117 @@
+"""What `chalice deploy` would create, checked offline: the SAM templates (validated by
+cfn-lint), Terraform output, the IAM policy, and the container route's merged template."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+from chalicelib.uploads import ACCEPTED_TYPES
+from tests.conftest import ROOT, build_package, copy_project
+
+API_GATEWAY_TIMEOUT_S = 29
+
+
+@pytest.fixture(scope="module")
+def prod(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_package(tmp_path_factory.mktemp("prod"), "--stage", "prod")
+
+
+@pytest.fixture(scope="module")
+def batch_terraform(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    project = copy_project(tmp_path_factory.mktemp("batch-project"), {"BATCH_BUCKET": "donut-or-not-dev-batch"})
+    out = build_package(tmp_path_factory.mktemp("terraform"), "--project-dir", str(project), "--pkg-format", "terraform")
+    return json.loads((out / "chalice.tf.json").read_text())["resource"]
+
+
+def sam(package: Path) -> dict[str, Any]:
+    return json.loads((package / "sam.json").read_text())
+
+
+def cfn_lint(template: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "cfnlint", str(template)], capture_output=True, text=True)
+    assert result.returncode & 2 == 0, f"cfn-lint found errors:\n{result.stdout}{result.stderr}"  # 2: errors
+
+
+def test_sam_templates_pass_cfn_lint(package: Path, prod: Path) -> None:
+    cfn_lint(package / "sam.json")
+    cfn_lint(prod / "sam.json")
+
+
+def test_every_accepted_upload_type_is_binary(package: Path) -> None:
+    swagger = sam(package)["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    assert set(ACCEPTED_TYPES) <= set(swagger["x-amazon-apigateway-binary-media-types"])
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_function_settings(package: Path, prod: Path, stage: str) -> None:
+    function = sam(package if stage == "dev" else prod)["Resources"]["APIHandler"]["Properties"]
+    assert function["Runtime"] == "python3.12" and function["Handler"] == "app.app"
+    assert function["MemorySize"] == 1769  # one full vCPU: README, "Deploying"
+    assert function["Timeout"] < API_GATEWAY_TIMEOUT_S
+    variables = function["Environment"]["Variables"]
+    assert variables["MODEL_URI"] == f"s3://donut-or-not-{stage}/models/donut-bagel-vada/1.0.0/model.onnx"
+    assert variables["CORS_ALLOW_ORIGIN"] == "" and variables["BATCH_BUCKET"] == ""
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_iam_policy_reads_the_model_prefix_and_nothing_else(package: Path, prod: Path, stage: str) -> None:
+    template = sam(package if stage == "dev" else prod)
+    [policy] = template["Resources"]["ApiHandlerRole"]["Properties"]["Policies"]
+    statements = policy["PolicyDocument"]["Statement"]
+    uri = urlparse(template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]["MODEL_URI"])
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in s["Action"])]
+    assert [s["Action"] for s in s3] == [["s3:GetObject"]]
+    [resource] = s3[0]["Resource"]
+    assert fnmatch.fnmatch(f"arn:aws:s3:::{uri.netloc}{uri.path}", resource)
+    assert resource == f"arn:aws:s3:::{uri.netloc}/models/*"
+    others = [a for s in statements if s not in s3 for a in s["Action"]]
+    assert set(others) == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+    assert all(r.startswith("arn:aws:logs:") for s in statements if s not in s3 for r in s["Resource"])
+
+
+def test_cors_is_off_unless_configured(package: Path, tmp_path: Path) -> None:
+    paths = sam(package)["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    assert not [p for p, methods in paths.items() if "options" in methods]
+    project = copy_project(tmp_path / "project", {"CORS_ALLOW_ORIGIN": "https://donuts.example.org"})
+    with_cors = sam(build_package(tmp_path / "out", "--project-dir", str(project)))
+    paths = with_cors["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    preflight = json.dumps(paths["/predict"]["options"])
+    assert "https://donuts.example.org" in preflight
+
+
+def test_terraform_carries_the_api_and_the_s3_batch_trigger(batch_terraform: dict[str, Any]) -> None:
+    functions = batch_terraform["aws_lambda_function"]
+    assert functions["api_handler"]["runtime"] == "python3.12"
+    assert functions["classify_upload"]["handler"] == "app.classify_upload"
+    assert {f["memory_size"] for f in functions.values()} == {1769}
+    [notification] = batch_terraform["aws_s3_bucket_notification"].values()
+    assert notification["bucket"] == "donut-or-not-dev-batch"
+    assert notification["lambda_function"][0]["filter_prefix"] == "incoming/"
+    assert set(ACCEPTED_TYPES) <= set(batch_terraform["aws_api_gateway_rest_api"]["rest_api"]["binary_media_types"])
+    batch_policy = json.loads(json.dumps(batch_terraform["aws_iam_role_policy"]["classify_upload_role"]["policy"]))
+    assert "donut-or-not-dev-batch/results/*" in batch_policy and "s3:PutObject" in batch_policy
+
+
+def test_sam_cannot_express_s3_events_on_an_existing_bucket(tmp_path: Path) -> None:
+    """Why BATCH_BUCKET is empty in the stages by default: README, "Deploying"."""
+    project = copy_project(tmp_path / "project", {"BATCH_BUCKET": "donut-or-not-dev-batch"})
+    with pytest.raises(subprocess.CalledProcessError):
+        build_package(tmp_path / "out", "--project-dir", str(project))
+
+
+def test_container_route_template_passes_cfn_lint(tmp_path: Path) -> None:
+    out = build_package(tmp_path / "out", "--merge-template", str(ROOT / "deploy" / "container" / "sam-merge.json"))
+    cfn_lint(out / "sam.json")
+    function = sam(out)["Resources"]["APIHandler"]["Properties"]
+    assert function["PackageType"] == "Image" and function["ImageUri"] == {"Ref": "ImageUri"}
+    assert function["Runtime"] is None and function["Handler"] is None and function["CodeUri"] is None
+    dockerfile = (ROOT / "deploy" / "container" / "Dockerfile").read_text()
+    assert "FROM public.ecr.aws/lambda/python:3.12" in dockerfile and 'CMD ["app.app"]' in dockerfile
