@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 from chalice import Chalice, CORSConfig, Response
-from chalice.app import S3Event
+from chalice.app import Request, S3Event
 
 from chalicelib.batch import INCOMING_PREFIX, classify_object
 from chalicelib.classifier import classify, parse_top_k
 from chalicelib.model_store import ModelStore
-from chalicelib.page import render_index
-from chalicelib.responses import json_route
+from chalicelib.page import render_index, render_result
+from chalicelib.responses import HTML, json_route, respond, wants_html
 from chalicelib.settings import Settings
 from chalicelib.uploads import ACCEPTED_TYPES, image_bytes
 
@@ -28,7 +28,7 @@ if settings.cors_allow_origin:  # off unless a stage names the origin of a page 
 @app.route("/", methods=["GET"])
 @json_route
 def index() -> Response:
-    return Response(render_index(settings.max_body_bytes), headers={"Content-Type": "text/html; charset=utf-8"})
+    return Response(render_index(settings.max_body_bytes), headers={"Content-Type": HTML})
 
 
 @app.route("/health", methods=["GET"])
@@ -45,17 +45,20 @@ def model() -> dict:
 
 # Every content type reaches the view, so unsupported ones get our JSON 415, not Chalice's.
 @app.route("/predict", methods=["POST"], content_types=["*/*"])
-@json_route
-def predict() -> dict:
-    started = time.perf_counter()
+def predict() -> Response:
     request = app.current_request
+    return respond(lambda: answer(request), render_result if wants_html(request.headers.get("accept")) else None)
+
+
+def answer(request: Request) -> dict:
+    started = time.perf_counter()
     data = image_bytes(request.headers.get("content-type"), request.raw_body or b"", settings.max_body_bytes)
     top_k = parse_top_k((request.query_params or {}).get("top_k"))
     loaded, cold = store.get()
-    answer = classify(data, loaded, top_k, settings.max_pixels)
-    answer["timing_ms"]["total"] = round((time.perf_counter() - started) * 1000, 2)
-    answer["cold_start"] = cold
-    return answer
+    result = classify(data, loaded, top_k, settings.max_pixels)
+    result["timing_ms"]["total"] = round((time.perf_counter() - started) * 1000, 2)
+    result["cold_start"] = cold
+    return result
 
 
 # Only with a batch bucket configured: SAM packaging cannot express S3 events on an

@@ -1,8 +1,9 @@
-"""The HTML page, rendered from the Jinja2 template shipped inside chalicelib/."""
+"""The HTML pages, rendered from the Jinja2 templates shipped inside chalicelib/."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -15,9 +16,17 @@ _TEMPLATES = jinja2.Environment(
 )
 
 
-def render_index(max_body_bytes: int) -> str:
+def render_index(max_body_bytes: int, api_base: str = "") -> str:
+    """api_base: empty for URLs relative to the page (served by the app itself), or the
+    API's URL for a copy of the page hosted elsewhere (devtools/static_page.py)."""
     return _TEMPLATES.get_template("index.html").render(
         accept=",".join(t for t in IMAGE_TYPES if t.startswith("image/")),
         file_field=FILE_FIELD,
-        max_body_mb=round(max_body_bytes / 1024 / 1024, 1),
+        max_body_bytes=max_body_bytes,
+        api_base=api_base,
     )
+
+
+def render_result(body: dict[str, Any], status: int) -> str:
+    """The answer (or error) to the page's form posted without JavaScript."""
+    return _TEMPLATES.get_template("result.html").render(answer=body, status=status)

@@ -1,4 +1,5 @@
-"""Turns what a view returns or raises into the JSON every client can rely on."""
+"""Turns what a view returns or raises into the response every client can rely on: JSON,
+or for a browser's plain form post, the same answer as an HTML page."""
 
 from __future__ import annotations
 
@@ -12,27 +13,40 @@ from chalicelib.errors import ApiError
 
 log = logging.getLogger("donut-or-not")
 
-
 JSON = "application/json"
+HTML = "text/html; charset=utf-8"
+HtmlPage = Callable[[dict[str, Any], int], str]  # (JSON body, status) → page
 
 
-def error_response(error: ApiError) -> Response:
-    return Response(body=error.body(), status_code=error.status, headers={"Content-Type": JSON, **error.headers})
+def wants_html(accept: str | None) -> bool:
+    """A browser submitting the page's form without JavaScript asks for text/html first;
+    fetch(), curl and scripts do not."""
+    kinds = [part.split(";")[0].strip().lower() for part in (accept or "").split(",")]
+    return "text/html" in kinds and (JSON not in kinds or kinds.index("text/html") < kinds.index(JSON))
+
+
+def respond(work: Callable[[], Any], html_page: HtmlPage | None = None) -> Response:
+    """Runs work: a dict → 200; ApiError → its status and error body; anything else → a
+    500 without a traceback (the traceback goes to the log, never to the client)."""
+    headers: dict[str, str] = {}
+    try:
+        result, status = work(), 200
+        if isinstance(result, Response):
+            return result
+    except ApiError as error:
+        result, status, headers = error.body(), error.status, error.headers
+    except Exception:
+        log.exception("unhandled error")
+        error = ApiError("internal_error", "the server failed to handle this request")
+        result, status = error.body(), error.status
+    if html_page is not None:
+        return Response(html_page(result, status), status_code=status, headers={**headers, "Content-Type": HTML})
+    return Response(result, status_code=status, headers={**headers, "Content-Type": JSON})
 
 
 def json_route(view: Callable[..., Any]) -> Callable[..., Response]:
-    """A returned dict → 200 JSON; ApiError → its status and JSON body; anything else → a
-    JSON 500 without a traceback (the traceback goes to the log, never to the client)."""
-
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            result = view(*args, **kwargs)
-            return result if isinstance(result, Response) else Response(body=result, headers={"Content-Type": JSON})
-        except ApiError as error:
-            return error_response(error)
-        except Exception:
-            log.exception("unhandled error in %s", view.__name__)
-            return error_response(ApiError("internal_error", "the server failed to handle this request"))
+        return respond(lambda: view(*args, **kwargs))
 
     return wrapper

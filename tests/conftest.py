@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -133,16 +134,13 @@ def copy_project(dest: Path, dev_env: dict[str, str]) -> Path:
     return dest
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, bucket: str, colour_model: Path) -> Iterator[str]:
-    """chalice local on a free port, serving a copy of the project whose dev stage names a
-    test model published to the session's SeaweedFS; stopped by process id."""
-    uri = publish(colour_model, bucket, prefix=f"http-{colour_model.suffix.lstrip('.')}")
-    project = copy_project(tmp_path_factory.mktemp("project"), {"MODEL_URI": uri})
-
+@contextlib.contextmanager
+def chalice_local(project: Path, work: Path) -> Iterator[str]:
+    """`chalice local --no-autoreload` for project on a free port; yields its base URL and
+    stops it by process id, whatever happens."""
     port = free_port()
-    env = {**os.environ, "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("model-cache"))}
-    log = (tmp_path_factory.mktemp("logs") / "chalice-local.log").open("wb")
+    env = {**os.environ, "MODEL_CACHE_DIR": str(work / "model-cache")}
+    log = (work / "chalice-local.log").open("wb")
     chalice = Path(sys.executable).parent / "chalice"
     process = subprocess.Popen(
         [str(chalice), "local", "--no-autoreload", "--host", "127.0.0.1", "--port", str(port), "--stage", "dev"],
@@ -168,6 +166,16 @@ def server(tmp_path_factory: pytest.TempPathFactory, bucket: str, colour_model: 
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, bucket: str, colour_model: Path) -> Iterator[str]:
+    """chalice local serving a copy of the project whose dev stage names a test model
+    published to the session's SeaweedFS; a fresh process (a cold start) per test module."""
+    uri = publish(colour_model, bucket, prefix=f"http-{uuid.uuid4().hex[:12]}")
+    project = copy_project(tmp_path_factory.mktemp("project"), {"MODEL_URI": uri})
+    with chalice_local(project, tmp_path_factory.mktemp("chalice-local")) as base:
+        yield base
 
 
 def build_package(out: Path, *options: str) -> Path:

@@ -183,3 +183,32 @@ def test_importing_the_app_loads_nothing(tmp_path: Path) -> None:
            "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9", "HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("accept, html", [
+    (BROWSER_ACCEPT, True), ("application/json", False), ("*/*", False), (None, False),
+    ("application/json, text/html", False), ("text/html", True),
+])
+def test_only_browsers_asking_for_html_get_html(accept: str | None, html: bool) -> None:
+    from chalicelib.responses import wants_html
+
+    assert wants_html(accept) is html
+
+
+def test_the_plain_form_gets_an_html_answer(client: Client) -> None:
+    body, content_type = f.multipart([("file", "photo.png", f.png(f.RED), "image/png")])
+    response = client.http.post("/predict", headers={"Content-Type": content_type, "Accept": BROWSER_ACCEPT}, body=body)
+    assert response.status_code == 200
+    assert lower(response.headers)["content-type"].startswith("text/html")
+    assert "It looks like: red" in response.body.decode()
+
+
+def test_the_plain_form_gets_html_errors_with_their_status(client: Client) -> None:
+    body, content_type = f.multipart([("file", "notes.png", b"words", "image/png")])
+    response = client.http.post("/predict", headers={"Content-Type": content_type, "Accept": BROWSER_ACCEPT}, body=body)
+    assert response.status_code == 400
+    page = response.body.decode()
+    assert "Could not classify that file" in page and "not_an_image" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
 from pathlib import Path
 from typing import Iterator
@@ -36,33 +37,170 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
-def test_choose_a_photo_and_read_the_answer(browser, server: str, tmp_path: Path) -> None:
-    page = browser.new_page()
+@pytest.fixture
+def page(browser, server: str) -> Iterator[object]:
+    """A fresh page on the app, failing the test on any console error or uncaught exception."""
+    context = browser.new_context(viewport={"width": 412, "height": 915})  # a phone
+    page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.uploads = []  # (content type, bytes) of every upload the page sends
+
+    def record(route) -> None:
+        page.uploads.append((route.request.headers.get("content-type"), route.request.post_data_buffer))
+        route.continue_()
+
+    page.route("**/predict*", record)
     page.goto(f"{server}/")
     page.wait_for_function("document.getElementById('model').textContent.includes('test-colours')")
+    page.expects_client_error = False  # Chromium logs each 4xx response as a console error
+    yield page
+    context.close()
+    assert [e for e in errors if not (page.expects_client_error and "status of 4" in e)] == []
+
+
+def wait_for_answer(page) -> str:
+    page.wait_for_selector("#result:not([hidden])", timeout=30000)
+    return page.text_content("#answer")
+
+
+def test_choose_a_photo_and_read_the_answer(page, tmp_path: Path) -> None:
     photo = tmp_path / "red.png"
     photo.write_bytes(f.png(f.RED, size=(320, 240)))
-    page.set_input_files("#file", str(photo))
-    page.click("button[type=submit]")
-    page.wait_for_selector("#result:not([hidden])")
-    assert page.text_content("#answer").startswith("red")
+    page.set_input_files("#file", str(photo))  # choosing classifies at once
+    assert wait_for_answer(page).startswith("Looks like: red")
     assert page.locator("#bars .bar").count() == 3
-    assert "test-colours" in page.text_content("#details")
+    assert "test-colours 1" in page.text_content("#details")
+    assert page.is_visible("#preview")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "page-result.png"), full_page=True)
-    assert errors == []
 
 
-def test_an_invalid_file_shows_the_error(browser, server: str, tmp_path: Path) -> None:
-    page = browser.new_page()
-    page.goto(f"{server}/")
+def _send_file(page, kind: str, data: bytes, name: str, mime: str) -> None:
+    """Drops a file on the drop zone, or pastes it, as a person's browser would deliver it."""
+    page.evaluate(
+        """([kind, b64, name, mime]) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: mime }));
+            const target = kind === "drop" ? document.getElementById("drop") : document;
+            const event = kind === "drop"
+                ? new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true })
+                : new ClipboardEvent("paste", { clipboardData: transfer, bubbles: true, cancelable: true });
+            target.dispatchEvent(event);
+        }""",
+        [kind, base64.b64encode(data).decode(), name, mime],
+    )
+
+
+def test_drag_and_drop_a_photo(page) -> None:
+    _send_file(page, "drop", f.jpeg(f.GREEN, size=(200, 150)), "green.jpg", "image/jpeg")
+    assert wait_for_answer(page).startswith("Looks like: green")
+
+
+def test_paste_a_photo(page) -> None:
+    _send_file(page, "paste", f.png(f.BLUE), "pasted.png", "image/png")
+    assert wait_for_answer(page).startswith("Looks like: blue")
+
+
+def test_a_big_phone_photo_is_shrunk_before_upload(page, tmp_path: Path) -> None:
+    photo = tmp_path / "phone.jpg"
+    photo.write_bytes(f.encode(f.noisy_photo((4000, 3000), f.RED), "JPEG", quality=92))
+    assert photo.stat().st_size > 4_000_000
+    page.set_input_files("#file", str(photo))
+    assert wait_for_answer(page).startswith("Looks like: red")
+    [(content_type, body)] = page.uploads
+    assert content_type == "image/jpeg" and len(body) < 1_000_000  # what the server received
+    from PIL import Image
+    import io
+
+    assert max(Image.open(io.BytesIO(body)).size) == 1280
+
+
+def test_exif_orientation_survives_the_shrink(page, tmp_path: Path) -> None:
+    """A big portrait photo stored landscape with EXIF orientation 6 uploads upright."""
+    from PIL import Image
+    import io
+
+    stored = f.noisy_photo((3000, 2000), f.RED)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo = tmp_path / "rotated.jpg"
+    photo.write_bytes(f.encode(stored, "JPEG", quality=95, exif=exif))
+    page.set_input_files("#file", str(photo))
+    wait_for_answer(page)
+    [(_, body)] = page.uploads
+    assert Image.open(io.BytesIO(body)).size == (853, 1280)  # portrait, as a person sees it
+
+
+def test_an_invalid_file_shows_the_error_in_plain_words(page, tmp_path: Path) -> None:
+    page.expects_client_error = True
     bogus = tmp_path / "notes.png"
     bogus.write_bytes(b"this is text, not a picture")
     page.set_input_files("#file", str(bogus))
-    page.click("button[type=submit]")
-    page.wait_for_function("document.getElementById('error').textContent.length > 0")
-    assert "not an image" in page.text_content("#error")
-    assert page.is_hidden("#result")
+    page.wait_for_selector("#problem:not([hidden])")
+    assert "doesn't look like a picture" in page.text_content("#error")
+    assert page.is_hidden("#result") and page.is_enabled("#submit")
+    assert page.text_content("#status") == ""  # no spinner left behind
+
+
+def test_keyboard_reaches_the_file_picker_and_the_button(page) -> None:
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "file"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "submit"
+
+
+def test_without_javascript_the_form_answers_in_html(browser, server: str, tmp_path: Path) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{server}/")
+    photo = tmp_path / "blue.jpg"
+    photo.write_bytes(f.jpeg(f.BLUE))
+    page.set_input_files("#file", str(photo))
+    page.click("#submit")
+    page.wait_for_load_state()
+    assert page.text_content("h1") == "It looks like: blue"
+    assert page.locator("meter").count() == 3
+    page.click("text=Classify another photo")
+    assert page.url == f"{server}/"
+    context.close()
+
+
+def test_a_copy_hosted_elsewhere_calls_the_api_across_origins(browser, bucket: str, colour_model: Path,
+                                                               tmp_path: Path) -> None:
+    """The static page on one origin, the API (CORS_ALLOW_ORIGIN naming that origin) on another."""
+    import subprocess
+    import sys
+
+    from devtools.local_s3 import free_port
+    from tests.conftest import chalice_local, copy_project
+    from training.publish import publish
+
+    site_port = free_port()
+    origin = f"http://127.0.0.1:{site_port}"
+    uri = publish(colour_model, bucket, prefix=f"cors-{tmp_path.name}")
+    project = copy_project(tmp_path / "project", {"MODEL_URI": uri, "CORS_ALLOW_ORIGIN": origin})
+    (tmp_path / "site").mkdir()
+    with chalice_local(project, tmp_path) as api:
+        subprocess.run([sys.executable, "-m", "devtools.static_page", "--api-base", api,
+                        str(tmp_path / "site" / "index.html")], cwd=ROOT, check=True)
+        site = subprocess.Popen([sys.executable, "-m", "http.server", str(site_port), "--bind", "127.0.0.1",
+                                 "--directory", str(tmp_path / "site")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            page = browser.new_page()
+            for _ in range(50):
+                try:
+                    page.goto(f"{origin}/index.html")
+                    break
+                except Exception:  # the static server is still starting
+                    page.wait_for_timeout(100)
+            page.wait_for_function("document.getElementById('model').textContent.includes('test-colours')")
+            photo = tmp_path / "green.png"
+            photo.write_bytes(f.png(f.GREEN))
+            page.set_input_files("#file", str(photo))
+            assert wait_for_answer(page).startswith("Looks like: green")
+        finally:
+            site.terminate()
+            site.wait(10)
