@@ -57,7 +57,7 @@ def api_event(method: str, path: str, body: bytes | str | None = None, headers: 
 
 def _read_only(tree: Path) -> None:
     """Readable by all, writable by none but root; executables stay executable."""
-    for folder, dirs, files in os.walk(tree):
+    for folder, _, files in os.walk(tree):
         for name in files:
             path = os.path.join(folder, name)
             if not os.path.islink(path):
@@ -133,7 +133,7 @@ class LambdaSandbox:
                 if line.startswith(RESPONSE)]
 
     def close(self) -> None:
-        for folder, dirs, files in os.walk(self.root):
+        for folder, _, _ in os.walk(self.root):
             os.chmod(folder, 0o755)
         shutil.rmtree(self.root)
 

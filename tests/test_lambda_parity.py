@@ -66,7 +66,7 @@ def cold_then_warm(sandbox: LambdaSandbox) -> dict[str, dict[str, Any]]:
     }
     responses = sandbox.invoke(list(events.values()))
     assert len(responses) == len(events)
-    return dict(zip(events, responses))
+    return dict(zip(events, responses, strict=True))
 
 
 def body(response: dict[str, Any]) -> Any:

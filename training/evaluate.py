@@ -26,7 +26,7 @@ def evaluate(model_file: Path, split_dir: Path, batch_size: int = 32) -> dict[st
     confusion = np.zeros((len(labels), len(labels)), dtype=int)
     wrong = []
     batches = eval_batches(split.samples, runtime.metadata, batch_size)
-    for start, (inputs, targets) in zip(range(0, len(split.samples), batch_size), batches):
+    for start, (inputs, targets) in zip(range(0, len(split.samples), batch_size), batches, strict=True):
         probabilities = runtime.probabilities(inputs.numpy())
         predicted = probabilities.argmax(axis=1)
         np.add.at(confusion, (targets.numpy(), predicted), 1)
