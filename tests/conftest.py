@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,7 +17,8 @@ from torch import nn
 from chalicelib.metadata import ModelMetadata
 from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
-from devtools.local_s3 import LocalS3, free_port
+from devtools.local_chalice import chalice_local, copy_project
+from devtools.local_s3 import LocalS3
 from training.export import export
 from training.publish import publish
 
@@ -117,55 +113,6 @@ def model_uri(s3: Any, bucket: str, prefix: str, colour_model: Path) -> str:
 
 def make_store(uri: str, cache_dir: Path, **env: str) -> ModelStore:
     return ModelStore(Settings.from_env({"MODEL_URI": uri, "MODEL_CACHE_DIR": str(cache_dir), **env}))
-
-
-def copy_project(dest: Path, dev_env: dict[str, str]) -> Path:
-    """The service's files (what Chalice serves and packages) with more environment
-    variables for the dev stage, as a user would set them in .chalice/config.json."""
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "app.py", dest)
-    shutil.copy(ROOT / "requirements.txt", dest)
-    shutil.copytree(ROOT / "chalicelib", dest / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
-    # deployments/ holds Chalice's cache of built dependencies: reusing it saves a rebuild.
-    shutil.copytree(ROOT / ".chalice", dest / ".chalice", dirs_exist_ok=True)
-    config = json.loads((dest / ".chalice" / "config.json").read_text())
-    config["stages"]["dev"]["environment_variables"].update(dev_env)
-    (dest / ".chalice" / "config.json").write_text(json.dumps(config))
-    return dest
-
-
-@contextlib.contextmanager
-def chalice_local(project: Path, work: Path) -> Iterator[str]:
-    """`chalice local --no-autoreload` for project on a free port; yields its base URL and
-    stops it by process id, whatever happens."""
-    port = free_port()
-    env = {**os.environ, "MODEL_CACHE_DIR": str(work / "model-cache")}
-    log = (work / "chalice-local.log").open("wb")
-    chalice = Path(sys.executable).parent / "chalice"
-    process = subprocess.Popen(
-        [str(chalice), "local", "--no-autoreload", "--host", "127.0.0.1", "--port", str(port), "--stage", "dev"],
-        cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"chalice local exited; see {log.name}"
-            assert time.monotonic() < deadline, f"chalice local did not answer; see {log.name}"
-            try:
-                urllib.request.urlopen(f"{base}/health", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,212 @@
+"""python -m bench: cold start, warm latency, floors and memory of both runtimes, beside the
+seed's FastAPI + torch stack, in one run so that machine noise touches all alike.
+
+Prints a table and the targets, and writes JSON (default bench/results/latest.json).
+Never run by the tests: timing belongs here, not in assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from bench.images import KINDS, read_images, write_images
+from devtools.demo_model import build_demo_models
+from devtools.local_chalice import chalice_local, copy_project
+from devtools.local_s3 import LocalS3, free_port
+from training.publish import publish
+
+ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_MEMORY_MB = 1769
+PRICE_GB_S = 0.0000166667  # x86 Lambda, us-east-1, first tier
+PRICE_LAMBDA_REQUEST = 0.20 / 1e6
+PRICE_API_GATEWAY_REQUEST = 3.50 / 1e6  # REST API, first 333 million a month
+
+
+def run_json(args: list[str], env: dict[str, str]) -> tuple[dict[str, Any], float]:
+    """Runs a bench process; returns its JSON and the wall time from spawn to its answer."""
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", *args], env=env, cwd=ROOT, capture_output=True, text=True)
+    wall = (time.perf_counter() - started) * 1000
+    if result.returncode != 0:
+        raise SystemExit(f"{args[0]} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1]), wall
+
+
+def http_percentiles(url: str, images: dict[str, tuple[str, bytes]], n: int) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, (content_type, data) in images.items():
+        times = []
+        for i in range(n + 5):
+            request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type}, method="POST")
+            start = time.perf_counter()
+            with urllib.request.urlopen(request, timeout=60) as response:
+                response.read()
+            if i >= 5:  # the first few warm up
+                times.append((time.perf_counter() - start) * 1000)
+        out[name] = {"p50": round(statistics.median(times), 2),
+                     "p99": round(statistics.quantiles(times, n=100)[98], 2), "n": n}
+    return out
+
+
+def cold_starts(env: dict[str, str], runs: int, work: Path, photo: Path) -> dict[str, Any]:
+    """Median of runs: each from an empty cache folder, then each reusing a verified file."""
+    out = {}
+    for mode in ("empty_tmp", "verified_file_in_tmp"):
+        samples = []
+        for i in range(runs):
+            cache = work / (f"cold-{i}" if mode == "empty_tmp" else "cold-0")
+            split, wall = run_json(["bench.cold", str(photo)], {**env, "MODEL_CACHE_DIR": str(cache)})
+            samples.append({**split, "process_to_answer_ms": round(wall, 1)})
+        out[mode] = {key: round(statistics.median(s[key] for s in samples), 1)
+                     for key in samples[0] if key != "label"}
+    return out
+
+
+def peer(model: Path, images: dict[str, tuple[str, bytes]], n: int, work: Path) -> dict[str, Any]:
+    port = free_port()
+    env = {**os.environ, "PEER_MODEL": str(model)}
+    log = (work / "peer.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.peer_app:app", "--host", "127.0.0.1",
+                                "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/predict"
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        result = {"http": http_percentiles(url, images, n)}
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        result["peak_rss_mb"] = round(int(next(l for l in status.splitlines() if l.startswith("VmHWM")).split()[1]) / 1024, 1)
+        return result
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+
+
+def cost_per_million(ms: float) -> dict[str, float]:
+    compute = (int(ms) + 1) / 1000 * LAMBDA_MEMORY_MB / 1024 * PRICE_GB_S * 1e6
+    return {"billed_ms": int(ms) + 1, "lambda_compute_usd": round(compute, 2),
+            "lambda_requests_usd": round(PRICE_LAMBDA_REQUEST * 1e6, 2),
+            "api_gateway_usd": round(PRICE_API_GATEWAY_REQUEST * 1e6, 2),
+            "total_usd": round(compute + (PRICE_LAMBDA_REQUEST + PRICE_API_GATEWAY_REQUEST) * 1e6, 2)}
+
+
+def targets(r: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
+    """(target, measured, limit, met)."""
+    rows = []
+    for runtime in ("onnx", "torchscript"):
+        w = r[runtime]["in_process"]
+        rows.append((f"{runtime}: warm p50 224 px JPEG / bare forward", w["warm_in_process"]["jpeg_224"]["p50"] / w["floor_forward"]["p50"], 1.2))
+        rows.append((f"{runtime}: warm p50 12 MP JPEG / request floor", w["warm_in_process"]["jpeg_12mp"]["p50"] / w["floor_request_12mp"]["p50"], 1.3))
+    rows.append(("onnx: warm p50 12 MP JPEG over HTTP / FastAPI peer", r["onnx"]["http"]["jpeg_12mp"]["p50"] / r["peer"]["http"]["jpeg_12mp"]["p50"], 0.35))
+    rows.append(("onnx: cold start, model from S3 (ms)", r["onnx"]["cold"]["empty_tmp"]["process_to_answer_ms"], 1000))
+    rows.append(("torchscript: cold start, model from S3 (ms)", r["torchscript"]["cold"]["empty_tmp"]["process_to_answer_ms"], 2500))
+    rows.append(("onnx: cold start, verified file in /tmp (ms)", r["onnx"]["cold"]["verified_file_in_tmp"]["process_to_answer_ms"], 600))
+    rows.append(("onnx: peak RSS (MB)", r["onnx"]["in_process"]["peak_rss_mb"], 300))
+    rows.append(("torchscript: peak RSS (MB)", r["torchscript"]["in_process"]["peak_rss_mb"], 600))
+    return [(name, round(value, 3), limit, value <= limit) for name, value, limit in rows]
+
+
+def table(r: dict[str, Any]) -> str:
+    lines = [f"donut-or-not benchmark, {r['date']}, {r['machine']['cpu']} ({r['machine']['cores']} cores), "
+             f"{r['requests']} requests per cell", "",
+             f"{'warm p50 / p99 ms':28}" + "".join(f"{k:>20}" for k in KINDS)]
+    for who, path in (("onnx in-process", ("onnx", "in_process", "warm_in_process")),
+                      ("onnx HTTP", ("onnx", "http")),
+                      ("torchscript in-process", ("torchscript", "in_process", "warm_in_process")),
+                      ("torchscript HTTP", ("torchscript", "http")),
+                      ("FastAPI peer HTTP", ("peer", "http"))):
+        cells = r
+        for key in path:
+            cells = cells[key]
+        lines.append(f"{who:28}" + "".join(f"{cells[k]['p50']:>10.1f} / {cells[k]['p99']:<7.1f}" for k in KINDS))
+    lines += ["", f"{'':28}{'forward p50':>14}{'12 MP floor':>14}{'peak RSS MB':>14}"]
+    for runtime in ("onnx", "torchscript"):
+        w = r[runtime]["in_process"]
+        lines.append(f"{runtime:28}{w['floor_forward']['p50']:>14.1f}{w['floor_request_12mp']['p50']:>14.1f}{w['peak_rss_mb']:>14.1f}")
+    lines.append(f"{'FastAPI peer':28}{'':>28}{r['peer']['peak_rss_mb']:>14.1f}")
+    lines += ["", "cold start (median ms)         process→answer   import    fetch     load   1st inference"]
+    for runtime in ("onnx", "torchscript"):
+        for mode, c in r[runtime]["cold"].items():
+            lines.append(f"{runtime + ', ' + mode:31}{c['process_to_answer_ms']:>14.0f}{c['import_ms']:>9.0f}{c['fetch_ms']:>9.0f}"
+                         f"{c['load_ms']:>9.0f}{c['first_inference_ms']:>16.1f}")
+    lines += ["", "Lambda cost per million requests (1 MP JPEG, warm p50, 1769 MB, API Gateway REST)"]
+    for runtime in ("onnx", "torchscript"):
+        c = r[runtime]["cost_per_million"]
+        lines.append(f"  {runtime:12} billed {c['billed_ms']} ms: compute ${c['lambda_compute_usd']}, requests "
+                     f"${c['lambda_requests_usd']}, API Gateway ${c['api_gateway_usd']}: total ${c['total_usd']}")
+    lines += ["", "targets"]
+    lines += [f"  {'met ' if met else 'MISS'} {name}: {value} (≤ {limit})" for name, value, limit, met in r["targets"]]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=200, help="requests per cell (≥ 200 for the README)")
+    parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    args = parser.parse_args()
+
+    models = {m.suffix: m for m in build_demo_models()}
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        write_images(work / "images")
+        images = read_images(work / "images")
+        s3 = LocalS3(work / "s3").start()
+        try:
+            env = {**os.environ, **s3.client_env()}
+            os.environ.update(s3.client_env())
+            boto3.client("s3").create_bucket(Bucket="bench-models")
+            results: dict[str, Any] = {
+                "date": date.today().isoformat(),
+                "requests": args.requests,
+                "machine": {"cpu": next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                                         if l.startswith("model name")), platform.processor()),
+                            "cores": len(os.sched_getaffinity(0)), "python": platform.python_version()},
+            }
+            for runtime, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
+                uri = publish(models[suffix], "bench-models")
+                runtime_env = {**env, "MODEL_URI": uri, "MODEL_CACHE_DIR": str(work / f"{runtime}-cache")}
+                print(f"{runtime}: in-process", flush=True)
+                in_process, _ = run_json(["bench.worker", "--requests", str(args.requests),
+                                          "--images", str(work / "images")], runtime_env)
+                print(f"{runtime}: cold starts", flush=True)
+                cold = cold_starts(runtime_env, args.cold_runs, work / runtime, work / "images" / "jpeg_224.jpg")
+                print(f"{runtime}: HTTP through chalice local", flush=True)
+                project = copy_project(work / f"{runtime}-project", {"MODEL_URI": uri})
+                with chalice_local(project, work / f"{runtime}-project") as base:
+                    http = http_percentiles(f"{base}/predict", images, args.requests)
+                results[runtime] = {"in_process": in_process, "cold": cold, "http": http,
+                                    "cost_per_million": cost_per_million(in_process["warm_in_process"]["jpeg_1mp"]["p50"])}
+            print("FastAPI peer", flush=True)
+            results["peer"] = peer(models[".pt"], images, args.requests, work)
+        finally:
+            s3.stop()
+    results["targets"] = targets(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

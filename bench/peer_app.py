@@ -1,0 +1,42 @@
+"""The peer: the seed's conventional stack, FastAPI + uvicorn serving the same TorchScript
+file with torchvision-style preprocessing (full decode, resize, centre crop), the model
+loaded once at start and cached between requests.
+
+    PEER_MODEL=build/demo/model.pt python -m uvicorn bench.peer_app:app --port 8001
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import torch
+from fastapi import FastAPI, Request
+from PIL import Image
+from torchvision import transforms
+
+from chalicelib.metadata import METADATA_FILE
+from chalicelib.runtimes import torchscript_deprecation_silenced
+
+torch.set_num_threads(len(os.sched_getaffinity(0)))
+_extra = {METADATA_FILE: ""}
+with torchscript_deprecation_silenced():
+    model = torch.jit.load(os.environ["PEER_MODEL"], map_location="cpu", _extra_files=_extra).eval()
+meta = json.loads(_extra[METADATA_FILE])
+transform = transforms.Compose([
+    transforms.Resize(meta["resize_size"]),
+    transforms.CenterCrop(meta["input_size"]),
+    transforms.ToTensor(),
+    transforms.Normalize(meta["mean"], meta["std"]),
+])
+app = FastAPI()
+
+
+@app.post("/predict")
+async def predict(request: Request) -> dict:
+    image = Image.open(io.BytesIO(await request.body())).convert("RGB")
+    with torch.inference_mode():
+        probabilities = torch.softmax(model(transform(image)[None]), dim=1)[0]
+    best = int(probabilities.argmax())
+    return {"label": meta["labels"][best], "confidence": float(probabilities[best])}
