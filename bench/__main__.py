@@ -37,13 +37,17 @@ PRICE_API_GATEWAY_REQUEST = 3.50 / 1e6  # REST API, first 333 million a month
 
 
 def run_json(args: list[str], env: dict[str, str]) -> tuple[dict[str, Any], float]:
-    """Runs a bench process; returns its JSON and the wall time from spawn to its answer."""
+    """Runs a bench process; returns its JSON line and the wall time from spawning it to
+    reading that line (the process's exit is not part of a request's latency)."""
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", *args], env=env, cwd=ROOT, capture_output=True, text=True)
+    process = subprocess.Popen([sys.executable, "-m", *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
     wall = (time.perf_counter() - started) * 1000
-    if result.returncode != 0:
-        raise SystemExit(f"{args[0]} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1]), wall
+    _, errors = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"{args[0]} failed:\n{errors[-3000:]}")
+    return json.loads(line), wall
 
 
 def http_percentiles(url: str, images: dict[str, tuple[str, bytes]], n: int) -> dict[str, dict[str, float]]:

@@ -11,11 +11,13 @@ time: Chalice imports app.py to package and deploy it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +26,7 @@ from urllib.parse import unquote, urlparse
 
 from chalicelib.errors import ModelUnavailable
 from chalicelib.metadata import MetadataError
-from chalicelib.runtimes import Runtime, load_runtime
+from chalicelib.runtimes import Runtime, import_runtime, load_runtime
 from chalicelib.settings import Settings
 
 SHA256_METADATA_KEY = "sha256"  # S3 user metadata: x-amz-meta-sha256
@@ -117,22 +119,25 @@ class ModelStore:
         started = time.perf_counter()
         parsed = urlparse(uri)
         if parsed.scheme == "s3" and parsed.netloc and parsed.path.strip("/"):
-            path, sha256 = self._fetch_s3(parsed.netloc, parsed.path.lstrip("/"))
+            fetch = functools.partial(self._fetch_s3, parsed.netloc, parsed.path.lstrip("/"))
         elif parsed.scheme == "file" and parsed.path:
-            path = Path(unquote(parsed.path))
-            try:
-                with path.open("rb") as stream:
-                    sha256 = sha256_of(stream)
-            except OSError as exc:
-                raise ModelUnavailable("model_not_found", f"cannot read the model at {uri}: {exc.strerror}") from exc
+            fetch = functools.partial(self._open_file, Path(unquote(parsed.path)), uri)
         else:
             raise ModelUnavailable("model_uri_invalid", f"MODEL_URI {uri!r} is not s3://bucket/key or file:///path", 60)
-        fetched = time.perf_counter()
+        suffix = Path(parsed.path).suffix
         try:
+            # The bytes arrive while the runtime's library is imported (both take a while).
+            with ThreadPoolExecutor(1) as pool:
+                fetching = pool.submit(fetch)
+                try:
+                    import_runtime(suffix)
+                finally:
+                    path, sha256 = fetching.result()
+            fetched = time.perf_counter()
             runtime = load_runtime(path, self._settings.threads)
         except ImportError as exc:
             raise ModelUnavailable(
-                "runtime_unavailable", f"the runtime for {path.name} needs {exc.name}, which this deployment lacks", 60
+                "runtime_unavailable", f"the runtime for {suffix} models needs {exc.name}, which this deployment lacks", 60
             ) from exc
         except (MetadataError, RuntimeError, OSError, ValueError) as exc:
             raise ModelUnavailable("model_invalid", f"the model at {uri} cannot be loaded: {exc}", 60) from exc
@@ -145,10 +150,35 @@ class ModelStore:
             timing_ms={"fetch": round((fetched - started) * 1000, 1), "load": round((done - fetched) * 1000, 1)},
         )
 
+    @staticmethod
+    def _open_file(path: Path, uri: str) -> tuple[Path, str]:
+        try:
+            with path.open("rb") as stream:
+                return path, sha256_of(stream)
+        except OSError as exc:
+            raise ModelUnavailable("model_not_found", f"cannot read the model at {uri}: {exc.strerror}") from exc
+
+    def _index_of(self, uri: str) -> Path:
+        """Names the verified file a URI was last fetched into, so that a new process on the
+        same /tmp needs no S3 request at all. A published version never changes (publish
+        refuses to overwrite one); a new model is a new version and a new MODEL_URI."""
+        return self._settings.model_cache_dir / f"{hashlib.sha256(uri.encode()).hexdigest()[:32]}.source"
+
+    def _cached(self, uri: str, suffix: str) -> tuple[Path, str] | None:
+        try:
+            sha256 = self._index_of(uri).read_text().split()[0]
+        except (OSError, IndexError):
+            return None
+        path = self._settings.model_cache_dir / f"{sha256}{suffix}"
+        return (path, sha256) if path.is_file() else None
+
     def _fetch_s3(self, bucket: str, key: str) -> tuple[Path, str]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         uri = f"s3://{bucket}/{key}"
+        cached = self._cached(uri, Path(key).suffix)
+        if cached:
+            return cached
         try:
             head = self.s3().head_object(Bucket=bucket, Key=key)
             expected = head.get("Metadata", {}).get(SHA256_METADATA_KEY, "").lower()
@@ -158,11 +188,11 @@ class ModelStore:
                 )
             cache = self._settings.model_cache_dir
             final = cache / f"{expected}{Path(key).suffix}"
-            if final.is_file():
-                return final, expected
-            cache.mkdir(parents=True, exist_ok=True)
-            body = self.s3().get_object(Bucket=bucket, Key=key)["Body"]
-            self._download_verified(body, final, expected, uri)
+            if not final.is_file():
+                cache.mkdir(parents=True, exist_ok=True)
+                body = self.s3().get_object(Bucket=bucket, Key=key)["Body"]
+                self._download_verified(body, final, expected, uri)
+            self._write_atomically(self._index_of(uri), f"{expected} {uri}\n".encode())
             return final, expected
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -181,17 +211,28 @@ class ModelStore:
             ) from exc
 
     def _download_verified(self, body: BinaryIO, final: Path, expected: str, uri: str) -> None:
-        fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=".partial-", suffix=final.suffix)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as sink:
-                actual = sha256_of(body, sink)
-                sink.flush()
-                os.fsync(sink.fileno())
+        def write(sink: BinaryIO) -> None:
+            actual = sha256_of(body, sink)
             if actual != expected:
                 raise ModelUnavailable(
                     "model_corrupt", f"{uri} has sha256 {actual}, but {expected} was published; not loading it"
                 )
+
+        self._write_atomically(final, write)
+
+    @staticmethod
+    def _write_atomically(final: Path, content: bytes | Callable[[BinaryIO], None]) -> None:
+        """Through a temporary file renamed into place: a reader sees all of it or nothing."""
+        fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=".partial-", suffix=final.suffix)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as sink:
+                if callable(content):
+                    content(sink)
+                else:
+                    sink.write(content)
+                sink.flush()
+                os.fsync(sink.fileno())
             os.replace(tmp, final)
         finally:
             with contextlib.suppress(FileNotFoundError):

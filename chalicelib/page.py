@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from chalicelib.uploads import FILE_FIELD, IMAGE_TYPES
 
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
+
+@functools.cache
+def _templates() -> Any:
+    """Jinja2 is imported on the first page, not at start: a cold prediction never needs it."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
 
 
 def render_index(max_body_bytes: int, api_base: str = "") -> str:
     """api_base: empty for URLs relative to the page (served by the app itself), or the
     API's URL for a copy of the page hosted elsewhere (devtools/static_page.py)."""
-    return _TEMPLATES.get_template("index.html").render(
+    return _templates().get_template("index.html").render(
         accept=",".join(t for t in IMAGE_TYPES if t.startswith("image/")),
         file_field=FILE_FIELD,
         max_body_bytes=max_body_bytes,
@@ -29,4 +34,4 @@ def render_index(max_body_bytes: int, api_base: str = "") -> str:
 
 def render_result(body: dict[str, Any], status: int) -> str:
     """The answer (or error) to the page's form posted without JavaScript."""
-    return _TEMPLATES.get_template("result.html").render(answer=body, status=status)
+    return _templates().get_template("result.html").render(answer=body, status=status)

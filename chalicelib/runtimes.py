@@ -94,6 +94,14 @@ class OnnxRuntime:
 RUNTIMES: dict[str, type[TorchScriptRuntime] | type[OnnxRuntime]] = {".onnx": OnnxRuntime, ".pt": TorchScriptRuntime}
 
 
+def import_runtime(suffix: str) -> None:
+    """Imports the library that runs models ending in suffix (slow: torch takes a second)."""
+    if suffix == ".onnx":
+        import onnxruntime  # noqa: F401
+    elif suffix == ".pt":
+        import torch  # noqa: F401
+
+
 def load_runtime(path: Path, threads: int | None = None) -> Runtime:
     """Loads a model file and checks that its outputs match its labels (also a warm-up).
 

@@ -62,9 +62,12 @@ def test_first_get_downloads_verifies_and_loads_once(model_uri: str, tmp_path: P
     for _ in range(5):
         assert store.get() == (model, False)
     assert clients[0].downloads == 1
-    # Only the verified file, named by its hash: no partial files left behind.
     name = f"{model.sha256}{colour_model.suffix}"
-    assert cached_files(tmp_path / "cache") == [name]
+    # Only the verified file, named by its hash, and the index naming it for model_uri.
+    files = cached_files(tmp_path / "cache")
+    assert len(files) == 2 and name in files
+    [index] = [f for f in files if f.endswith(".source")]
+    assert (tmp_path / "cache" / index).read_text().split() == [model.sha256, model_uri]
     assert (tmp_path / "cache" / name).read_bytes() == colour_model.read_bytes()
 
 
@@ -81,13 +84,21 @@ def test_concurrent_first_requests_load_once(model_uri: str, tmp_path: Path) -> 
     assert clients[0].downloads == 1
 
 
-def test_a_new_process_reuses_the_verified_file(model_uri: str, tmp_path: Path) -> None:
+def test_a_new_process_reuses_the_verified_file_without_asking_s3(model_uri: str, tmp_path: Path) -> None:
     first, _ = counting_store(model_uri, tmp_path / "cache")
     first.get()
     second, clients = counting_store(model_uri, tmp_path / "cache")
     model, cold = second.get()
-    assert cold is True and clients[0].downloads == 0
+    assert cold is True and clients == []  # not even an S3 client was made
     assert model.runtime.metadata.name == "test-colours"
+
+
+def test_a_verified_file_that_went_missing_is_fetched_again(model_uri: str, tmp_path: Path) -> None:
+    first, _ = counting_store(model_uri, tmp_path / "cache")
+    model, _ = first.get()
+    next((tmp_path / "cache").glob(f"{model.sha256}.*")).unlink()
+    second, clients = counting_store(model_uri, tmp_path / "cache")
+    assert second.get()[0].sha256 == model.sha256 and clients[0].downloads == 1
 
 
 def test_corrupt_object_is_refused_and_leaves_nothing(s3: Any, model_uri: str, tmp_path: Path, colour_model: Path) -> None:
