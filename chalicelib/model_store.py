@@ -14,6 +14,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import re
 import tempfile
 import threading
 import time
@@ -168,6 +169,8 @@ class ModelStore:
         try:
             sha256 = self._index_of(uri).read_text().split()[0]
         except (OSError, IndexError):
+            return None
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             return None
         path = self._settings.model_cache_dir / f"{sha256}{suffix}"
         return (path, sha256) if path.is_file() else None
