@@ -26,6 +26,7 @@ import boto3
 from bench.images import KINDS, read_images, write_images
 from devtools.demo_model import build_demo_models
 from devtools.local_chalice import chalice_local, copy_project
+from bench.worker import peak_rss_mb
 from devtools.local_s3 import LocalS3, free_port
 from training.publish import publish
 
@@ -96,8 +97,7 @@ def peer(model: Path, images: dict[str, tuple[str, bytes]], n: int, work: Path) 
             except OSError:
                 time.sleep(0.1)
         result = {"http": http_percentiles(url, images, n)}
-        status = Path(f"/proc/{process.pid}/status").read_text()
-        result["peak_rss_mb"] = round(int(next(l for l in status.splitlines() if l.startswith("VmHWM")).split()[1]) / 1024, 1)
+        result["peak_rss_mb"] = peak_rss_mb(process.pid)
         return result
     finally:
         process.terminate()
