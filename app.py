@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from chalice import Chalice, CORSConfig, Response
 from chalice.app import Request, S3Event
@@ -10,6 +11,7 @@ from chalice.app import Request, S3Event
 from chalicelib.batch import INCOMING_PREFIX, classify_object
 from chalicelib.classifier import classify, parse_top_k
 from chalicelib.model_store import ModelStore
+from chalicelib.observability import emit, request_record
 from chalicelib.page import render_index, render_result
 from chalicelib.responses import HTML, json_route, respond, wants_html
 from chalicelib.settings import Settings
@@ -23,6 +25,17 @@ settings = Settings.from_env()
 store = ModelStore(settings)  # loads nothing until a request needs the model
 if settings.cors_allow_origin:  # off unless a stage names the origin of a page hosted elsewhere
     app.api.cors = CORSConfig(allow_origin=settings.cors_allow_origin, max_age=600)
+
+
+@app.middleware("http")
+def log_request(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    started = time.perf_counter()
+    response = get_response(request)
+    context = request.context or {}
+    emit(request_record(context.get("resourcePath", request.path), request.method, context.get("requestId", ""),
+                        response.status_code, len(request.raw_body or b""), (time.perf_counter() - started) * 1000,
+                        response.body), settings.log_level)
+    return response
 
 
 @app.route("/", methods=["GET"])

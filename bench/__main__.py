@@ -26,7 +26,7 @@ import boto3
 from bench.images import KINDS, read_images, write_images
 from devtools.demo_model import build_demo_models
 from devtools.local_chalice import chalice_local, copy_project
-from bench.worker import peak_rss_mb
+from bench.worker import RESULT, peak_rss_mb
 from devtools.local_s3 import LocalS3, free_port
 from training.publish import publish
 
@@ -43,12 +43,15 @@ def run_json(args: list[str], env: dict[str, str]) -> tuple[dict[str, Any], floa
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
+    line = ""
+    for line in process.stdout:  # the service's own log lines come first
+        if line.startswith(RESULT):
+            break
     wall = (time.perf_counter() - started) * 1000
     _, errors = process.communicate()
     if process.returncode != 0:
         raise SystemExit(f"{args[0]} failed:\n{errors[-3000:]}")
-    return json.loads(line), wall
+    return json.loads(line.removeprefix(RESULT)), wall
 
 
 def http_percentiles(url: str, images: dict[str, tuple[str, bytes]], n: int) -> dict[str, dict[str, float]]:

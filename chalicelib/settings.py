@@ -34,6 +34,7 @@ class Settings:
     threads: int  # for the model runtime
     cors_allow_origin: str  # empty: CORS off; else the origin of a page hosted elsewhere
     batch_bucket: str  # empty: no S3-event batch classification
+    log_level: str  # INFO: a line per request; WARNING: only failed requests
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -47,4 +48,5 @@ class Settings:
             threads=threads_for(env),
             cors_allow_origin=env.get("CORS_ALLOW_ORIGIN", "").strip(),
             batch_bucket=env.get("BATCH_BUCKET", "").strip(),
+            log_level=env.get("LOG_LEVEL", "INFO").strip() or "INFO",
         )

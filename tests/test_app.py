@@ -212,3 +212,42 @@ def test_the_plain_form_gets_html_errors_with_their_status(client: Client) -> No
     assert response.status_code == 400
     page = response.body.decode()
     assert "Could not classify that file" in page and "not_an_image" in page
+
+
+def log_lines(capsys: pytest.CaptureFixture) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+def test_each_request_logs_one_structured_line_that_is_also_emf(client: Client, capsys: pytest.CaptureFixture) -> None:
+    photo = f.jpeg(f.RED)
+    post(client, photo, "image/jpeg")
+    post(client, b"words", "text/plain")
+    ok, refused = log_lines(capsys)
+    assert ok["route"] == "/predict" and ok["status"] == 200 and ok["body_bytes"] == len(photo)
+    assert ok["model_version"] == "test-colours/1" and ok["cold_start"] is True and ok["label"] == "red"
+    assert set(ok["timing_ms"]) == {"decode", "preprocess", "inference", "total"}
+    assert refused["status"] == 415 and refused["error_code"] == "unsupported_media_type" and refused["level"] == "WARNING"
+    for line in (ok, refused):
+        [directive] = line["_aws"]["CloudWatchMetrics"]
+        assert directive["Dimensions"] == [["Route"]]
+        assert all(metric["Name"] in line for metric in directive["Metrics"])  # EMF: each metric is a member
+    assert (ok["ColdStart"], ok["Errors"], refused["ClientErrors"]) == (1, 0, 1)
+
+
+def test_logs_never_carry_the_image(client: Client, capsys: pytest.CaptureFixture) -> None:
+    marker = b"SECRET-PIXELS-0123456789"
+    post(client, f.jpeg() + marker, "image/jpeg")
+    post(client, marker, "image/png")
+    assert "SECRET-PIXELS" not in capsys.readouterr().out
+
+
+def test_log_level_warning_keeps_only_failures(client: Client, capsys: pytest.CaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch, model_uri: str) -> None:
+    monkeypatch.setattr(service, "settings", Settings.from_env({"MODEL_URI": model_uri, "LOG_LEVEL": "WARNING"}))
+    post(client, f.jpeg(), "image/jpeg")
+    post(client, b"", "image/jpeg")
+    assert [line["status"] for line in log_lines(capsys)] == [400]
+
+
+def test_debug_tracebacks_are_off() -> None:
+    assert service.app.debug is False
