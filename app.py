@@ -57,7 +57,8 @@ def model() -> dict:
 
 
 # Every content type reaches the view, so unsupported ones get our JSON 415, not Chalice's.
-@app.route("/predict", methods=["POST"], content_types=["*/*"])
+# API_KEY_REQUIRED (per stage) makes API Gateway demand a key: a guard for a public endpoint.
+@app.route("/predict", methods=["POST"], content_types=["*/*"], api_key_required=settings.api_key_required)
 def predict() -> Response:
     request = app.current_request
     return respond(lambda: answer(request), render_result if wants_html(request.headers.get("accept")) else None)

@@ -35,6 +35,7 @@ class Settings:
     cors_allow_origin: str  # empty: CORS off; else the origin of a page hosted elsewhere
     batch_bucket: str  # empty: no S3-event batch classification
     log_level: str  # INFO: a line per request; WARNING: only failed requests
+    api_key_required: bool  # /predict needs an API Gateway API key (x-api-key)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -49,4 +50,5 @@ class Settings:
             cors_allow_origin=env.get("CORS_ALLOW_ORIGIN", "").strip(),
             batch_bucket=env.get("BATCH_BUCKET", "").strip(),
             log_level=env.get("LOG_LEVEL", "INFO").strip() or "INFO",
+            api_key_required=env.get("API_KEY_REQUIRED", "").strip().lower() in ("1", "true", "yes"),
         )

@@ -115,3 +115,20 @@ def test_container_route_template_passes_cfn_lint(tmp_path: Path) -> None:
     assert function["Runtime"] is None and function["Handler"] is None and function["CodeUri"] is None
     dockerfile = (ROOT / "deploy" / "container" / "Dockerfile").read_text()
     assert "FROM public.ecr.aws/lambda/python:3.12" in dockerfile and 'CMD ["app.app"]' in dockerfile
+
+
+def test_prod_caps_its_concurrency_and_dev_does_not(package: Path, prod: Path) -> None:
+    """A cost and abuse guard for a public endpoint (README, "Deploying")."""
+    assert sam(prod)["Resources"]["APIHandler"]["Properties"]["ReservedConcurrentExecutions"] == 20
+    assert "ReservedConcurrentExecutions" not in sam(package)["Resources"]["APIHandler"]["Properties"]
+
+
+def test_api_key_is_off_by_default_and_switchable_per_stage(package: Path, tmp_path: Path) -> None:
+    def predict_security(template: dict[str, Any]) -> Any:
+        return template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]["/predict"]["post"].get("security")
+
+    assert predict_security(sam(package)) is None
+    project = copy_project(tmp_path / "project", {"API_KEY_REQUIRED": "true"})
+    keyed = sam(build_package(tmp_path / "out", "--project-dir", str(project)))
+    assert predict_security(keyed) == [{"api_key": []}]
+    cfn_lint(tmp_path / "out" / "sam.json")
