@@ -1,0 +1,114 @@
+"""Whatever a client sends, the decode and upload paths answer with a client error or an
+image: property-based (hypothesis) over bytes, real images and multipart bodies."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from chalicelib.errors import ApiError
+from chalicelib.imaging import decode, preprocess
+from chalicelib.uploads import ACCEPTED_TYPES, image_bytes
+from tests import imagefiles as f
+from tests.conftest import COLOUR_META
+
+LIMIT = 50_000_000
+CLIENT_ERRORS = {400, 413, 415}
+FORMATS = ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"]
+fast = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def decodes_or_refuses(data: bytes) -> None:
+    try:
+        image = decode(data, 32, LIMIT)
+    except ApiError as error:
+        assert error.status in CLIENT_ERRORS and error.message
+        return
+    assert image.mode == "RGB"
+    assert preprocess(image, COLOUR_META).shape == (1, 3, 32, 32)
+
+
+@fast
+@given(st.binary(max_size=4096))
+def test_random_bytes_never_escape_as_anything_but_a_client_error(data: bytes) -> None:
+    decodes_or_refuses(data)
+
+
+@fast
+@given(st.sampled_from([f.jpeg(), f.png(), f.animated_gif(), f.encode(f.solid(f.RED), "TIFF"),
+                        f.encode(f.solid(f.RED), "WEBP"), f.encode(f.solid(f.RED), "BMP")]),
+       st.integers(0, 10_000), st.binary(min_size=1, max_size=64))
+def test_damaged_real_images_are_read_or_refused(original: bytes, at: int, garbage: bytes) -> None:
+    """A valid header with garbage after it, anywhere."""
+    at = at % len(original)
+    decodes_or_refuses(original[:at] + garbage + original[at + len(garbage):])
+
+
+@fast
+@given(st.integers(1, 64), st.integers(1, 64), st.sampled_from(["RGB", "RGBA", "L", "LA", "P", "1", "CMYK", "I;16"]),
+       st.sampled_from(FORMATS), st.integers(0, 2**32 - 1))
+def test_every_real_image_decodes_to_rgb(width: int, height: int, mode: str, fmt: str, seed: int) -> None:
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels).convert("L" if mode == "I;16" else mode if mode != "P" else "RGB")
+    if mode == "P":
+        image = image.quantize(16)
+    elif mode == "I;16":
+        image = image.convert("I;16")
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, fmt)
+    except (OSError, ValueError, KeyError):
+        assume(False)  # Pillow cannot write this mode in this format: no client could send it
+    decoded = decode(buffer.getvalue(), 64, LIMIT)  # no JPEG draft reduction below 64 px
+    assert decoded.mode == "RGB" and decoded.size == (width, height)
+
+
+@fast
+@given(st.sampled_from(ACCEPTED_TYPES + ("text/plain", "", "multipart/form-data; boundary=", "image/*")),
+       st.binary(max_size=2048))
+def test_any_body_under_any_type_is_an_image_or_a_client_error(content_type: str, body: bytes) -> None:
+    try:
+        data = image_bytes(content_type, body, 6 * 1024 * 1024)
+    except ApiError as error:
+        assert error.status in CLIENT_ERRORS
+        return
+    decodes_or_refuses(data)
+
+
+@fast
+@given(st.lists(st.tuples(st.sampled_from(["file", "image", "note", ""]), st.one_of(st.none(), st.text(max_size=12)),
+                          st.binary(max_size=256)), max_size=4),
+       st.text(alphabet="abcdefghij0123456789-", min_size=1, max_size=40))
+def test_any_multipart_body_is_a_file_or_a_client_error(parts, boundary: str) -> None:
+    body, content_type = f.multipart([(name, filename, data, "image/png") for name, filename, data in parts],
+                                     boundary=boundary)
+    try:
+        image_bytes(content_type, body, 6 * 1024 * 1024)
+    except ApiError as error:
+        assert error.status in CLIENT_ERRORS
+
+
+@pytest.mark.parametrize("width, height", [(3000, 1), (1, 3000), (1, 1), (65535, 1)])
+def test_extreme_shapes_decode_and_preprocess(width: int, height: int) -> None:
+    data = f.encode(Image.new("RGB", (width, height), f.RED), "PNG")
+    decodes_or_refuses(data)
+
+
+@pytest.mark.parametrize("bomb", [
+    f.png_bomb(30000, 30000),
+    f.png_bomb(100000, 1),
+    f.encode(Image.new("P", (1, 1)), "GIF").replace(b"\x01\x00\x01\x00", b"\xff\xff\xff\xff", 1),
+])
+def test_bombs_are_refused_before_pixels_are_allocated(bomb: bytes) -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    decodes_or_refuses(bomb)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024
