@@ -37,7 +37,7 @@ def copy_project(dest: Path, dev_env: dict[str, str]) -> Path:
 @contextlib.contextmanager
 def chalice_local(project: Path, work: Path) -> Iterator[str]:
     """`chalice local --no-autoreload` for project on a free port; yields its base URL and
-    stops it by process id, whatever happens."""
+    stops it by process id, whatever happens. The process id is in work/chalice-local.pid."""
     port = free_port()
     env = {**os.environ, "MODEL_CACHE_DIR": str(work / "model-cache")}
     log = (work / "chalice-local.log").open("wb")
@@ -46,6 +46,7 @@ def chalice_local(project: Path, work: Path) -> Iterator[str]:
         [str(chalice), "local", "--no-autoreload", "--host", "127.0.0.1", "--port", str(port), "--stage", "dev"],
         cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
+    (work / "chalice-local.pid").write_text(str(process.pid))
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
