@@ -58,7 +58,7 @@ class TorchScriptRuntime:
             self._module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
         self._module.eval()
         if not extra[METADATA_FILE]:
-            raise MetadataError(f"the TorchScript file has no {METADATA_FILE} extra file")
+            raise MetadataError(f"the TorchScript file has no metadata (extra file {METADATA_FILE})")
         self.metadata = ModelMetadata.from_json(extra[METADATA_FILE])
         self._torch = torch
 
