@@ -97,3 +97,14 @@ def test_page_and_model_routes(server: str) -> None:
     assert b'action="predict"' in body
     status, _, body = request(f"{server}/model")
     assert status == 200 and json.loads(body)["labels"] == list(COLOUR_LABELS)
+
+
+def test_very_long_query_strings_and_headers_are_not_server_errors(server: str) -> None:
+    status, _, body = request(f"{server}/predict?top_k=1&pad={'x' * 8000}", f.jpeg(f.RED), "image/jpeg")
+    assert status == 200 and json.loads(body)["label"] == "red"
+    status, _, body = request(f"{server}/predict?top_k={'9' * 5000}", f.jpeg(f.RED), "image/jpeg")
+    assert status == 400 and json.loads(body)["error"]["code"] == "bad_top_k"  # past Python's int-parsing limit
+    req = urllib.request.Request(f"{server}/predict", data=f.jpeg(), method="POST",
+                                 headers={"Content-Type": "image/jpeg", "X-Padding": "y" * 16000})
+    with urllib.request.urlopen(req, timeout=60) as response:
+        assert response.status == 200
