@@ -7,6 +7,7 @@ renders identically on any machine and in any number of worker processes.
 from __future__ import annotations
 
 import math
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,6 +240,8 @@ def synth(out: Path, per_class: int, seed: int = 0, size: int = 256, workers: in
                 image_seed = seed * 1_000_003 + ci * 100_003 + start + i
                 jobs.append(Job(out, split, label, i, image_seed, size))
         start += count
-    with ProcessPoolExecutor(workers) as pool:
+    # spawn, not fork: forking a process that runs threads (a test runner, a server) can
+    # deadlock the children on locks those threads held.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         list(pool.map(_render_job, jobs, chunksize=16))
     return counts

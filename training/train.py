@@ -126,6 +126,9 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         batch_size=cfg.batch_size,
         shuffle=True,
         num_workers=1,
+        # spawn, not fork (see training/synth.py); persistent, so it starts once per run.
+        multiprocessing_context="spawn",
+        persistent_workers=True,
         generator=torch.Generator().manual_seed(cfg.seed),
     )
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
