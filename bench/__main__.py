@@ -27,7 +27,8 @@ from bench.images import KINDS, read_images, write_images
 from devtools.demo_model import build_demo_models
 from devtools.local_chalice import chalice_local, copy_project
 from bench.worker import RESULT, peak_rss_mb
-from devtools.local_s3 import LocalS3, free_port
+from devtools.local_s3 import LocalS3
+from devtools.processes import free_port, wait_until_serving
 from training.publish import publish
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,12 +94,7 @@ def peer(model: Path, images: dict[str, tuple[str, bytes]], n: int, work: Path) 
                                stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}/predict"
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_serving(f"http://127.0.0.1:{port}/docs", process, 60, log.name)
         result = {"http": http_percentiles(url, images, n)}
         result["peak_rss_mb"] = peak_rss_mb(process.pid)
         return result

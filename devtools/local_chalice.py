@@ -9,12 +9,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
-from devtools.local_s3 import free_port
+from devtools.processes import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,15 +47,7 @@ def chalice_local(project: Path, work: Path) -> Iterator[str]:
     (work / "chalice-local.pid").write_text(str(process.pid))
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"chalice local exited; see {log.name}"
-            assert time.monotonic() < deadline, f"chalice local did not answer; see {log.name}"
-            try:
-                urllib.request.urlopen(f"{base}/health", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_serving(f"{base}/health", process, 60, log.name)
         yield base
     finally:
         process.terminate()

@@ -5,23 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from devtools.processes import free_port, wait_until_serving
 
 # weed mini's servers; each also needs its gRPC port (default: port + 10000, which may be
 # taken), so every port is chosen explicitly.
 _SERVERS = ("master", "volume", "filer", "s3", "admin")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def weed_binary() -> str:
@@ -58,19 +50,13 @@ class LocalS3:
             self._process = subprocess.Popen(
                 args, cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"weed mini exited with {self._process.returncode}; see {self.log_path}")
-            try:
-                urllib.request.urlopen(self.endpoint, timeout=1).close()
-                return self
-            except urllib.error.HTTPError:
-                return self  # S3 answered (an error for an anonymous listing is still an answer)
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"SeaweedFS S3 did not answer on {self.endpoint} within {timeout_s}s; see {self.log_path}")
+        try:
+            # An anonymous listing is refused, and that refusal is the sign S3 is up.
+            wait_until_serving(self.endpoint, self._process, timeout_s, str(self.log_path))
+        except (RuntimeError, TimeoutError):
+            self.stop()
+            raise
+        return self
 
     @property
     def pid(self) -> int | None:

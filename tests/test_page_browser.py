@@ -174,7 +174,7 @@ def test_a_copy_hosted_elsewhere_calls_the_api_across_origins(browser, bucket: s
     import subprocess
     import sys
 
-    from devtools.local_s3 import free_port
+    from devtools.processes import free_port
     from tests.conftest import chalice_local, copy_project
     from training.publish import publish
 
