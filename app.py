@@ -69,10 +69,7 @@ def answer(request: Request) -> dict:
     data = image_bytes(request.headers.get("content-type"), request.raw_body or b"", settings.max_body_bytes)
     top_k = parse_top_k((request.query_params or {}).get("top_k"))
     loaded, cold = store.get()
-    result = classify(data, loaded, top_k, settings.max_pixels)
-    result["timing_ms"]["total"] = round((time.perf_counter() - started) * 1000, 2)
-    result["cold_start"] = cold
-    return result
+    return classify(data, loaded, top_k, settings.max_pixels, cold=cold, started=started)
 
 
 # Only with a batch bucket configured: SAM packaging cannot express S3 events on an

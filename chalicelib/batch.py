@@ -7,6 +7,7 @@ Results go outside incoming/, so writing them never triggers another classificat
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from chalicelib.classifier import DEFAULT_TOP_K, classify
@@ -27,6 +28,7 @@ def classify_object(bucket: str, key: str, store: ModelStore, settings: Settings
 
     A bad image writes an error result. A model that cannot be had raises, so that Lambda
     retries the event later instead of recording a failure that is not the image's."""
+    started = time.perf_counter()
     model, cold = store.get()
     client = store.s3()
     source = {"bucket": bucket, "key": key}
@@ -34,8 +36,7 @@ def classify_object(bucket: str, key: str, store: ModelStore, settings: Settings
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read(settings.max_body_bytes + 1)
         if len(body) > settings.max_body_bytes:
             raise PayloadTooLarge("body_too_large", f"the object is over the {settings.max_body_bytes} byte limit")
-        result = classify(body, model, DEFAULT_TOP_K, settings.max_pixels)
-        result["cold_start"] = cold
+        result = classify(body, model, DEFAULT_TOP_K, settings.max_pixels, cold=cold, started=started)
     except ApiError as error:
         result = {**error.body(), "status": error.status}
     result["source"] = source

@@ -27,9 +27,11 @@ def parse_top_k(raw: str | None) -> int:
     return value
 
 
-def classify(data: bytes, model: LoadedModel, top_k: int, max_pixels: int) -> dict[str, Any]:
+def classify(data: bytes, model: LoadedModel, top_k: int, max_pixels: int, *, cold: bool, started: float) -> dict[str, Any]:
+    """The answer /predict and batch results share. started: time.perf_counter() when the
+    request began (its total includes fetching the model on a cold start)."""
     meta = model.runtime.metadata
-    started = time.perf_counter()
+    begun = time.perf_counter()
     image = decode(data, meta.resize_size, max_pixels)
     decoded = time.perf_counter()
     batch = preprocess(image, meta)
@@ -44,8 +46,10 @@ def classify(data: bytes, model: LoadedModel, top_k: int, max_pixels: int) -> di
         "predictions": predictions,
         "model": {"name": meta.name, "version": meta.version, "sha256": model.sha256},
         "timing_ms": {
-            "decode": round((decoded - started) * 1000, 2),
+            "decode": round((decoded - begun) * 1000, 2),
             "preprocess": round((prepared - decoded) * 1000, 2),
             "inference": round((inferred - prepared) * 1000, 2),
+            "total": round((time.perf_counter() - started) * 1000, 2),
         },
+        "cold_start": cold,
     }
