@@ -8,11 +8,10 @@ from typing import Callable
 from chalice import Chalice, CORSConfig, Response
 from chalice.app import Request, S3Event
 
-from chalicelib.batch import INCOMING_PREFIX, classify_object
-from chalicelib.classifier import classify, parse_top_k
 from chalicelib.model_store import ModelStore
 from chalicelib.observability import emit, request_record
 from chalicelib.page import render_index, render_result
+from chalicelib.query import parse_top_k
 from chalicelib.responses import HTML, json_route, respond, wants_html
 from chalicelib.settings import Settings
 from chalicelib.uploads import ACCEPTED_TYPES, image_bytes
@@ -69,12 +68,17 @@ def answer(request: Request) -> dict:
     data = image_bytes(request.headers.get("content-type"), request.raw_body or b"", settings.max_body_bytes)
     top_k = parse_top_k((request.query_params or {}).get("top_k"))
     loaded, cold = store.get()
+    # Imported here, not above: numpy and Pillow are heavy, and a cold start loads them
+    # while the model downloads (store.get), not before the first byte is asked for.
+    from chalicelib.classifier import classify
+
     return classify(data, loaded, top_k, settings.max_pixels, cold=cold, started=started)
 
 
 # Only with a batch bucket configured: SAM packaging cannot express S3 events on an
 # existing bucket, so stages without one stay packageable as SAM (README, "Deploying").
 if settings.batch_bucket:
+    from chalicelib.batch import INCOMING_PREFIX, classify_object
 
     @app.on_s3_event(bucket=settings.batch_bucket, prefix=INCOMING_PREFIX, events=["s3:ObjectCreated:*"])
     def classify_upload(event: S3Event) -> None:

@@ -10,9 +10,10 @@ import json
 import time
 from typing import Any
 
-from chalicelib.classifier import DEFAULT_TOP_K, classify
+from chalicelib.classifier import classify
 from chalicelib.errors import ApiError, PayloadTooLarge
 from chalicelib.model_store import ModelStore
+from chalicelib.query import DEFAULT_TOP_K
 from chalicelib.settings import Settings
 
 INCOMING_PREFIX = "incoming/"

@@ -7,25 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from chalicelib.errors import BadRequest
 from chalicelib.imaging import decode, preprocess
 from chalicelib.model_store import LoadedModel
-
-DEFAULT_TOP_K = 3
-
-
-def parse_top_k(raw: str | None) -> int:
-    """top_k from the query string: a positive integer (classify clamps it to the labels)."""
-    if raw is None:
-        return DEFAULT_TOP_K
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise BadRequest("bad_top_k", f"top_k must be a positive integer, got {raw[:40]!r}")
-    return value
-
 
 def classify(data: bytes, model: LoadedModel, top_k: int, max_pixels: int, *, cold: bool, started: float) -> dict[str, Any]:
     """The answer /predict and batch results share. started: time.perf_counter() when the

@@ -2,10 +2,10 @@
 
 MODEL_URI names the model: s3://bucket/key (the object carries its sha256 as metadata,
 written by `python -m training publish`) or file:///path for quick experiments. An S3
-model is streamed into the cache folder through a temporary file and renamed to
-<sha256><suffix> only once its hash matches, so a file under that name is always
-verified, and a later process reuses it without downloading. Nothing is done at import
-time: Chalice imports app.py to package and deploy it.
+model is streamed into the cache folder through a temporary file, renamed to
+<sha256><suffix> only once its hash matches, and named in an index for its URI once it is
+on disk for good; a later process reuses an indexed file without asking S3. Nothing is
+done at import time: Chalice imports app.py to package and deploy it.
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 from urllib.parse import unquote, urlparse
 
 from chalicelib.errors import ModelUnavailable
 from chalicelib.metadata import MetadataError
-from chalicelib.runtimes import Runtime, import_runtime, load_runtime
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.runtimes import Runtime
 
 SHA256_METADATA_KEY = "sha256"  # S3 user metadata: x-amz-meta-sha256
 _CHUNK = 1024 * 1024
@@ -72,15 +74,25 @@ def sha256_of(stream: BinaryIO, sink: BinaryIO | None = None) -> str:
 
 
 def s3_client(settings: Settings) -> Any:
-    """boto3 finds S3-compatible endpoints through its own AWS_ENDPOINT_URL_S3 setting."""
-    import boto3
+    """A botocore client: boto3's would be the same client plus ~100 ms of importing
+    s3transfer on every cold start. botocore finds S3-compatible endpoints through its own
+    AWS_ENDPOINT_URL_S3 setting."""
+    import botocore.session
     from botocore.config import Config
 
-    return boto3.client("s3", config=Config(
+    return botocore.session.get_session().create_client("s3", config=Config(
         connect_timeout=settings.s3_connect_timeout_s,
         read_timeout=settings.s3_read_timeout_s,
         retries={"mode": "standard", "max_attempts": 2},
     ))
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    path: Path
+    sha256: str
+    # Makes a fresh download durable and findable by later processes; runs beside the load.
+    keep: Callable[[], None] = lambda: None
 
 
 class ModelStore:
@@ -119,23 +131,31 @@ class ModelStore:
             raise ModelUnavailable("model_not_configured", "MODEL_URI is not set for this stage", retry_after_s=60)
         started = time.perf_counter()
         parsed = urlparse(uri)
+        suffix = Path(parsed.path).suffix
+        fetch: Callable[[], FetchedFile]
         if parsed.scheme == "s3" and parsed.netloc and parsed.path.strip("/"):
-            fetch = functools.partial(self._fetch_s3, parsed.netloc, parsed.path.lstrip("/"))
+            fetch = self._s3_fetcher(parsed.netloc, parsed.path.lstrip("/"), suffix)
         elif parsed.scheme == "file" and parsed.path:
             fetch = functools.partial(self._open_file, Path(unquote(parsed.path)), uri)
         else:
             raise ModelUnavailable("model_uri_invalid", f"MODEL_URI {uri!r} is not s3://bucket/key or file:///path", 60)
-        suffix = Path(parsed.path).suffix
         try:
-            # The bytes arrive while the runtime's library is imported (both take a while).
             with ThreadPoolExecutor(1) as pool:
                 fetching = pool.submit(fetch)
                 try:
+                    # numpy (through runtimes) and the runtime's library are imported only
+                    # now, while the bytes arrive: both take a while, and overlap.
+                    from chalicelib.runtimes import import_runtime, load_runtime
+
                     import_runtime(suffix)
                 finally:
-                    path, sha256 = fetching.result()
-            fetched = time.perf_counter()
-            runtime = load_runtime(path, self._settings.threads)
+                    fetched_file = fetching.result()
+                fetched = time.perf_counter()
+                keeping = pool.submit(fetched_file.keep)  # fsync, I/O-bound, beside the CPU-bound load
+                try:
+                    runtime = load_runtime(fetched_file.path, self._settings.threads)
+                finally:
+                    keeping.result()
         except ImportError as exc:
             raise ModelUnavailable(
                 "runtime_unavailable", f"the runtime for {suffix} models needs {exc.name}, which this deployment lacks", 60
@@ -145,27 +165,29 @@ class ModelStore:
         done = time.perf_counter()
         return LoadedModel(
             runtime=runtime,
-            sha256=sha256,
+            sha256=fetched_file.sha256,
             source_uri=uri,
             loaded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             timing_ms={"fetch": round((fetched - started) * 1000, 1), "load": round((done - fetched) * 1000, 1)},
         )
 
     @staticmethod
-    def _open_file(path: Path, uri: str) -> tuple[Path, str]:
+    def _open_file(path: Path, uri: str) -> FetchedFile:
         try:
             with path.open("rb") as stream:
-                return path, sha256_of(stream)
+                return FetchedFile(path, sha256_of(stream))
         except OSError as exc:
             raise ModelUnavailable("model_not_found", f"cannot read the model at {uri}: {exc.strerror}") from exc
 
     def _index_of(self, uri: str) -> Path:
         """Names the verified file a URI was last fetched into, so that a new process on the
         same /tmp needs no S3 request at all. A published version never changes (publish
-        refuses to overwrite one); a new model is a new version and a new MODEL_URI."""
+        refuses to overwrite one); a new model is a new version and a new MODEL_URI.
+        The index is written only once the file is on disk for good: it is what makes a
+        file trusted."""
         return self._settings.model_cache_dir / f"{hashlib.sha256(uri.encode()).hexdigest()[:32]}.source"
 
-    def _cached(self, uri: str, suffix: str) -> tuple[Path, str] | None:
+    def _cached(self, uri: str, suffix: str) -> FetchedFile | None:
         try:
             sha256 = self._index_of(uri).read_text().split()[0]
         except (OSError, IndexError):
@@ -173,30 +195,58 @@ class ModelStore:
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             return None
         path = self._settings.model_cache_dir / f"{sha256}{suffix}"
-        return (path, sha256) if path.is_file() else None
+        return FetchedFile(path, sha256) if path.is_file() else None
 
-    def _fetch_s3(self, bucket: str, key: str) -> tuple[Path, str]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
+    def _s3_fetcher(self, bucket: str, key: str, suffix: str) -> Callable[[], FetchedFile]:
         uri = f"s3://{bucket}/{key}"
-        cached = self._cached(uri, Path(key).suffix)
+        cached = self._cached(uri, suffix)
         if cached:
-            return cached
-        try:
-            head = self.s3().head_object(Bucket=bucket, Key=key)
-            expected = head.get("Metadata", {}).get(SHA256_METADATA_KEY, "").lower()
+            return lambda: cached
+        with self._s3_errors(uri):
+            # Made here, before the fetch thread starts: importing botocore and building a
+            # client is pure Python, which would only slow the runtime's import beside it,
+            # while the download that follows mostly waits on the socket and the disk.
+            self.s3()
+        return functools.partial(self._download, bucket, key, suffix)
+
+    def _download(self, bucket: str, key: str, suffix: str) -> FetchedFile:
+        uri = f"s3://{bucket}/{key}"
+        with self._s3_errors(uri):
+            answer = self.s3().get_object(Bucket=bucket, Key=key)
+            body = answer["Body"]
+            expected = answer.get("Metadata", {}).get(SHA256_METADATA_KEY, "").lower()
             if len(expected) != 64:
+                body.close()
                 raise ModelUnavailable(
                     "model_unverifiable", f"{uri} has no sha256 metadata; publish it with `python -m training publish`", 60
                 )
-            cache = self._settings.model_cache_dir
-            final = cache / f"{expected}{Path(key).suffix}"
-            if not final.is_file():
-                cache.mkdir(parents=True, exist_ok=True)
-                body = self.s3().get_object(Bucket=bucket, Key=key)["Body"]
-                self._download_verified(body, final, expected, uri)
-            self._write_atomically(self._index_of(uri), f"{expected} {uri}\n".encode())
-            return final, expected
+            final = self._settings.model_cache_dir / f"{expected}{suffix}"
+            final.parent.mkdir(parents=True, exist_ok=True)
+
+            def write(sink: BinaryIO) -> None:
+                actual = sha256_of(body, sink)
+                if actual != expected:
+                    raise ModelUnavailable(
+                        "model_corrupt", f"{uri} has sha256 {actual}, but {expected} was published; not loading it"
+                    )
+
+            # Not yet fsynced: keep() does that beside the load, then writes the index.
+            self._write_atomically(final, write, durable=False)
+            return FetchedFile(final, expected, functools.partial(self._keep, final, expected, uri))
+
+    def _keep(self, final: Path, sha256: str, uri: str) -> None:
+        with self._s3_errors(uri):
+            with final.open("rb") as written:
+                os.fsync(written.fileno())
+            self._write_atomically(self._index_of(uri), f"{sha256} {uri}\n".encode())
+
+    @contextlib.contextmanager
+    def _s3_errors(self, uri: str) -> Iterator[None]:
+        """botocore's and the cache folder's errors, as the 503s a client sees."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 404:
@@ -213,19 +263,10 @@ class ModelStore:
                 "model_cache_unwritable", f"cannot write the model into {self._settings.model_cache_dir}: {exc}"
             ) from exc
 
-    def _download_verified(self, body: BinaryIO, final: Path, expected: str, uri: str) -> None:
-        def write(sink: BinaryIO) -> None:
-            actual = sha256_of(body, sink)
-            if actual != expected:
-                raise ModelUnavailable(
-                    "model_corrupt", f"{uri} has sha256 {actual}, but {expected} was published; not loading it"
-                )
-
-        self._write_atomically(final, write)
-
     @staticmethod
-    def _write_atomically(final: Path, content: bytes | Callable[[BinaryIO], None]) -> None:
-        """Through a temporary file renamed into place: a reader sees all of it or nothing."""
+    def _write_atomically(final: Path, content: bytes | Callable[[BinaryIO], None], durable: bool = True) -> None:
+        """Through a temporary file renamed into place: a reader sees all of it or nothing.
+        durable: fsynced before the rename, so that it survives a crash under that name."""
         fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=".partial-", suffix=final.suffix)
         tmp = Path(tmp_name)
         try:
@@ -234,8 +275,9 @@ class ModelStore:
                     content(sink)
                 else:
                     sink.write(content)
-                sink.flush()
-                os.fsync(sink.fileno())
+                if durable:
+                    sink.flush()
+                    os.fsync(sink.fileno())
             os.replace(tmp, final)
         finally:
             with contextlib.suppress(FileNotFoundError):

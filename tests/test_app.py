@@ -11,6 +11,7 @@ import pytest
 from chalice.test import Client
 
 import app as service
+from chalicelib import classifier
 from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
 from tests import imagefiles as f
@@ -151,7 +152,7 @@ def test_unexpected_failure_is_a_json_500_without_traceback(client: Client, monk
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(service, "classify", broken)
+    monkeypatch.setattr(classifier, "classify", broken)  # app.py imports it at each call
     status, _, body = post(client, f.jpeg(), "image/jpeg")
     assert_error(status, body, 500, "internal_error")
     assert "secret" not in json.dumps(body) and "Traceback" not in json.dumps(body)

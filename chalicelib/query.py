@@ -1,0 +1,21 @@
+"""The /predict query string. Light on purpose: it is checked before the model (and numpy)
+is loaded, so a bad parameter costs a cold container nothing."""
+
+from __future__ import annotations
+
+from chalicelib.errors import BadRequest
+
+DEFAULT_TOP_K = 3
+
+
+def parse_top_k(raw: str | None) -> int:
+    """top_k from the query string: a positive integer (classify clamps it to the labels)."""
+    if raw is None:
+        return DEFAULT_TOP_K
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise BadRequest("bad_top_k", f"top_k must be a positive integer, got {raw[:40]!r}")
+    return value
