@@ -29,6 +29,7 @@ from devtools.local_chalice import chalice_local, copy_project
 from bench.worker import RESULT, peak_rss_mb
 from devtools.local_s3 import LocalS3
 from devtools.processes import free_port, wait_until_serving
+from devtools.venvs import ensure_torch_cpu_venv
 from training.publish import publish
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,11 +39,11 @@ PRICE_LAMBDA_REQUEST = 0.20 / 1e6
 PRICE_API_GATEWAY_REQUEST = 3.50 / 1e6  # REST API, first 333 million a month
 
 
-def run_json(args: list[str], env: dict[str, str]) -> tuple[dict[str, Any], float]:
+def run_json(python: Path, args: list[str], env: dict[str, str]) -> tuple[dict[str, Any], float]:
     """Runs a bench process; returns its JSON line and the wall time from spawning it to
     reading that line (the process's exit is not part of a request's latency)."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+    process = subprocess.Popen([str(python), "-m", *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     line = ""
     for line in process.stdout:  # the service's own log lines come first
@@ -71,14 +72,14 @@ def http_percentiles(url: str, images: dict[str, tuple[str, bytes]], n: int) -> 
     return out
 
 
-def cold_starts(env: dict[str, str], runs: int, work: Path, photo: Path) -> dict[str, Any]:
+def cold_starts(python: Path, env: dict[str, str], runs: int, work: Path, photo: Path) -> dict[str, Any]:
     """Median of runs: each from an empty cache folder, then each reusing a verified file."""
     out = {}
     for mode in ("empty_tmp", "verified_file_in_tmp"):
         samples = []
         for i in range(runs):
             cache = work / (f"cold-{i}" if mode == "empty_tmp" else "cold-0")
-            split, wall = run_json(["bench.cold", str(photo)], {**env, "MODEL_CACHE_DIR": str(cache)})
+            split, wall = run_json(python, ["bench.cold", str(photo)], {**env, "MODEL_CACHE_DIR": str(cache)})
             samples.append({**split, "process_to_answer_ms": round(wall, 1)})
         out[mode] = {key: round(statistics.median(s[key] for s in samples), 1)
                      for key in samples[0] if key != "label"}
@@ -130,7 +131,8 @@ def targets(r: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
 
 def table(r: dict[str, Any]) -> str:
     lines = [f"donut-or-not benchmark, {r['date']}, {r['machine']['cpu']} ({r['machine']['cores']} cores), "
-             f"{r['requests']} requests per cell", "",
+             f"{r['requests']} requests per cell; onnx on {r['onnx']['in_process']['library']}, torchscript on "
+             f"{r['torchscript']['in_process']['library']}", "",
              f"{'warm p50 / p99 ms':28}" + "".join(f"{k:>20}" for k in KINDS)]
     for who, path in (("onnx in-process", ("onnx", "in_process", "warm_in_process")),
                       ("onnx HTTP", ("onnx", "http")),
@@ -185,17 +187,21 @@ def main() -> int:
                                          if l.startswith("model name")), platform.processor()),
                             "cores": len(os.sched_getaffinity(0)), "python": platform.python_version()},
             }
+            # TorchScript runs on torch's CPU build, as the container image ships it; .venv
+            # has the CUDA build (torchvision needs it), which takes twice the memory.
+            pythons = {"onnx": Path(sys.executable), "torchscript": ensure_torch_cpu_venv() / "bin" / "python"}
             for runtime, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
+                python = pythons[runtime]
                 uri = publish(models[suffix], "bench-models")
                 runtime_env = {**env, "MODEL_URI": uri, "MODEL_CACHE_DIR": str(work / f"{runtime}-cache")}
                 print(f"{runtime}: in-process", flush=True)
-                in_process, _ = run_json(["bench.worker", "--requests", str(args.requests),
+                in_process, _ = run_json(python, ["bench.worker", "--requests", str(args.requests),
                                           "--images", str(work / "images")], runtime_env)
                 print(f"{runtime}: cold starts", flush=True)
-                cold = cold_starts(runtime_env, args.cold_runs, work / runtime, work / "images" / "jpeg_224.jpg")
+                cold = cold_starts(python, runtime_env, args.cold_runs, work / runtime, work / "images" / "jpeg_224.jpg")
                 print(f"{runtime}: HTTP through chalice local", flush=True)
                 project = copy_project(work / f"{runtime}-project", {"MODEL_URI": uri})
-                with chalice_local(project, work / f"{runtime}-project") as base:
+                with chalice_local(project, work / f"{runtime}-project", python) as base:
                     http = http_percentiles(f"{base}/predict", images, args.requests)
                 results[runtime] = {"in_process": in_process, "cold": cold, "http": http,
                                     "cost_per_million": cost_per_million(in_process["warm_in_process"]["jpeg_1mp"]["p50"])}

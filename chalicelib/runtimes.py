@@ -63,7 +63,10 @@ class TorchScriptRuntime:
         self._torch = torch
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        with self._torch.inference_mode():
+        # Without the graph executor's optimisation, which spends the first two calls
+        # (about 0.3 s of a cold start) profiling a graph whose time is all in ATen's
+        # convolutions: later calls are no slower (bench/).
+        with self._torch.inference_mode(), self._torch.jit.optimized_execution(False):
             logits = self._module(self._torch.from_numpy(batch)).numpy()
         return softmax(logits)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import hashlib
 import os
 import shutil
 import subprocess
@@ -20,11 +19,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from devtools.venvs import ensure_venv, pin, pip
+
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_VENV = ROOT / ".venv-lambda"
 VENDOR = ROOT / "vendor"
 VENDORED_REQUIREMENTS = ROOT / "requirements-vendored.txt"
-CHALICE = "chalice==1.34.0"
 # Parts of the onnxruntime wheel that inference never imports or loads.
 ORT_UNUSED = (
     "onnxruntime/capi/libonnxruntime.so.",  # the C API library; the Python module is self-contained
@@ -45,23 +45,9 @@ def python312() -> str:
     raise SystemExit("Python 3.12 is needed to build for the python3.12 Lambda runtime; none was found")
 
 
-def _pip(python: str, *args: str) -> None:
-    result = subprocess.run([python, "-m", "pip", *args, "--quiet"], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"pip {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-
-
 def ensure_lambda_venv() -> Path:
     """.venv-lambda: Python 3.12 with chalice and the app's requirements (chalice imports app.py)."""
-    want = hashlib.sha256((CHALICE + (ROOT / "requirements.txt").read_text()).encode()).hexdigest()
-    stamp = LAMBDA_VENV / ".requirements.sha256"
-    if stamp.exists() and stamp.read_text() == want:
-        return LAMBDA_VENV
-    if not (LAMBDA_VENV / "bin" / "python").exists():
-        subprocess.run([python312(), "-m", "venv", str(LAMBDA_VENV)], check=True)
-    _pip(str(LAMBDA_VENV / "bin" / "python"), "install", CHALICE, "-r", str(ROOT / "requirements.txt"))
-    stamp.write_text(want)
-    return LAMBDA_VENV
+    return ensure_venv(LAMBDA_VENV, python312(), [pin("chalice"), "-r requirements.txt"])
 
 
 def vendor_onnxruntime() -> None:
@@ -72,7 +58,7 @@ def vendor_onnxruntime() -> None:
     if stamp.exists() and stamp.read_text() == "\n".join(pins):
         return
     with tempfile.TemporaryDirectory() as downloads:
-        _pip(sys.executable, "download", "--no-deps", "--only-binary=:all:", "--implementation", "cp",
+        pip(sys.executable, "download", "--no-deps", "--only-binary=:all:", "--implementation", "cp",
              "--python-version", "3.12", "--platform", "manylinux_2_28_x86_64", "-d", downloads, *pins)
         if VENDOR.exists():
             shutil.rmtree(VENDOR)

@@ -33,13 +33,14 @@ def copy_project(dest: Path, dev_env: dict[str, str]) -> Path:
 
 
 @contextlib.contextmanager
-def chalice_local(project: Path, work: Path) -> Iterator[str]:
-    """`chalice local --no-autoreload` for project on a free port; yields its base URL and
-    stops it by process id, whatever happens. The process id is in work/chalice-local.pid."""
+def chalice_local(project: Path, work: Path, python: Path = Path(sys.executable)) -> Iterator[str]:
+    """`chalice local --no-autoreload` for project on a free port, from python's environment;
+    yields its base URL and stops it by process id, whatever happens. The process id is in
+    work/chalice-local.pid."""
     port = free_port()
     env = {**os.environ, "MODEL_CACHE_DIR": str(work / "model-cache")}
     log = (work / "chalice-local.log").open("wb")
-    chalice = Path(sys.executable).parent / "chalice"
+    chalice = python.parent / "chalice"
     process = subprocess.Popen(
         [str(chalice), "local", "--no-autoreload", "--host", "127.0.0.1", "--port", str(port), "--stage", "dev"],
         cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -1,0 +1,49 @@
+"""Virtual environments beside .venv for what must run under another Python or torch:
+.venv-lambda (Python 3.12, as the Lambda runtime) and .venv-torch-cpu (torch's CPU build,
+as the container image ships it, for the benchmark's TorchScript runtime)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TORCH_CPU_VENV = ROOT / ".venv-torch-cpu"
+TORCH_CPU = "torch==2.13.0"  # the CPU build; the same pin as deploy/container/Dockerfile
+
+
+def pin(name: str) -> str:
+    """The requirements-dev.txt line that pins name, so that side environments match .venv."""
+    for line in (ROOT / "requirements-dev.txt").read_text().splitlines():
+        if line.split("==")[0].strip().lower() == name.lower():
+            return line.strip()
+    raise KeyError(f"{name} is not pinned in requirements-dev.txt")
+
+
+def pip(python: str, *args: str) -> None:
+    result = subprocess.run([python, "-m", "pip", *args, "--quiet"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"pip {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+
+
+def ensure_venv(venv: Path, python: str, packages: list[str]) -> Path:
+    """venv made by python with packages (pip arguments, "-r file" allowed) installed; a
+    no-op while neither the arguments nor the files they name have changed."""
+    files = [ROOT / arg.removeprefix("-r ") for arg in packages if arg.startswith("-r ")]
+    want = hashlib.sha256("\n".join(packages + [f.read_text() for f in files]).encode()).hexdigest()
+    stamp = venv / ".requirements.sha256"
+    if stamp.exists() and stamp.read_text() == want:
+        return venv
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    args = [part for arg in packages for part in (["-r", str(ROOT / arg[3:])] if arg.startswith("-r ") else [arg])]
+    pip(str(venv / "bin" / "python"), "install", *args)
+    stamp.write_text(want)
+    return venv
+
+
+def ensure_torch_cpu_venv() -> Path:
+    """What the TorchScript runtime needs to serve, with torch's CPU build (a quarter of the
+    CUDA build's memory) instead of .venv's: the service, chalice to serve it, botocore."""
+    return ensure_venv(TORCH_CPU_VENV, "python3.11", [TORCH_CPU, "-r requirements.txt", pin("chalice"), pin("boto3")])
