@@ -23,10 +23,11 @@ from typing import Any
 
 import boto3
 
+from bench import RESULT
 from bench.images import KINDS, read_images, write_images
 from devtools.demo_model import build_demo_models
 from devtools.local_chalice import chalice_local, copy_project
-from bench.worker import RESULT, peak_rss_mb
+from bench.worker import peak_rss_mb
 from devtools.local_s3 import LocalS3
 from devtools.processes import free_port, wait_until_serving
 from devtools.venvs import ensure_torch_cpu_venv

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from bench import RESULT
 from bench.images import read_images
 from devtools.apigateway import api_event
 
@@ -28,9 +29,6 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return 25_000
-
-
-RESULT = "BENCH-RESULT"  # marks the result line among the service's own log lines
 
 
 def peak_rss_mb(pid: int | str = "self") -> float:

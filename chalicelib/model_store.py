@@ -18,7 +18,7 @@ import re
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 SHA256_METADATA_KEY = "sha256"  # S3 user metadata: x-amz-meta-sha256
 _CHUNK = 1024 * 1024
+STALE_PARTIAL_S = 600
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,9 @@ class FetchedFile:
 
 
 class ModelStore:
-    """Holds at most one loaded model; concurrent first requests load it once."""
+    """Holds at most one loaded model, loaded once per container by a background thread. A
+    request waits for it at most MODEL_WAIT_S, then is answered 503 with Retry-After while
+    the load goes on: a slow S3 never holds a request up to the function's timeout."""
 
     def __init__(self, settings: Settings, client_factory: Callable[[Settings], Any] = s3_client) -> None:
         self._settings = settings
@@ -104,6 +107,7 @@ class ModelStore:
         self._client: Any = None
         self._lock = threading.Lock()
         self._model: LoadedModel | None = None
+        self._loading: Future[LoadedModel] | None = None
 
     @property
     def loaded(self) -> LoadedModel | None:
@@ -116,14 +120,34 @@ class ModelStore:
         return self._client
 
     def get(self) -> tuple[LoadedModel, bool]:
-        """Returns the model and whether this call loaded it (a cold start)."""
+        """Returns the model and whether this call is the first to have it (a cold start)."""
         if self._model is not None:
             return self._model, False
         with self._lock:
             if self._model is not None:
                 return self._model, False
-            self._model = self._load()
-            return self._model, True
+            if self._loading is None:
+                self._loading = Future()
+                threading.Thread(target=self._load_into, args=(self._loading,), name="model-load", daemon=True).start()
+            loading = self._loading
+        try:
+            model = loading.result(timeout=self._settings.model_wait_s)
+        except TimeoutError:
+            raise ModelUnavailable("model_loading", f"the model {self._settings.model_uri} is still loading; "
+                                   "retry in a moment", retry_after_s=2) from None
+        with self._lock:
+            cold, self._model = self._model is None, model
+        return model, cold
+
+    def _load_into(self, loading: Future[LoadedModel]) -> None:
+        try:
+            model = self._load()
+        except BaseException as exc:  # handed to the waiting requests, which answer it
+            with self._lock:
+                self._loading = None  # the next request starts afresh
+            loading.set_exception(exc)
+        else:
+            loading.set_result(model)
 
     def _load(self) -> LoadedModel:
         uri = self._settings.model_uri
@@ -222,6 +246,7 @@ class ModelStore:
                 )
             final = self._settings.model_cache_dir / f"{expected}{suffix}"
             final.parent.mkdir(parents=True, exist_ok=True)
+            self._remove_stale_partials(final.parent)
 
             def write(sink: BinaryIO) -> None:
                 actual = sha256_of(body, sink)
@@ -233,6 +258,15 @@ class ModelStore:
             # Not yet fsynced: keep() does that beside the load, then writes the index.
             self._write_atomically(final, write, durable=False)
             return FetchedFile(final, expected, functools.partial(self._keep, final, expected, uri))
+
+    @staticmethod
+    def _remove_stale_partials(folder: Path) -> None:
+        """What killed downloads left: never trusted, but they fill /tmp. A live download
+        writes at least every S3_READ_TIMEOUT_S, so a partial file idle this long is dead."""
+        for partial in folder.glob(".partial-*"):
+            with contextlib.suppress(OSError):
+                if time.time() - partial.stat().st_mtime > STALE_PARTIAL_S:
+                    partial.unlink()
 
     def _keep(self, final: Path, sha256: str, uri: str) -> None:
         with self._s3_errors(uri):

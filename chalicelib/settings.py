@@ -31,6 +31,7 @@ class Settings:
     max_pixels: int
     s3_connect_timeout_s: float
     s3_read_timeout_s: float
+    model_wait_s: float  # how long a request waits for the model: well below the function's timeout
     threads: int  # for the model runtime
     cors_allow_origin: str  # empty: CORS off; else the origin of a page hosted elsewhere
     batch_bucket: str  # empty: no S3-event batch classification
@@ -46,6 +47,7 @@ class Settings:
             max_pixels=int(env.get("MAX_IMAGE_PIXELS", 50_000_000)),
             s3_connect_timeout_s=float(env.get("S3_CONNECT_TIMEOUT_S", 2)),
             s3_read_timeout_s=float(env.get("S3_READ_TIMEOUT_S", 5)),
+            model_wait_s=float(env.get("MODEL_WAIT_S", 15)),
             threads=threads_for(env),
             cors_allow_origin=env.get("CORS_ALLOW_ORIGIN", "").strip(),
             batch_bucket=env.get("BATCH_BUCKET", "").strip(),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from python_multipart.exceptions import MultipartParseError
+import logging
+
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from chalicelib.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -20,6 +22,10 @@ IMAGE_TYPES = (
 MULTIPART = "multipart/form-data"
 ACCEPTED_TYPES = IMAGE_TYPES + (MULTIPART,)
 FILE_FIELD = "file"
+
+# python-multipart logs a warning per malformed byte it meets: client-made noise in the
+# logs, when our own 400 already says what is wrong.
+logging.getLogger("python_multipart").setLevel(logging.ERROR)
 
 # `curl --data-binary @x.jpg URL` without -H sends this. Through API Gateway such a body
 # is not a binary media type and arrives re-encoded as text, so it is refused, with the fix.
@@ -67,17 +73,18 @@ def _parts(body: bytes, boundary: bytes) -> list[_Part]:
         field.clear()
         value.clear()
 
-    parser = MultipartParser(boundary, {
-        "on_part_begin": lambda: parts.append(_Part()),
-        "on_header_field": lambda data, start, end: field.extend(data[start:end]),
-        "on_header_value": lambda data, start, end: value.extend(data[start:end]),
-        "on_header_end": on_header_end,
-        "on_part_data": lambda data, start, end: parts[-1].data.extend(data[start:end]),
-    })
     try:
+        # Also in the try: the parser refuses a boundary longer than it allows (256 bytes).
+        parser = MultipartParser(boundary, {
+            "on_part_begin": lambda: parts.append(_Part()),
+            "on_header_field": lambda data, start, end: field.extend(data[start:end]),
+            "on_header_value": lambda data, start, end: value.extend(data[start:end]),
+            "on_header_end": on_header_end,
+            "on_part_data": lambda data, start, end: parts[-1].data.extend(data[start:end]),
+        })
         parser.write(body)
         parser.finalize()
-    except MultipartParseError as exc:
+    except FormParserError as exc:  # the base of python-multipart's errors
         raise BadRequest("malformed_multipart", f"the multipart body is malformed: {exc}") from exc
     if parser.state != MultipartState.END:
         raise BadRequest("malformed_multipart", "the multipart body is incomplete or its boundary does not match")
@@ -96,4 +103,6 @@ def _file_part(body: bytes, boundary: bytes | None) -> bytes:
         raise BadRequest("missing_file", f"the form has no file field named {FILE_FIELD!r}")
     if len(files) > 1:
         raise BadRequest("too_many_files", f"send one file per request, got {len(files)}")
+    if not files[0].data:  # what a browser form sends when no file was chosen
+        raise BadRequest("empty_file", f"the form's {FILE_FIELD!r} field is empty: choose an image")
     return bytes(files[0].data)

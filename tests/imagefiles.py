@@ -96,7 +96,7 @@ def multipart(parts: list[tuple[str, str | None, bytes, str]], boundary: str = "
     """(field name, filename or None, data, content type) parts → (body, Content-Type header)."""
     body = b""
     for name, filename, data, content_type in parts:
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename is not None else "")
         body += (
             f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: {content_type}\r\n\r\n"
         ).encode() + data + b"\r\n"

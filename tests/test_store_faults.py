@@ -3,6 +3,7 @@ accepts connections and never answers, model files whose metadata is missing or 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,41 +20,76 @@ import torch
 
 from chalicelib.errors import ModelUnavailable
 from chalicelib.metadata import METADATA_FILE
+from chalicelib.model_store import STALE_PARTIAL_S
 from chalicelib.runtimes import torchscript_deprecation_silenced
-from tests.conftest import ROOT, MeanColour, make_store
+from devtools.local_s3 import LocalS3
+from tests.conftest import COLOUR_LABELS, COLOUR_META, ROOT, MeanColour, make_store
+from training.publish import publish
 
-# Runs in its own process: downloads MODEL_URI through a body that yields 64 KB every 20 ms.
-SLOW_DOWNLOAD = """
-import sys, time
-from chalicelib.model_store import ModelStore, s3_client
-from chalicelib.settings import Settings
+class ThrottledRelay:
+    """A real TCP relay on loopback in front of SeaweedFS that sends the answers back at
+    `rate` bytes a second: a slow S3, with every byte of it real."""
 
-class Slow:
-    def __init__(self, body): self.body = body
-    def read(self, n=-1):
-        time.sleep(0.02)
-        return self.body.read(64 * 1024)
+    def __init__(self, target: str, rate: int) -> None:
+        host, port = target.removeprefix("http://").split(":")
+        self._target, self._rate = (host, int(port)), rate
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.sent = 0
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
 
-class Client:
-    def __init__(self, real): self.real = real
-    def head_object(self, **kw): return self.real.head_object(**kw)
-    def get_object(self, **kw):
-        answer = self.real.get_object(**kw)
-        return {**answer, "Body": Slow(answer["Body"])}
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self._target)
+            threading.Thread(target=self._pump, args=(client, upstream, 0), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, self._rate), daemon=True).start()
 
-ModelStore(Settings.from_env(), lambda s: Client(s3_client(s))).get()
-"""
+    def _pump(self, source: socket.socket, sink: socket.socket, rate: int) -> None:
+        with contextlib.suppress(OSError):
+            while not self._closed.is_set() and (chunk := source.recv(16 * 1024)):
+                sink.sendall(chunk)
+                if rate:
+                    self.sent += len(chunk)
+                    time.sleep(len(chunk) / rate)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()
 
 
-def test_a_download_killed_midway_is_never_trusted(s3: Any, bucket: str, prefix: str, tmp_path: Path) -> None:
+@pytest.fixture
+def slow_s3(local_s3: LocalS3) -> Iterator[ThrottledRelay]:
+    relay = ThrottledRelay(local_s3.endpoint, rate=2 * 1024 * 1024)
+    yield relay
+    relay.close()
+
+
+def padded_model(path: Path, size: int) -> Path:
+    """A valid TorchScript model of about size bytes (its weights are tiny; an extra file is not)."""
+    return _torchscript(path, {METADATA_FILE: COLOUR_META.to_json(), "padding.bin": os.urandom(size).hex()[:size]})
+
+
+def test_a_download_killed_midway_is_never_trusted(slow_s3: ThrottledRelay, s3: Any, bucket: str, prefix: str,
+                                                   tmp_path: Path) -> None:
     import hashlib
 
-    data = os.urandom(4 * 1024 * 1024)  # ~1.3 s at the slow body's pace
+    data = os.urandom(4 * 1024 * 1024)  # two seconds through the slow relay
     key = f"{prefix}/big/1/model.onnx"
     s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata={"sha256": hashlib.sha256(data).hexdigest()})
     uri, cache = f"s3://{bucket}/{key}", tmp_path / "cache"
-    env = {**os.environ, "MODEL_URI": uri, "MODEL_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-c", SLOW_DOWNLOAD], env=env)
+    env = {**os.environ, "MODEL_URI": uri, "MODEL_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT),
+           "AWS_ENDPOINT_URL_S3": slow_s3.url}
+    load = "from chalicelib.model_store import ModelStore; from chalicelib.settings import Settings; " \
+           "ModelStore(Settings.from_env()).get()"
+    process = subprocess.Popen([sys.executable, "-c", load], env=env)
     try:
         deadline = time.monotonic() + 30
         while not list(cache.glob(".partial-*")) or list(cache.glob(".partial-*"))[0].stat().st_size < 256 * 1024:
@@ -68,6 +104,15 @@ def test_a_download_killed_midway_is_never_trusted(s3: Any, bucket: str, prefix:
         make_store(uri, cache).get()
     assert err.value.code == "model_invalid"
     assert (cache / f"{hashlib.sha256(data).hexdigest()}.onnx").read_bytes() == data
+    # The dead half file is still there (a live download could own it) until it is idle
+    # for STALE_PARTIAL_S; then the next download clears it away.
+    [partial] = cache.glob(".partial-*")
+    os.utime(partial, (time.time() - STALE_PARTIAL_S - 1,) * 2)
+    (cache / f"{hashlib.sha256(data).hexdigest()}.onnx").unlink()
+    next(cache.glob("*.source")).unlink()
+    with pytest.raises(ModelUnavailable):
+        make_store(uri, cache).get()
+    assert not list(cache.glob(".partial-*"))
 
 
 @pytest.fixture
@@ -139,3 +184,57 @@ def test_an_onnx_file_without_metadata_is_503(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable) as err:
         make_store((tmp_path / "model.onnx").as_uri(), tmp_path / "cache").get()
     assert err.value.code == "model_invalid" and "metadata" in err.value.message
+
+
+def test_a_slow_s3_is_a_503_while_the_download_goes_on_then_the_model(
+        slow_s3: ThrottledRelay, bucket: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uri = publish(padded_model(tmp_path / "model.pt", 3 * 1024 * 1024), bucket, prefix=prefix)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", slow_s3.url)  # about 1.5 s for the download
+    store = make_store(uri, tmp_path / "cache", MODEL_WAIT_S="0.3")
+    with pytest.raises(ModelUnavailable) as err:
+        store.get()
+    assert err.value.code == "model_loading" and err.value.headers["Retry-After"] == "2"
+    assert [p.name.startswith(".partial-") for p in (tmp_path / "cache").iterdir()] in ([], [True])  # nothing trusted
+    # A client that retries gets the model from the same store once it is in: no restart.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            model, cold = store.get()
+            break
+        except ModelUnavailable as again:
+            assert again.code == "model_loading" and time.monotonic() < deadline
+            time.sleep(0.2)
+    assert cold and model.runtime.metadata.labels == COLOUR_LABELS
+    assert slow_s3.sent >= 3 * 1024 * 1024  # it all came through the slow relay
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MB tmpfs: a /tmp that fills up, or that is remounted read-only."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    mount = tmp_path / "tmp"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def remount(mount: Path, options: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{options}", str(mount)], check=True)
+
+
+@pytest.mark.parametrize("fault", ["full", "read-only"])
+def test_a_full_or_read_only_tmp_is_a_503_that_leaves_nothing_and_recovers(
+        fault: str, small_tmpfs: Path, bucket: str, prefix: str, tmp_path: Path) -> None:
+    uri = publish(padded_model(tmp_path / "model.pt", 2 * 1024 * 1024), bucket, prefix=prefix)
+    if fault == "read-only":
+        remount(small_tmpfs, "size=8m,ro")
+    store = make_store(uri, small_tmpfs / "models")
+    with pytest.raises(ModelUnavailable) as err:
+        store.get()
+    assert err.value.code == "model_cache_unwritable" and err.value.headers["Retry-After"]
+    assert [p for p in small_tmpfs.rglob("*") if p.is_file()] == []
+    remount(small_tmpfs, "size=8m,rw")
+    model, cold = store.get()
+    assert cold and model.runtime.metadata.labels == COLOUR_LABELS

@@ -55,9 +55,10 @@ def test_multipart_keeps_binary_bytes_exactly() -> None:
 @pytest.mark.parametrize("parts, code", [
     ([("note", None, b"hello", "text/plain")], "missing_file"),
     ([("image", "photo.jpg", b"x", "image/jpeg")], "missing_file"),
+    ([("file", "", b"", "application/octet-stream")], "empty_file"),  # a form sent with no file chosen
     ([("file", "a.jpg", b"x", "image/jpeg"), ("file", "b.jpg", b"y", "image/jpeg")], "too_many_files"),
 ])
-def test_multipart_without_exactly_one_file_field_is_400(parts, code: str) -> None:
+def test_multipart_without_exactly_one_nonempty_file_is_400(parts, code: str) -> None:
     body, content_type = f.multipart(parts)
     with pytest.raises(BadRequest) as err:
         image_bytes(content_type, body, LIMIT)
@@ -81,4 +82,12 @@ def test_multipart_cut_short_is_400() -> None:
 def test_multipart_without_boundary_is_400() -> None:
     with pytest.raises(BadRequest) as err:
         image_bytes("multipart/form-data", b"--x\r\n", LIMIT)
+    assert err.value.code == "malformed_multipart"
+
+
+def test_a_boundary_longer_than_the_parser_allows_is_400() -> None:
+    """Found by tests/test_fuzz.py: python-multipart refuses it with an error of its own."""
+    body, content_type = f.multipart([("file", "a.jpg", b"x", "image/jpeg")], boundary="b" * 300)
+    with pytest.raises(BadRequest) as err:
+        image_bytes(content_type, body, LIMIT)
     assert err.value.code == "malformed_multipart"
