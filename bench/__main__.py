@@ -27,9 +27,8 @@ from bench import RESULT
 from bench.images import KINDS, read_images, write_images
 from devtools.demo_model import build_demo_models
 from devtools.local_chalice import chalice_local, copy_project
-from bench.worker import peak_rss_mb
 from devtools.local_s3 import LocalS3
-from devtools.processes import free_port, wait_until_serving
+from devtools.processes import free_port, memory_mb, wait_until_serving
 from devtools.venvs import ensure_torch_cpu_venv
 from training.publish import publish
 
@@ -98,7 +97,7 @@ def peer(model: Path, images: dict[str, tuple[str, bytes]], n: int, work: Path) 
         url = f"http://127.0.0.1:{port}/predict"
         wait_until_serving(f"http://127.0.0.1:{port}/docs", process, 60, log.name)
         result = {"http": http_percentiles(url, images, n)}
-        result["peak_rss_mb"] = peak_rss_mb(process.pid)
+        result["peak_rss_mb"] = memory_mb(process.pid, "VmHWM")
         return result
     finally:
         process.terminate()

@@ -21,6 +21,7 @@ import numpy as np
 from bench import RESULT
 from bench.images import read_images
 from devtools.apigateway import api_event
+from devtools.processes import memory_mb
 
 
 class Context:
@@ -29,13 +30,6 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return 25_000
-
-
-def peak_rss_mb(pid: int | str = "self") -> float:
-    """VmHWM, this process's own peak: getrusage's ru_maxrss survives exec and so can report
-    the high-water mark of the (larger) parent that forked it."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    return round(int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]) / 1024, 1)
 
 
 def interleaved(cells: dict[str, Callable[[], Any]], n: int, rounds: int = 10) -> dict[str, dict[str, float]]:
@@ -74,7 +68,7 @@ def main() -> None:
     meta = runtime.metadata
     library = "onnxruntime" if runtime.name == "onnx" else "torch"
     result: dict[str, Any] = {"runtime": runtime.name, "library": f"{library} {version(library)}",
-                              "threads": app.settings.threads, "rss_mb_at_first_answer": peak_rss_mb()}
+                              "threads": app.settings.threads, "rss_mb_at_first_answer": memory_mb("self", "VmHWM")}
     batch = preprocess(decode(images["jpeg_224"][1], meta.resize_size, 10**9), meta)
     photo = images["jpeg_12mp"][1]
     cells: dict[str, Callable[[], Any]] = {
@@ -91,7 +85,7 @@ def main() -> None:
     result["warm_in_process"] = measured
     # How large the 12 MP (4000x3000) photo is when decoded: proof that it never is in full.
     result["decoded_12mp_size"] = list(decode(photo, meta.resize_size, 10**9).size)
-    result["peak_rss_mb"] = peak_rss_mb()
+    result["peak_rss_mb"] = memory_mb("self", "VmHWM")
     print(RESULT, json.dumps(result), flush=True)
 
 

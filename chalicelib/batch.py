@@ -11,10 +11,11 @@ import time
 from typing import Any
 
 from chalicelib.classifier import classify
-from chalicelib.errors import ApiError, PayloadTooLarge
+from chalicelib.errors import ApiError
 from chalicelib.model_store import ModelStore
 from chalicelib.query import DEFAULT_TOP_K
 from chalicelib.settings import Settings
+from chalicelib.uploads import check_size
 
 INCOMING_PREFIX = "incoming/"
 RESULTS_PREFIX = "results/"
@@ -35,8 +36,7 @@ def classify_object(bucket: str, key: str, store: ModelStore, settings: Settings
     source = {"bucket": bucket, "key": key}
     try:
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read(settings.max_body_bytes + 1)
-        if len(body) > settings.max_body_bytes:
-            raise PayloadTooLarge("body_too_large", f"the object is over the {settings.max_body_bytes} byte limit")
+        check_size(body, settings.max_body_bytes, "the object")
         result = classify(body, model, DEFAULT_TOP_K, settings.max_pixels, cold=cold, started=started)
     except ApiError as error:
         result = {**error.body(), "status": error.status}

@@ -32,12 +32,15 @@ logging.getLogger("python_multipart").setLevel(logging.ERROR)
 _FORM = "application/x-www-form-urlencoded"
 
 
+def check_size(data: bytes, max_bytes: int, what: str) -> None:
+    """what: the body, the object… (data may be cut at max_bytes + 1: enough to tell)."""
+    if len(data) > max_bytes:
+        raise PayloadTooLarge("body_too_large", f"{what} is over the limit of {max_bytes} bytes")
+
+
 def image_bytes(content_type: str | None, body: bytes, max_bytes: int) -> bytes:
     """Returns the image bytes carried by a request, or raises the error a client should see."""
-    if len(body) > max_bytes:
-        raise PayloadTooLarge(
-            "body_too_large", f"the body is {len(body)} bytes; the limit is {max_bytes} bytes"
-        )
+    check_size(body, max_bytes, "the body")
     media_type, params = parse_options_header(content_type or "")
     media = media_type.decode("latin-1").lower()
     if media in IMAGE_TYPES:

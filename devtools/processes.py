@@ -7,6 +7,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -31,3 +32,11 @@ def wait_until_serving(url: str, process: subprocess.Popen, timeout_s: float, lo
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing answered on {url} within {timeout_s}s; see {log}") from None
             time.sleep(0.1)
+
+
+def memory_mb(pid: int | str, field: str) -> float:
+    """A memory figure of a process in MB, from /proc/<pid>/status: VmRSS (now) or VmHWM
+    (its own peak; getrusage's ru_maxrss survives exec, so a child forked from a larger
+    parent would report the parent's)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return round(int(next(line for line in status.splitlines() if line.startswith(field)).split()[1]) / 1024, 1)

@@ -15,6 +15,7 @@ from typing import Iterator
 import pytest
 
 from devtools.local_chalice import chalice_local, copy_project
+from devtools.processes import memory_mb
 from tests import imagefiles as f
 from training.publish import publish
 
@@ -30,11 +31,6 @@ CASES = [
     ("text/plain", b"hello", 415, None),
     ("image/png", f.png_bomb(), 413, None),
 ]
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +59,7 @@ def test_mixed_load_has_no_5xx_no_wrong_answer_and_flat_memory(loaded_server: tu
     cases = [rng.choice(CASES) for _ in range(REQUESTS)]
     with ThreadPoolExecutor(CLIENTS) as pool:  # warm-up: the model load and first allocations
         list(pool.map(lambda c: send(base, c), cases[:100]))
-    warm_rss = rss_mb(pid)
+    warm_rss = memory_mb(pid, "VmRSS")
     started = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS) as pool:
         results = list(pool.map(lambda c: send(base, c), cases[100:]))
@@ -72,7 +68,7 @@ def test_mixed_load_has_no_5xx_no_wrong_answer_and_flat_memory(loaded_server: tu
              if status != case[2] or label != case[3]]
     assert wrong == [], wrong[:5]
     assert not [status for status, _, _ in results if status >= 500]
-    growth = rss_mb(pid) - warm_rss
+    growth = memory_mb(pid, "VmRSS") - warm_rss
     latencies = sorted(ms for _, _, ms in results)
     print(f"\nload: {len(results)} requests, {CLIENTS} clients, {len(results) / elapsed:.0f} req/s, "
           f"p50 {latencies[len(latencies) // 2]:.0f} ms, p99 {latencies[int(len(latencies) * 0.99)]:.0f} ms, "
