@@ -85,7 +85,9 @@ def chalice(*args: str, project: Path = ROOT) -> None:
         shutil.rmtree(cache)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-    subprocess.run([str(venv / "bin" / "chalice"), "--project-dir", str(project), *args], cwd=project, env=env, check=True)
+    env["PYTHONPATH"] = str(ROOT)  # for devtools.chalice_bytecode, Chalice with .pyc files in the zip
+    subprocess.run([str(venv / "bin" / "python"), "-m", "devtools.chalice_bytecode", "--project-dir", str(project), *args],
+                   cwd=project, env=env, check=True)
 
 
 def main() -> int:

@@ -2,7 +2,8 @@
 the unpacked deployment package, as Lambda's bootstrap does, and feeds it events.
 
 Reads a JSON list of events on stdin; writes each response on stdout as one line
-starting with RESPONSE.
+starting with RESPONSE, then the task-root modules Python had to compile from source
+(none, when the zip carries their bytecode) on a line starting with COMPILED.
 Only the standard library, the task root and the runtime folder are importable here.
 """
 
@@ -16,6 +17,7 @@ import time
 import uuid
 
 RESPONSE = "LAMBDA-RESPONSE"  # marks response lines among whatever else the handler prints
+COMPILED = "LAMBDA-COMPILED"
 
 
 class LambdaContext:
@@ -36,11 +38,21 @@ class LambdaContext:
 
 
 def main() -> None:
+    compiled: list[str] = []
+
+    def on_audit(event: str, args: tuple) -> None:
+        # The import system compiles a module's source only when it has no usable .pyc.
+        path = args[1] if event == "compile" and isinstance(args[1], str) else ""
+        if path.startswith(os.environ["LAMBDA_TASK_ROOT"]) and path.endswith(".py"):  # not Jinja2's templates
+            compiled.append(path)
+
+    sys.addaudithook(on_audit)
     module, _, attribute = os.environ["_HANDLER"].partition(".")
     handler = getattr(importlib.import_module(module), attribute)
     for event in json.load(sys.stdin):
         response = handler(event, LambdaContext())
         print(RESPONSE, json.dumps(response), flush=True)
+    print(COMPILED, json.dumps(compiled), flush=True)
 
 
 if __name__ == "__main__":

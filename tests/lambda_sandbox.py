@@ -64,6 +64,7 @@ class LambdaSandbox:
             _read_only(tree)
         self.home = self.root / "home"
         self.home.mkdir(mode=0o555)
+        self.compiled_from_source: list[str] = []  # by the last invoke: modules without usable bytecode
         self.tmp = self.root / "tmp"
         self.tmp.mkdir(mode=0o700)
         shutil.chown(self.tmp, "nobody", "nogroup")
@@ -98,10 +99,11 @@ class LambdaSandbox:
             input=json.dumps(events), capture_output=True, text=True, env=self.env, cwd=self.task, timeout=300,
         )
         assert result.returncode == 0, f"the handler process failed:\n{result.stderr[-4000:]}"
-        from tests.lambda_runner import RESPONSE
+        from tests.lambda_runner import COMPILED, RESPONSE
 
-        return [json.loads(line.removeprefix(RESPONSE)) for line in result.stdout.splitlines()
-                if line.startswith(RESPONSE)]
+        lines = result.stdout.splitlines()
+        self.compiled_from_source = json.loads(next(line for line in lines if line.startswith(COMPILED)).removeprefix(COMPILED))
+        return [json.loads(line.removeprefix(RESPONSE)) for line in lines if line.startswith(RESPONSE)]
 
     def close(self) -> None:
         for folder, _, _ in os.walk(self.root):
