@@ -262,7 +262,7 @@ class ModelStore:
     @staticmethod
     def _remove_stale_partials(folder: Path) -> None:
         """What killed downloads left: never trusted, but they fill /tmp. A live download
-        writes at least every S3_READ_TIMEOUT_S, so a partial file idle this long is dead."""
+        writes a chunk of 1 MB at a time; one idle for ten minutes is dead."""
         for partial in folder.glob(".partial-*"):
             with contextlib.suppress(OSError):
                 if time.time() - partial.stat().st_mtime > STALE_PARTIAL_S:
