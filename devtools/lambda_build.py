@@ -84,8 +84,8 @@ def chalice(*args: str, project: Path = ROOT) -> None:
     for cache in (project / "chalicelib").rglob("__pycache__"):
         shutil.rmtree(cache)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
-           "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-    env["PYTHONPATH"] = str(ROOT)  # for devtools.chalice_bytecode, Chalice with .pyc files in the zip
+           "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+           "PYTHONPATH": str(ROOT)}  # for devtools.chalice_bytecode: Chalice, with .pyc files in the zip
     subprocess.run([str(venv / "bin" / "python"), "-m", "devtools.chalice_bytecode", "--project-dir", str(project), *args],
                    cwd=project, env=env, check=True)
 
