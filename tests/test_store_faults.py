@@ -26,6 +26,7 @@ from devtools.local_s3 import LocalS3
 from tests.conftest import COLOUR_LABELS, COLOUR_META, ROOT, MeanColour, make_store
 from training.publish import publish
 
+
 class ThrottledRelay:
     """A real TCP relay on loopback in front of SeaweedFS that sends the answers back at
     `rate` bytes a second: a slow S3, with every byte of it real."""
