@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from chalicelib.errors import BadRequest, PayloadTooLarge
+from chalicelib.errors import ApiError, BadRequest, PayloadTooLarge
 from chalicelib.imaging import decode, preprocess
 from tests import imagefiles as f
 from tests.conftest import COLOUR_META
@@ -132,3 +134,10 @@ def test_preprocess_takes_the_centre_crop() -> None:
 @pytest.mark.parametrize("size", [(3000, 1), (1, 3000), (1, 1)])
 def test_extreme_aspect_ratios_preprocess_to_the_input_size(size: tuple[int, int]) -> None:
     assert preprocess(Image.new("RGB", size, f.RED), COLOUR_META).shape == (1, 3, 32, 32)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent / "fuzz-regressions").iterdir()), ids=lambda p: p.name)
+def test_inputs_the_fuzzer_broke_decoding_with_are_client_errors(path: Path) -> None:
+    with pytest.raises(ApiError) as err:
+        decode(path.read_bytes(), 256, 50_000_000)
+    assert 400 <= err.value.status < 500
