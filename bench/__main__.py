@@ -8,6 +8,7 @@ Never run by the tests: timing belongs here, not in assertions.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -25,6 +26,7 @@ import boto3
 
 from bench import RESULT
 from bench.images import KINDS, read_images, write_images
+from bench.worker import interleaved
 from devtools.demo_model import build_demo_models
 from devtools.local_chalice import chalice_local, copy_project
 from devtools.local_s3 import LocalS3
@@ -56,20 +58,16 @@ def run_json(python: Path, args: list[str], env: dict[str, str]) -> tuple[dict[s
     return json.loads(line.removeprefix(RESULT)), wall
 
 
+def post(url: str, content_type: str, data: bytes) -> None:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type}, method="POST")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        response.read()
+
+
 def http_percentiles(url: str, images: dict[str, tuple[str, bytes]], n: int) -> dict[str, dict[str, float]]:
-    out = {}
-    for name, (content_type, data) in images.items():
-        times = []
-        for i in range(n + 5):
-            request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type}, method="POST")
-            start = time.perf_counter()
-            with urllib.request.urlopen(request, timeout=60) as response:
-                response.read()
-            if i >= 5:  # the first few warm up
-                times.append((time.perf_counter() - start) * 1000)
-        out[name] = {"p50": round(statistics.median(times), 2),
-                     "p99": round(statistics.quantiles(times, n=100)[98], 2), "n": n}
-    return out
+    """The same uploads over HTTP, measured as the in-process cells are (bench.worker.interleaved)."""
+    return interleaved({name: functools.partial(post, url, content_type, data)
+                        for name, (content_type, data) in images.items()}, n)
 
 
 def cold_starts(python: Path, env: dict[str, str], runs: int, work: Path, photo: Path) -> dict[str, Any]:
