@@ -1,6 +1,7 @@
-"""Virtual environments beside .venv for what must run under another Python or torch:
-.venv-lambda (Python 3.12, as the Lambda runtime) and .venv-torch-cpu (torch's CPU build,
-as the container image ships it, for the benchmark's TorchScript runtime)."""
+"""The project's virtual environments: .venv (Python 3.11, requirements-dev.txt: made by
+scripts/bootstrap, so standard library only here), .venv-lambda (Python 3.12, as the
+Lambda runtime) and .venv-torch-cpu (torch's CPU build, as the container image ships it,
+for the benchmark's TorchScript runtime)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+DEV_VENV = ROOT / ".venv"
 TORCH_CPU_VENV = ROOT / ".venv-torch-cpu"
 TORCH_CPU = "torch==2.13.0"  # the CPU build; the same pin as deploy/container/Dockerfile
 
@@ -43,7 +45,17 @@ def ensure_venv(venv: Path, python: str, packages: list[str]) -> Path:
     return venv
 
 
+def ensure_dev_venv() -> Path:
+    """.venv: serving, tests, training and tools (requirements-dev.txt names the other two)."""
+    return ensure_venv(DEV_VENV, "python3.11",
+                       ["-r requirements.txt", "-r requirements-vendored.txt", "-r requirements-dev.txt"])
+
+
 def ensure_torch_cpu_venv() -> Path:
     """What the TorchScript runtime needs to serve, with torch's CPU build (a quarter of the
     CUDA build's memory) instead of .venv's: the service, chalice to serve it, botocore."""
     return ensure_venv(TORCH_CPU_VENV, "python3.11", [TORCH_CPU, "-r requirements.txt", pin("chalice"), pin("boto3")])
+
+
+if __name__ == "__main__":
+    ensure_dev_venv()
