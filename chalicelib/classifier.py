@@ -10,6 +10,7 @@ import numpy as np
 from chalicelib.imaging import decode, preprocess
 from chalicelib.model_store import LoadedModel
 
+
 def classify(data: bytes, model: LoadedModel, top_k: int, max_pixels: int, *, cold: bool, started: float) -> dict[str, Any]:
     """The answer /predict and batch results share. started: time.perf_counter() when the
     request began (its total includes fetching the model on a cold start)."""
@@ -19,13 +20,18 @@ def classify(data: bytes, model: LoadedModel, top_k: int, max_pixels: int, *, co
     decoded = time.perf_counter()
     batch = preprocess(image, meta)
     prepared = time.perf_counter()
-    probabilities = model.runtime.probabilities(batch)[0]
+    outputs = model.runtime.run(batch)
     inferred = time.perf_counter()
+    probabilities = outputs.probabilities[0]
     ranked = np.argsort(-probabilities, kind="stable")
     predictions = [{"label": meta.labels[i], "probability": float(probabilities[i])} for i in ranked[:min(top_k, len(meta.labels))]]
+    rule = meta.none_rule
+    recognised = rule is None or rule.recognises(float(outputs.scores[0]))
     return {
-        "label": predictions[0]["label"],
+        "recognised": recognised,
+        "label": predictions[0]["label"] if recognised else None,
         "confidence": predictions[0]["probability"],
+        **({} if recognised else {"message": f"This does not look like any of: {', '.join(meta.labels)}."}),
         "predictions": predictions,
         "model": {"name": meta.name, "version": meta.version, "sha256": model.sha256},
         "timing_ms": {

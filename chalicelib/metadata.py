@@ -16,6 +16,29 @@ class MetadataError(ValueError):
 
 
 @dataclass(frozen=True)
+class NoneRule:
+    """When an image looks like none of the labels: the model's second output, a score
+    per image, is below threshold. Both are set at training time from data; what the
+    score measures is the model's business (`score` names it, `description` says it)."""
+
+    score: str  # e.g. "reference_mass", "max_probability"
+    threshold: float
+    description: str
+    calibration: dict[str, Any] = field(default_factory=dict)  # the data it was set from
+
+    def recognises(self, score: float) -> bool:
+        return score >= self.threshold
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "NoneRule":
+        rule = cls(score=str(raw["score"]), threshold=float(raw["threshold"]),
+                   description=str(raw["description"]), calibration=dict(raw.get("calibration") or {}))
+        if not 0 <= rule.threshold <= 1:
+            raise ValueError(f"none_rule threshold {rule.threshold} is outside [0, 1]")
+        return rule
+
+
+@dataclass(frozen=True)
 class ModelMetadata:
     name: str
     version: str
@@ -26,6 +49,7 @@ class ModelMetadata:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     training: dict[str, Any] = field(default_factory=dict)  # free-form summary
+    none_rule: NoneRule | None = None  # without one, every image is taken as one of the labels
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -44,6 +68,7 @@ class ModelMetadata:
                 mean=tuple(float(m) for m in raw["mean"]),
                 std=tuple(float(s) for s in raw["std"]),
                 training=dict(raw.get("training") or {}),
+                none_rule=NoneRule.from_dict(raw["none_rule"]) if raw.get("none_rule") else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise MetadataError(f"model metadata is malformed: {exc!r}") from exc

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
@@ -61,6 +61,8 @@ class LoadedModel:
             "loaded_at": self.loaded_at,
             "load_timing_ms": self.timing_ms,
             "training": meta.training,
+            # null: this model has no "none of these" rule and takes every image as one of its labels.
+            "none_rule": asdict(meta.none_rule) if meta.none_rule else None,
         }
 
 

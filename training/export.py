@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from chalicelib.metadata import METADATA_FILE, ModelMetadata
-from chalicelib.runtimes import load_runtime, torchscript_deprecation_silenced
+from chalicelib.runtimes import load_runtime, outputs, torchscript_deprecation_silenced
+from training.none_rule import scored
 
 PARITY_TOLERANCE = 1e-4
 # The dynamo exporter's lowest opset; ONNX Runtime 1.31 (the Lambda's) runs up to opset 23.
@@ -36,7 +37,7 @@ def write_onnx(model: nn.Module, meta: ModelMetadata, path: Path) -> None:
     # All weights inside the one file (external_data=False): a model is one S3 object.
     torch.onnx.export(
         model, (example,), str(path), dynamo=True, external_data=False, opset_version=ONNX_OPSET,
-        input_names=["input"], output_names=["logits"], verbose=False,
+        input_names=["input"], output_names=["logits", "none_score"] if meta.none_rule else ["logits"], verbose=False,
         dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64)},),
     )
     proto = onnx.load(str(path))
@@ -52,10 +53,11 @@ WRITERS: dict[str, Callable[[nn.Module, ModelMetadata, Path], None]] = {
 
 
 def export(model: nn.Module, meta: ModelMetadata, out: Path, check: torch.Tensor) -> None:
-    """Writes out in the format its suffix names (.pt TorchScript, .onnx ONNX)."""
+    """Writes out in the format its suffix names (.pt TorchScript, .onnx ONNX): the
+    labels' logits, and with a none-rule in meta, the rule's score as a second output."""
     if out.suffix not in WRITERS:
         raise ExportError(f"cannot export to {out.name}: use one of {', '.join(WRITERS)}")
-    model = model.eval()
+    model = scored(model, meta.none_rule).eval()
     write_checked(out, lambda path: WRITERS[out.suffix](model, meta, path), model, check)
 
 
@@ -76,8 +78,12 @@ def write_checked(out: Path, write: Callable[[Path], None], reference: nn.Module
 
 def assert_parity(model: nn.Module, exported: Path, inputs: torch.Tensor) -> None:
     with torch.inference_mode():
-        expected = torch.softmax(model(inputs), dim=1).double().numpy()
-    actual = load_runtime(exported).probabilities(inputs.numpy())
-    worst = float(abs(actual - expected).max())
-    if worst > PARITY_TOLERANCE:
-        raise ExportError(f"{exported.suffix} probabilities differ from the eager model's by {worst:.2e} > {PARITY_TOLERANCE}")
+        result = model(inputs)
+    expected = outputs([t.numpy() for t in result] if isinstance(result, tuple) else [result.numpy()])
+    actual = load_runtime(exported).run(inputs.numpy())
+    for name in ("probabilities", "scores"):
+        if getattr(expected, name) is None:
+            continue
+        worst = float(abs(getattr(actual, name) - getattr(expected, name)).max())
+        if worst > PARITY_TOLERANCE:
+            raise ExportError(f"{exported.suffix} {name} differ from the eager model's by {worst:.2e} > {PARITY_TOLERANCE}")

@@ -1,4 +1,5 @@
-"""Procedural renderer of donuts, bagels and medu vadas for the demo data set.
+"""Procedural renderer of donuts, bagels and vadas (medu and masala) for the demo data set,
+drawn to look like food photos to an ImageNet model (the model card's "food mass").
 
 Every image comes from its own seeded generator (seed, split, class, index), so a tree
 renders identically on any machine and in any number of worker processes.
@@ -6,6 +7,7 @@ renders identically on any machine and in any number of worker processes.
 
 from __future__ import annotations
 
+import io
 import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -45,72 +47,108 @@ def _radial_wobble(rng: np.random.Generator, theta: np.ndarray, amount: float, h
     return out
 
 
-def _background(rng: np.random.Generator, n: int) -> np.ndarray:
-    """A table (plain, wood grain or cloth check) under a light gradient, optionally a plate."""
+# Surfaces food is photographed on, muted as real ones are: (kind, base colour range).
+SURFACES = (
+    ("wood", (0.35, 0.22, 0.12), (0.62, 0.45, 0.28)),
+    ("marble", (0.78, 0.77, 0.75), (0.93, 0.92, 0.9)),
+    ("granite", (0.25, 0.24, 0.24), (0.55, 0.53, 0.5)),
+    ("paper", (0.8, 0.68, 0.5), (0.97, 0.95, 0.92)),  # kraft to white: napkins, baking paper
+    ("cloth", (0.45, 0.2, 0.15), (0.9, 0.88, 0.85)),
+)
+
+
+def _surface(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A table top: wood grain, veined marble, speckled granite, crumpled paper or cloth."""
     y, x = np.mgrid[0:n, 0:n].astype(np.float32) / n
-    base = rng.uniform(0.15, 0.95, 3).astype(np.float32)
-    kind = rng.integers(0, 3)
-    if kind == 0:
-        tex = _smooth_noise(rng, (n, n), 6)[..., None] * 0.2
-    elif kind == 1:
-        freq = rng.uniform(10, 40)
-        grain = np.sin((x * freq + _smooth_noise(rng, (n, n), 4) * 3) * math.pi)
-        tex = (grain[..., None] * 0.08) + 0.0
-        base = np.array([rng.uniform(0.35, 0.6), rng.uniform(0.2, 0.4), rng.uniform(0.1, 0.25)], np.float32)
+    kind, low, high = SURFACES[rng.integers(0, len(SURFACES))]
+    base = rng.uniform(low, high).astype(np.float32)
+    if kind == "wood":
+        freq = rng.uniform(8, 30)
+        grain = np.sin((x * freq + _smooth_noise(rng, (n, n), 5) * 4) * math.pi)
+        tex = grain[..., None] * 0.06 + (_smooth_noise(rng, (n, n), 40)[..., None] - 0.5) * 0.08
+    elif kind == "marble":
+        veins = np.abs(np.sin((x + y + _smooth_noise(rng, (n, n), 4) * 2.5) * rng.uniform(3, 8)))
+        tex = -((1 - veins) ** 12)[..., None] * 0.25 + (_smooth_noise(rng, (n, n), 12)[..., None] - 0.5) * 0.05
+    elif kind == "granite":
+        tex = (rng.random((n, n, 1)).astype(np.float32) - 0.5) * 0.25 + (_smooth_noise(rng, (n, n), 30)[..., None] - 0.5) * 0.1
+    elif kind == "paper":
+        folds = _smooth_noise(rng, (n, n), int(rng.integers(3, 8)))
+        gy, gx = np.gradient(folds)
+        tex = ((gx + gy) * n * 0.02)[..., None] + (rng.random((n, n, 1)).astype(np.float32) - 0.5) * 0.03
     else:
-        cells = rng.integers(4, 12)
+        cells = rng.integers(6, 16)
         check = ((np.floor(x * cells) + np.floor(y * cells)) % 2)[..., None]
-        other = rng.uniform(0.3, 1.0, 3).astype(np.float32)
-        tex = check * (other - base) * 0.6
-    gx, gy = rng.uniform(-0.3, 0.3, 2)
-    img = base + tex + ((x - 0.5) * gx + (y - 0.5) * gy)[..., None]
-    if rng.random() < 0.6:
-        cx, cy = rng.uniform(0.35, 0.65, 2)
-        radius = rng.uniform(0.4, 0.6)
-        squash = rng.uniform(0.6, 1.0)
+        tex = check * (rng.uniform(0.85, 1.0, 3).astype(np.float32) - base) * 0.7 \
+            + (_smooth_noise(rng, (n, n), 60)[..., None] - 0.5) * 0.06
+    return np.clip(base + tex, 0, 1)
+
+
+def _background(rng: np.random.Generator, n: int) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """The surface under a light gradient, usually with a plate or napkin on it; returns
+    the image and the (x, y, radius) in pixels where food may go."""
+    y, x = np.mgrid[0:n, 0:n].astype(np.float32) / n
+    img = _surface(rng, n)
+    gx, gy = rng.uniform(-0.25, 0.25, 2)
+    img = img + ((x - 0.5) * gx + (y - 0.5) * gy)[..., None]
+    area = (n / 2, n / 2, n * 0.45)
+    if rng.random() < 0.7:
+        cx, cy = rng.uniform(0.4, 0.6, 2)
+        radius = rng.uniform(0.38, 0.62)
+        squash = rng.uniform(0.7, 1.0)
         d = np.sqrt((x - cx) ** 2 + ((y - cy) / squash) ** 2)
-        plate = rng.choice([np.array([0.95, 0.95, 0.93]), rng.uniform(0.3, 1.0, 3)]).astype(np.float32)
-        rim = np.clip(1 - np.abs(d - radius * 0.85) / 0.03, 0, 1)[..., None] * 0.12
-        inside = (d < radius)[..., None]
-        img = np.where(inside, plate - rim + (0.5 - y[..., None]) * 0.1, img)
-    return np.clip(img, 0, 1)
+        if rng.random() < 0.75:  # white or cream ceramic, sometimes a muted colour
+            plate = np.array([0.94, 0.93, 0.9], np.float32) * rng.uniform(0.9, 1.02)
+        else:
+            plate = rng.uniform(0.35, 0.8, 3).astype(np.float32) * 0.5 + 0.35
+        rim = np.clip(1 - np.abs(d - radius * 0.82) / 0.025, 0, 1)[..., None] * 0.1
+        plate_img = plate - rim + (0.5 - y[..., None]) * 0.08 - (d / radius)[..., None] * 0.05
+        shadow = np.clip((d - radius) / 0.04, 0, 1)[..., None]
+        img = img * (0.75 + 0.25 * shadow)
+        img = np.where((d < radius)[..., None], plate_img, img)
+        area = (cx * n, cy * n, radius * n * 0.8)
+    return np.clip(img, 0, 1), area
 
 
 @dataclass(frozen=True)
 class Look:
-    """How one kind of ring-shaped food is drawn."""
+    """How one kind of round fried or baked food is drawn."""
 
-    hole: tuple[float, float]
-    thickness: tuple[float, float]
-    wobble: float
-    roughness: float
+    hole: tuple[float, float]  # inner radius / outer radius
+    thickness: tuple[float, float]  # height of the ring's cross-section
+    wobble: float  # irregularity of the outline
+    roughness: float  # bumpiness of the surface
     gloss: float
 
 
 LOOKS = {
-    "donut": Look(hole=(0.38, 0.5), thickness=(0.55, 0.75), wobble=0.015, roughness=0.02, gloss=0.5),
-    "bagel": Look(hole=(0.18, 0.3), thickness=(0.9, 1.2), wobble=0.03, roughness=0.05, gloss=0.1),
-    "vada": Look(hole=(0.0, 0.18), thickness=(0.5, 0.8), wobble=0.05, roughness=0.35, gloss=0.2),
+    "donut": Look(hole=(0.16, 0.3), thickness=(0.9, 1.25), wobble=0.012, roughness=0.03, gloss=0.25),
+    "bagel": Look(hole=(0.16, 0.28), thickness=(1.0, 1.3), wobble=0.025, roughness=0.05, gloss=0.15),
+    "medu vada": Look(hole=(0.12, 0.22), thickness=(0.8, 1.1), wobble=0.02, roughness=0.25, gloss=0.4),
+    "masala vada": Look(hole=(0.0, 0.0), thickness=(0.4, 0.6), wobble=0.035, roughness=0.4, gloss=0.3),
 }
 
 
-def _crust_colour(rng: np.random.Generator, label: str) -> np.ndarray:
-    if label == "donut":
-        return np.array([rng.uniform(0.75, 0.9), rng.uniform(0.5, 0.65), rng.uniform(0.25, 0.4)], np.float32)
-    if label == "bagel":
-        dark = rng.uniform(0, 1)
-        return np.array([0.75 - 0.35 * dark, 0.5 - 0.3 * dark, 0.25 - 0.15 * dark], np.float32) + rng.normal(0, 0.02, 3).astype(np.float32)
-    return np.array([rng.uniform(0.72, 0.9), rng.uniform(0.42, 0.58), rng.uniform(0.08, 0.2)], np.float32)
+def _crust_colour(rng: np.random.Generator, kind: str) -> np.ndarray:
+    golden = rng.uniform(0, 1)  # pale to deep fried or baked
+    if kind == "donut":
+        colour = (0.86 - 0.2 * golden, 0.62 - 0.22 * golden, 0.33 - 0.15 * golden)
+    elif kind == "bagel":
+        colour = (0.8 - 0.35 * golden, 0.58 - 0.3 * golden, 0.32 - 0.2 * golden)
+    else:  # vadas: deep-fried lentil batter, darker and redder
+        colour = (0.8 - 0.25 * golden, 0.5 - 0.2 * golden, 0.16 - 0.08 * golden)
+    return np.array(colour, np.float32) + rng.normal(0, 0.015, 3).astype(np.float32)
 
 
-ICINGS = [
-    (0.95, 0.55, 0.7), (0.35, 0.18, 0.1), (0.97, 0.95, 0.9), (0.98, 0.85, 0.3),
-    (0.5, 0.75, 0.95), (0.6, 0.85, 0.5), (0.85, 0.3, 0.3), (0.7, 0.5, 0.85),
+ICINGS = [  # pink, chocolate, dark chocolate, white, vanilla, caramel, lemon, blue, strawberry
+    (0.95, 0.6, 0.72), (0.36, 0.2, 0.11), (0.2, 0.11, 0.07), (0.97, 0.95, 0.9), (0.98, 0.9, 0.72),
+    (0.78, 0.52, 0.25), (0.98, 0.88, 0.45), (0.55, 0.75, 0.95), (0.88, 0.3, 0.35),
 ]
 SPRINKLES = [(1, 0.2, 0.2), (0.2, 0.6, 1), (1, 0.9, 0.2), (0.3, 0.9, 0.3), (1, 1, 1), (1, 0.5, 0.8), (0.6, 0.3, 0.9)]
+SKIN = [(0.95, 0.78, 0.65), (0.85, 0.64, 0.5), (0.65, 0.45, 0.32), (0.45, 0.3, 0.2)]
 
 
-def _draw_bits(rng: np.random.Generator, mask: np.ndarray, count: int, colours: list, size: tuple[float, float], n: int) -> tuple[Image.Image, Image.Image]:
+def _draw_bits(rng: np.random.Generator, mask: np.ndarray, count: int, colours: list, size: tuple[float, float],
+               n: int, roundness: tuple[float, float] = (0.3, 0.5)) -> tuple[Image.Image, Image.Image]:
     """Small elongated specks (sprinkles or seeds) scattered over mask; returns (colour, alpha)."""
     layer = Image.new("RGB", (n, n))
     alpha = Image.new("L", (n, n))
@@ -120,7 +158,7 @@ def _draw_bits(rng: np.random.Generator, mask: np.ndarray, count: int, colours: 
     draw_c, draw_a = ImageDraw.Draw(layer), ImageDraw.Draw(alpha)
     for i in rng.integers(0, len(xs), count):
         length = rng.uniform(*size)
-        width = length * rng.uniform(0.3, 0.5)
+        width = length * rng.uniform(*roundness)
         angle = rng.uniform(0, math.pi)
         dx, dy = math.cos(angle) * length / 2, math.sin(angle) * length / 2
         colour = tuple(int(c * 255) for c in colours[rng.integers(0, len(colours))])
@@ -130,14 +168,85 @@ def _draw_bits(rng: np.random.Generator, mask: np.ndarray, count: int, colours: 
     return layer, alpha
 
 
-def _ring(rng: np.random.Generator, label: str, bg: np.ndarray) -> np.ndarray:
-    """Draws one shaded ring (torus seen from above, tilted) over the background."""
+def _over(albedo: np.ndarray, bits: tuple[Image.Image, Image.Image]) -> np.ndarray:
+    a = np.asarray(bits[1], np.float32)[..., None] / 255
+    return albedo * (1 - a) + np.asarray(bits[0], np.float32) / 255 * a
+
+
+def _kind(rng: np.random.Generator, label: str) -> str:
+    if label == "vada":
+        return "medu vada" if rng.random() < 0.65 else "masala vada"
+    return label
+
+
+def _topping(rng: np.random.Generator, kind: str, albedo: np.ndarray, t: np.ndarray, inside: np.ndarray,
+             theta: np.ndarray, bumps: np.ndarray, scale: float, n: int) -> tuple[np.ndarray, float, np.ndarray]:
+    """Glaze, seeds, a cut face or crisp flecks; returns (albedo, gloss, extra height)."""
+    gloss = LOOKS[kind].gloss
+    lift = np.zeros_like(t)
+    if kind == "donut":
+        # The pale band round the waist where the donut floated in the fryer.
+        albedo = np.where((np.abs(np.abs(t) - 0.9) < 0.1)[..., None], np.clip(albedo * 1.25, 0, 1), albedo)
+        style = rng.choice(["glaze", "glaze", "chocolate", "sugar", "plain-glaze"])
+        if style in ("glaze", "chocolate"):
+            edge = 0.62 + _radial_wobble(rng, theta, 0.2, 10)  # drips down the sides
+            iced = inside & (np.abs(t) < edge)
+            icing = np.array(ICINGS[2 if style == "chocolate" and rng.random() < 0.5 else 1] if style == "chocolate"
+                             else ICINGS[rng.integers(0, len(ICINGS))], np.float32)
+            albedo = np.where(iced[..., None], icing, albedo)
+            lift = iced * 0.06
+            gloss = 0.8
+            if rng.random() < 0.55:
+                albedo = _over(albedo, _draw_bits(rng, iced, int(rng.integers(40, 160)), SPRINKLES,
+                                                  (0.05 * scale, 0.1 * scale), n, (0.25, 0.35)))
+        elif style == "sugar":
+            sugar = rng.random(t.shape) < rng.uniform(0.3, 0.7)
+            albedo = np.where((inside & sugar)[..., None], np.clip(albedo * 0.4 + 0.6, 0, 1), albedo)
+            gloss = 0.05
+        else:  # a thin clear glaze: shiny, a little lighter
+            albedo = np.clip(albedo * 1.08, 0, 1)
+            gloss = 1.0
+    elif kind == "bagel":
+        style = rng.choice(["plain", "sesame", "poppy", "everything", "sliced", "cream cheese"])
+        top = inside & (np.abs(t) < 0.75)
+        if style in ("sliced", "cream cheese"):
+            # Cut in half, seen from above: pale crumb with holes inside a crust rim.
+            crumb = np.array([0.93, 0.86, 0.7], np.float32) * rng.uniform(0.9, 1.02)
+            pores = (_smooth_noise(rng, t.shape, int(rng.integers(50, 90))) < 0.3)[..., None]
+            face = inside & (np.abs(t) < 0.82)
+            albedo = np.where(face[..., None], np.where(pores, crumb * 0.8, crumb), albedo)
+            lift = face * -0.4  # flat cut face
+            gloss = 0.05
+            if style == "cream cheese":
+                spread = face & (_smooth_noise(rng, t.shape, 8) > rng.uniform(0.25, 0.5))
+                albedo = np.where(spread[..., None], np.array([0.98, 0.97, 0.94], np.float32), albedo)
+                lift = lift + spread * 0.12
+                gloss = 0.3
+        elif style != "plain":
+            seeds = {"sesame": [(0.95, 0.88, 0.7)], "poppy": [(0.08, 0.08, 0.1)]}
+            colours = seeds.get(style, [(0.95, 0.88, 0.7), (0.08, 0.08, 0.1), (0.9, 0.9, 0.85), (0.5, 0.35, 0.2)])
+            albedo = _over(albedo, _draw_bits(rng, top, int(rng.integers(120, 400)), colours,
+                                              (0.025 * scale, 0.05 * scale), n))
+            gloss = 0.3
+        albedo = albedo * (1 + bumps[..., None] * 0.12)
+    else:
+        # Fried, craggy surface: dark crisp ridges, a darker rim; masala vadas show lentils
+        # and green curry-leaf flecks.
+        crisp = _smooth_noise(rng, t.shape, int(rng.integers(50, 90)))
+        albedo = albedo * (0.75 + 0.45 * crisp)[..., None]
+        albedo = np.where((np.abs(t) > 0.7)[..., None], albedo * 0.85, albedo)
+        if kind == "masala vada":
+            bits = [(0.85, 0.62, 0.2), (0.55, 0.3, 0.08), (0.2, 0.4, 0.12), (0.9, 0.75, 0.35)]
+            albedo = _over(albedo, _draw_bits(rng, inside, int(rng.integers(150, 400)), bits,
+                                              (0.02 * scale, 0.05 * scale), n, (0.6, 0.9)))
+    return albedo, gloss, lift
+
+
+def _item(rng: np.random.Generator, kind: str, bg: np.ndarray, cx: float, cy: float, scale: float,
+          light: np.ndarray, tilt: float) -> np.ndarray:
+    """Draws one shaded round item (a torus or a lumpy disc, seen from above, tilted)."""
     n = bg.shape[0]
-    look = LOOKS[label]
-    scale = rng.uniform(0.22, 0.42) * n
-    cx = n / 2 + rng.normal(0, 0.12) * n
-    cy = n / 2 + rng.normal(0, 0.12) * n
-    tilt = rng.uniform(0.55, 1.0)
+    look = LOOKS[kind]
     rot = rng.uniform(0, 2 * math.pi)
     y, x = np.mgrid[0:n, 0:n].astype(np.float32)
     u, v = x - cx, y - cy
@@ -146,79 +255,106 @@ def _ring(rng: np.random.Generator, label: str, bg: np.ndarray) -> np.ndarray:
     theta = np.arctan2(v, u)
     outer = 1 + _radial_wobble(rng, theta, look.wobble * 4, 6)
     hole = rng.uniform(*look.hole) * (1 + _radial_wobble(rng, theta, look.wobble * 2, 3))
+    if look.hole[1] == 0:  # a disc: the "tube" runs from the centre out
+        hole = -outer
     tube = np.clip((outer - hole) / 2, 0.05, None)
     centre = (outer + hole) / 2
     t = (rho - centre) / tube  # -1 at the hole edge, +1 at the outer edge
     inside = np.abs(t) < 1
-    height = np.sqrt(np.clip(1 - t**2, 0, 1)) * rng.uniform(*look.thickness)
+    profile = np.sqrt(np.clip(1 - t**2, 0, 1))
+    if look.hole[1] == 0:
+        profile = np.sqrt(np.clip(1 - np.clip(t, 0, None) ** 2, 0, 1))  # flat top, rounded edge
     bumps = _smooth_noise(rng, (n, n), int(rng.integers(20, 45))) - 0.5
-    height = height + bumps * look.roughness
-    # Normals from the height field, lit from a random direction above.
+    fine = _smooth_noise(rng, (n, n), int(rng.integers(70, 110))) - 0.5
+    albedo = np.broadcast_to(_crust_colour(rng, kind), (n, n, 3)).copy()
+    albedo, gloss, lift = _topping(rng, kind, albedo, t, inside, theta, bumps, scale, n)
+    height = profile * rng.uniform(*look.thickness) + (bumps + fine * 0.5) * look.roughness + lift * profile
+    # Normals from the height field, lit from the scene's light.
     gy, gx = np.gradient(height * scale * 0.3)
     normal = np.stack([-gx, -gy, np.ones_like(gx)], -1)
     normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
-    az = rng.uniform(0, 2 * math.pi)
-    elev = rng.uniform(0.4, 1.2)
-    light = np.array([math.cos(az) * math.cos(elev), math.sin(az) * math.cos(elev), math.sin(elev)], np.float32)
     lambert = np.clip(normal @ light, 0, 1)[..., None]
-    albedo = np.broadcast_to(_crust_colour(rng, label), (n, n, 3)).copy()
-    gloss = look.gloss
-
-    if label == "donut":
-        # Pale ring around the waist where the donut floated in the fryer.
-        albedo = np.where((np.abs(np.abs(t) - 0.85) < 0.12)[..., None], albedo * 1.15, albedo)
-        if rng.random() < 0.85:
-            edge = 0.55 + _radial_wobble(rng, theta, 0.15, 8)
-            iced = inside & (np.abs(t) < edge)
-            icing = np.array(ICINGS[rng.integers(0, len(ICINGS))], np.float32)
-            albedo = np.where(iced[..., None], icing, albedo)
-            gloss = 0.9
-            if rng.random() < 0.6:
-                layer, alpha = _draw_bits(rng, iced, int(rng.integers(30, 120)), SPRINKLES, (0.03 * scale, 0.09 * scale), n)
-                a = np.asarray(alpha, np.float32)[..., None] / 255
-                albedo = albedo * (1 - a) + np.asarray(layer, np.float32) / 255 * a
-        else:
-            sugar = rng.random((n, n)) < 0.25
-            albedo = np.where((inside & sugar)[..., None], albedo * 1.3, albedo)
-    elif label == "bagel":
-        topping = rng.choice(["plain", "sesame", "poppy", "everything"])
-        top = inside & (np.abs(t) < 0.75)
-        if topping != "plain":
-            seeds = {"sesame": [(0.95, 0.88, 0.7)], "poppy": [(0.08, 0.08, 0.1)]}
-            colours = seeds.get(topping, [(0.95, 0.88, 0.7), (0.08, 0.08, 0.1), (0.9, 0.9, 0.85), (0.5, 0.35, 0.2)])
-            layer, alpha = _draw_bits(rng, top, int(rng.integers(60, 260)), colours, (0.02 * scale, 0.05 * scale), n)
-            a = np.asarray(alpha, np.float32)[..., None] / 255
-            albedo = albedo * (1 - a) + np.asarray(layer, np.float32) / 255 * a
-        albedo *= 1 + (bumps[..., None] * 0.1)
-    else:
-        # Fried, craggy surface: dark crisp flecks and a darker rim.
-        crisp = _smooth_noise(rng, (n, n), int(rng.integers(40, 70)))
-        albedo *= (0.75 + 0.45 * crisp)[..., None]
-        albedo = np.where((np.abs(t) > 0.7)[..., None], albedo * 0.8, albedo)
-
-    spec = np.clip(normal @ (light + np.array([0, 0, 1], np.float32)) / np.linalg.norm(light + np.array([0, 0, 1])), 0, 1)
-    shaded = albedo * (0.35 + 0.75 * lambert) + (gloss * spec**30)[..., None]
-    # Soft shadow of the ring on the table.
-    shadow = Image.fromarray((inside * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(scale * 0.12))
-    shift = (int(-light[0] * scale * 0.15), int(-light[1] * scale * 0.15))
-    shadow_a = np.roll(np.asarray(shadow, np.float32) / 255, shift, axis=(1, 0))[..., None] * 0.45
+    half = light + np.array([0, 0, 1], np.float32)
+    spec = np.clip(normal @ (half / np.linalg.norm(half)), 0, 1)
+    shaded = albedo * (0.3 + 0.8 * lambert) + (gloss * 0.6 * spec**25)[..., None]
+    # Soft shadow on the table, away from the light.
+    shadow = Image.fromarray((inside * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(scale * 0.15))
+    shift = (int(-light[0] * scale * 0.2), int(-light[1] * scale * 0.2))
+    shadow_a = np.roll(np.asarray(shadow, np.float32) / 255, shift, axis=(1, 0))[..., None] * 0.5
     out = bg * (1 - shadow_a)
-    # Anti-aliased edge.
-    cover = np.clip((1 - np.abs(t)) * tube * scale / 1.5, 0, 1)[..., None]
+    cover = np.clip((1 - np.abs(t)) * tube * scale / 1.5, 0, 1)[..., None]  # anti-aliased edge
     return out * (1 - cover) + np.clip(shaded, 0, 1) * cover
 
 
+def _hand(rng: np.random.Generator, img: np.ndarray, cx: float, cy: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """A hand reaching in from the bottom edge towards (cx, cy), drawn under the item;
+    returns the image and the thumb (colour × alpha, alpha), drawn over the item afterwards."""
+    n = img.shape[0]
+    skin = np.array(SKIN[rng.integers(0, len(SKIN))], np.float32)
+    palm, thumb = Image.new("L", (n, n)), Image.new("L", (n, n))
+    draw = ImageDraw.Draw(palm)
+    w = scale * 0.5
+    draw.ellipse((cx - w * 1.6, cy + scale * 0.4, cx + w * 1.6, n + scale), fill=255)
+    for k in range(4):  # fingers behind the item, spread under it
+        fx = cx - w * 1.2 + k * w * 0.8
+        draw.line([(fx, cy + scale * 0.6), (fx + (k - 1.5) * w * 0.2, cy - scale * 0.7)], fill=255, width=int(w * 0.55))
+    ImageDraw.Draw(thumb).line([(cx + w * 1.4, cy + scale * 1.1), (cx + scale * 0.9, cy + scale * 0.3)],
+                               fill=255, width=int(w * 0.6))
+    shade = 0.85 + 0.3 * _smooth_noise(rng, (n, n), 6)[..., None]
+    a = np.asarray(palm.filter(ImageFilter.GaussianBlur(1.2)), np.float32)[..., None] / 255
+    img = img * (1 - a) + skin * shade * a
+    thumb_a = np.asarray(thumb.filter(ImageFilter.GaussianBlur(1.2)), np.float32)[..., None] / 255
+    return img, np.stack([skin * shade * thumb_a, np.broadcast_to(thumb_a, img.shape)])
+
+
+def _finish(rng: np.random.Generator, img: np.ndarray, size: int) -> Image.Image:
+    """The camera: exposure, white balance, vignette, noise, blur and JPEG artefacts."""
+    n = img.shape[0]
+    y, x = np.mgrid[0:n, 0:n].astype(np.float32) / n
+    img = img * rng.uniform(0.75, 1.15) * (np.array([1.03, 1.0, 0.94], np.float32) * rng.uniform(0.95, 1.05, 3))
+    img = img * (1 - rng.uniform(0, 0.35) * ((x - 0.5) ** 2 + (y - 0.5) ** 2))[..., None]
+    img = img + rng.normal(0, rng.uniform(0.004, 0.03), img.shape)
+    pil = Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
+    if rng.random() < 0.35:
+        pil = pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.6)))
+    pil = pil.resize((size, size), Image.BILINEAR)
+    if rng.random() < 0.5:  # a photo that has been through a messenger app
+        buffer = io.BytesIO()
+        pil.save(buffer, "JPEG", quality=int(rng.integers(35, 80)))
+        pil = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    return pil
+
+
 def render(label: str, seed: int, size: int) -> Image.Image:
-    """One deterministic photo-like image of label."""
+    """One deterministic photo-like image of label: one to four items on a plate, a
+    napkin, paper or a counter, sometimes held in a hand."""
     rng = np.random.default_rng(seed)
     n = CANVAS
-    img = _ring(rng, label, _background(rng, n))
-    img *= rng.uniform(0.7, 1.2) * rng.uniform(0.9, 1.1, 3)  # exposure and white balance
-    img += rng.normal(0, rng.uniform(0.005, 0.04), img.shape)
-    pil = Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
-    if rng.random() < 0.3:
-        pil = pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5)))
-    return pil.resize((size, size), Image.BILINEAR)
+    img, (ax, ay, ar) = _background(rng, n)
+    az, elev = rng.uniform(0, 2 * math.pi), rng.uniform(0.5, 1.2)
+    light = np.array([math.cos(az) * math.cos(elev), math.sin(az) * math.cos(elev), math.sin(elev)], np.float32)
+    count = int(rng.choice([1, 1, 1, 2, 3, 4]))
+    kind = _kind(rng, label)
+    tilt = rng.uniform(0.6, 1.0)
+    scale = n * (rng.uniform(0.26, 0.4) if count == 1 else rng.uniform(0.15, 0.22))
+    held = count == 1 and rng.random() < 0.15
+    thumb = None
+    spots = [(ax + rng.normal(0, 0.15) * ar, ay + rng.normal(0, 0.15) * ar)] if count == 1 else \
+        [(ax + math.cos(a) * ar * 0.5, ay + math.sin(a) * ar * 0.5)
+         for a in rng.uniform(0, 2 * math.pi) + np.arange(count) * 2 * math.pi / count]
+    for cx, cy in spots:
+        if held:
+            img, thumb = _hand(rng, img, cx, cy, scale)
+        img = _item(rng, kind, img, cx, cy, scale, light, tilt)
+    if thumb is not None:
+        img = img * (1 - thumb[1]) + thumb[0]
+    return _finish(rng, img, size)
+
+
+def render_empty(seed: int, size: int) -> Image.Image:
+    """A plate, napkin, paper or counter with nothing on it: clutter for "none of these"."""
+    rng = np.random.default_rng(seed + 7_000_003)
+    return _finish(rng, _background(rng, CANVAS)[0], size)
 
 
 def _render_job(job: Job) -> None:

