@@ -1,5 +1,6 @@
 """python -m bench: cold start, warm latency, floors and memory of both runtimes, beside the
-seed's FastAPI + torch stack, in one run so that machine noise touches all alike.
+seed's FastAPI + torch stack, and the demo network's forward beside ResNet-18's, in one run
+so that machine noise touches all alike.
 
 Prints a table and the targets, and writes JSON (default bench/results/latest.json).
 Never run by the tests: timing belongs here, not in assertions.
@@ -26,6 +27,7 @@ import boto3
 
 from bench import RESULT
 from bench.images import KINDS, read_images, write_images
+from bench.networks import forward_times
 from bench.worker import interleaved
 from devtools.demo_model import build_demo_models
 from devtools.local_chalice import chalice_local, copy_project
@@ -146,6 +148,9 @@ def table(r: dict[str, Any]) -> str:
         w = r[runtime]["in_process"]
         lines.append(f"{runtime:28}{w['floor_forward']['p50']:>14.1f}{w['floor_request_12mp']['p50']:>14.1f}{w['peak_rss_mb']:>14.1f}")
     lines.append(f"{'FastAPI peer':28}{'':>28}{r['peer']['peak_rss_mb']:>14.1f}")
+    networks = r["networks"]
+    lines += ["", f"network, bare ONNX forward at {networks['input_size']} px, {networks['threads']} threads   p50 / p99 ms"]
+    lines += [f"  {name:40}{cell['p50']:>8.1f} / {cell['p99']:<7.1f}" for name, cell in networks["forward_ms"].items()]
     lines += ["", "cold start (median ms)         process→answer   import    fetch     load   1st inference"]
     for runtime in ("onnx", "torchscript"):
         for mode, c in r[runtime]["cold"].items():
@@ -205,6 +210,8 @@ def main() -> int:
                                     "cost_per_million": cost_per_million(in_process["warm_in_process"]["jpeg_1mp"]["p50"])}
             print("FastAPI peer", flush=True)
             results["peer"] = peer(models[".pt"], images, args.requests, work)
+            print("networks: bare ONNX forward", flush=True)
+            results["networks"] = forward_times(models[".onnx"], work, args.requests)
         finally:
             s3.stop()
     results["targets"] = targets(results)

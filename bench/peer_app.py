@@ -37,6 +37,8 @@ app = FastAPI()
 async def predict(request: Request) -> dict:
     image = Image.open(io.BytesIO(await request.body())).convert("RGB")
     with torch.inference_mode():
-        probabilities = torch.softmax(model(transform(image)[None]), dim=1)[0]
+        outputs = model(transform(image)[None])
+        logits = outputs[0] if isinstance(outputs, tuple) else outputs  # (logits, none-rule score)
+        probabilities = torch.softmax(logits, dim=1)[0]
     best = int(probabilities.argmax())
     return {"label": meta["labels"][best], "confidence": float(probabilities[best])}

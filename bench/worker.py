@@ -73,8 +73,8 @@ def main() -> None:
     photo = images["jpeg_12mp"][1]
     cells: dict[str, Callable[[], Any]] = {
         name: functools.partial(app.app, event, context) for name, event in events.items()}
-    cells["floor_forward"] = functools.partial(runtime.probabilities, batch)
-    cells["floor_request_12mp"] = lambda: runtime.probabilities(preprocess(decode(photo, meta.resize_size, 10**9), meta))
+    cells["floor_forward"] = functools.partial(runtime.run, batch)
+    cells["floor_request_12mp"] = lambda: runtime.run(preprocess(decode(photo, meta.resize_size, 10**9), meta))
     # The service's log lines go to a file, as in Lambda they go to CloudWatch: sent
     # through the pipe, each would wake the reading parent, which then competes with the
     # runtime's threads for the two cores, slowing only the cells that log.

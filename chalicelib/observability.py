@@ -31,7 +31,8 @@ def request_record(route: str, method: str, request_id: str, status: int, body_b
         record["error_code"] = error.get("code")
     if "model" in answer and "timing_ms" in answer:
         record.update(model_version=f"{answer['model']['name']}/{answer['model']['version']}",
-                      timing_ms=answer["timing_ms"], cold_start=answer.get("cold_start", False), label=answer.get("label"))
+                      timing_ms=answer["timing_ms"], cold_start=answer.get("cold_start", False), label=answer.get("label"),
+                      recognised=answer.get("recognised"))
     # Embedded Metric Format: CloudWatch turns these members into metrics by route.
     record.update(Route=route, Latency=record["latency_ms"], ColdStart=int(record.get("cold_start", False)),
                   Errors=int(status >= 500), ClientErrors=int(400 <= status < 500))

@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from chalicelib.metadata import ModelMetadata
+from chalicelib.metadata import ModelMetadata, NoneRule
 from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
 from devtools.local_chalice import chalice_local, copy_project
@@ -50,6 +50,8 @@ COLOUR_META = ModelMetadata(
     resize_size=36,
     mean=(0.485, 0.456, 0.406),
     std=(0.229, 0.224, 0.225),
+    # A clear red, green or blue passes; grey (top probability about 0.6) is "none of these".
+    none_rule=NoneRule("max_probability", 0.9, "recognised when the top label's probability is at least 0.9"),
 )
 
 

@@ -10,6 +10,7 @@ from PIL import Image
 RED = (220, 30, 30)
 GREEN = (30, 200, 40)
 BLUE = (30, 40, 220)
+GREY = (128, 128, 128)  # like none of the colour model's labels
 
 
 def encode(image: Image.Image, fmt: str, **params) -> bytes:

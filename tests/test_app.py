@@ -61,6 +61,36 @@ def test_predict_answers_in_the_documented_shape(client: Client) -> None:
     assert post(client, f.jpeg(f.RED), "image/jpeg")[2]["cold_start"] is False
 
 
+def test_an_image_like_none_of_the_labels_is_answered_as_none(client: Client) -> None:
+    status, _, body = post(client, f.jpeg(f.GREY), "image/jpeg", "?top_k=3")
+    assert status == 200, body
+    assert body["recognised"] is False and body["label"] is None
+    assert body["message"] == "This does not look like any of: blue, green, red."
+    probabilities = [p["probability"] for p in body["predictions"]]
+    assert probabilities == sorted(probabilities, reverse=True) and len(probabilities) == 3
+    assert body["confidence"] == probabilities[0] < 0.9  # still the top probability
+
+
+def test_a_recognised_image_says_so_without_a_message(client: Client) -> None:
+    body = post(client, f.jpeg(f.RED), "image/jpeg")[2]
+    assert body["recognised"] is True and body["label"] == "red" and "message" not in body
+
+
+def test_a_model_without_a_none_rule_recognises_every_image(tmp_path: Path) -> None:
+    """Model files made before the rule existed answer as they always did."""
+    from dataclasses import replace
+
+    from tests.conftest import COLOUR_META, MeanColour, colour_batch, make_store
+    from training.export import export
+
+    path = tmp_path / "colours.onnx"
+    export(MeanColour(), replace(COLOUR_META, none_rule=None), path, colour_batch())
+    loaded, cold = make_store(path.as_uri(), tmp_path / "cache").get()
+    answer = classifier.classify(f.jpeg(f.GREY), loaded, 3, 10**6, cold=cold, started=0.0)
+    assert answer["recognised"] is True and answer["label"] == answer["predictions"][0]["label"]
+    assert loaded.describe()["none_rule"] is None
+
+
 def test_probabilities_are_sorted_and_sum_to_one(client: Client) -> None:
     body = post(client, f.png(f.GREEN), "image/png", "?top_k=3")[2]
     probabilities = [p["probability"] for p in body["predictions"]]
@@ -136,6 +166,8 @@ def test_model_route_describes_the_model(client: Client, model_uri: str) -> None
     assert body["normalisation"]["mean"] == [0.485, 0.456, 0.406]
     assert body["architecture"] == "mean-colour" and body["source_uri"] == model_uri
     assert body["loaded_at"] and len(body["sha256"]) == 64
+    assert body["none_rule"]["score"] == "max_probability" and body["none_rule"]["threshold"] == 0.9
+    assert body["none_rule"]["description"]
     assert json.loads(client.http.get("/health").body)["model_loaded"] is True
 
 
@@ -207,6 +239,14 @@ def test_the_plain_form_gets_an_html_answer(client: Client) -> None:
     assert "It looks like: red" in response.body.decode()
 
 
+def test_the_plain_form_says_none_of_these_in_html(client: Client) -> None:
+    body, content_type = f.multipart([("file", "grey.png", f.png(f.GREY), "image/png")])
+    response = client.http.post("/predict", headers={"Content-Type": content_type, "Accept": BROWSER_ACCEPT}, body=body)
+    page = response.body.decode()
+    assert response.status_code == 200 and "<h1>None of these</h1>" in page
+    assert "This does not look like any of: blue, green, red." in page
+
+
 def test_the_plain_form_gets_html_errors_with_their_status(client: Client) -> None:
     body, content_type = f.multipart([("file", "notes.png", b"words", "image/png")])
     response = client.http.post("/predict", headers={"Content-Type": content_type, "Accept": BROWSER_ACCEPT}, body=body)
@@ -226,6 +266,7 @@ def test_each_request_logs_one_structured_line_that_is_also_emf(client: Client, 
     ok, refused = log_lines(capsys)
     assert ok["route"] == "/predict" and ok["status"] == 200 and ok["body_bytes"] == len(photo)
     assert ok["model_version"] == "test-colours/1" and ok["cold_start"] is True and ok["label"] == "red"
+    assert ok["recognised"] is True
     assert set(ok["timing_ms"]) == {"decode", "preprocess", "inference", "total"}
     assert refused["status"] == 415 and refused["error_code"] == "unsupported_media_type" and refused["level"] == "WARNING"
     for line in (ok, refused):

@@ -37,6 +37,12 @@ def test_health_first_then_a_cold_then_a_warm_prediction(server: str) -> None:
     assert json.loads(request(f"{server}/predict", f.jpeg(f.RED), "image/jpeg")[2])["cold_start"] is False
 
 
+def test_an_image_like_none_of_the_labels_over_http(server: str) -> None:
+    status, _, body = request(f"{server}/predict", f.png(f.GREY), "image/png")
+    answer = json.loads(body)
+    assert status == 200 and answer["recognised"] is False and answer["label"] is None and answer["message"]
+
+
 @pytest.mark.parametrize("content_type, data, label", [
     ("image/png", f.png(f.GREEN), "green"),
     ("image/webp", f.encode(f.solid(f.BLUE), "WEBP", lossless=True), "blue"),

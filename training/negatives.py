@@ -1,9 +1,10 @@
 """Images of none of the labels, from what this project installs (nothing is downloaded).
 
-- none_images(): photos that are not food, for calibrating "none of these": scikit-learn's
-  and matplotlib's sample photos, Debian's GNOME wallpapers when installed
-  (/usr/share/backgrounds), procedural clutter (empty plates, tables, textures from the
-  renderer) and any folder of the user's own (`train --none-images DIR`).
+- none_images(): images that are not food, for calibrating "none of these": scikit-learn's
+  and matplotlib's sample photos, Debian's wallpaper packages when installed
+  (gnome-backgrounds, plasma-workspace-wallpapers: `scripts/test` installs them where it
+  can), procedural clutter (empty plates, tables, textures from the renderer) and any
+  folder of the user's own (`train --none-images DIR`).
 - held_out_photos(): scikit-image's sample photos, never used for training or calibration:
   the model card's evaluation set for "none of these".
 """
@@ -11,13 +12,15 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 from PIL import Image
 
 from training.dataset import IMAGE_SUFFIXES, load_rgb
 
-WALLPAPERS = Path("/usr/share/backgrounds")
+GNOME_WALLPAPERS = Path("/usr/share/backgrounds")
+PLASMA_WALLPAPERS = Path("/usr/share/wallpapers")  # <name>/contents/images/<width>x<height>.<ext>
 CLUTTER_COUNT = 48
 # scikit-image's bundled photographs (its data folder also holds charts, text and
 # synthetic test patterns, which are not photos).
@@ -41,6 +44,17 @@ def _images_in(folder: Path | None, names: tuple[str, ...] | None = None) -> lis
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def _one_size_each(folder: Path) -> list[Path]:
+    """One file per Plasma wallpaper (each comes in many sizes): the smallest of at least 1280 px wide."""
+    chosen = []
+    for images in sorted(folder.glob("*/contents/images")) if folder.is_dir() else []:
+        sized = [(int(m[1]), p) for p in images.iterdir() if (m := re.match(r"(\d+)x\d+", p.stem))]
+        wide = sorted(pair for pair in sized if pair[0] >= 1280) or sorted(sized, reverse=True)
+        if wide and wide[0][1].suffix.lower() in IMAGE_SUFFIXES:
+            chosen.append(wide[0][1])
+    return chosen
+
+
 def photo_files(extra: Path | None = None) -> dict[str, list[Path]]:
     """The non-food photo files by source; a source whose package is missing is empty."""
     sklearn = _package_dir("sklearn")
@@ -49,7 +63,8 @@ def photo_files(extra: Path | None = None) -> dict[str, list[Path]]:
         "scikit-learn samples": _images_in(sklearn / "datasets" / "images" if sklearn else None),
         "matplotlib samples": [p for p in _images_in(matplotlib / "mpl-data" / "sample_data" if matplotlib else None)
                                if p.suffix.lower() in (".jpg", ".jpeg")],
-        "GNOME wallpapers": _images_in(WALLPAPERS),
+        "GNOME wallpapers": _images_in(GNOME_WALLPAPERS),
+        "Plasma wallpapers": _one_size_each(PLASMA_WALLPAPERS),
     }
     if extra is not None:
         sources[f"{extra}"] = _images_in(extra)

