@@ -52,7 +52,8 @@ def test_metadata_round_trips_the_rule_and_refuses_a_bad_threshold() -> None:
 
 def test_calibration_of_a_pretrained_network_uses_the_imagenet_food_mass() -> None:
     """Rendered bagels are to be accepted, scikit-learn's sample photos (a temple, a
-    flower) and empty tables refused: the ImageNet head's food mass tells them apart."""
+    flower) and empty tables refused: the ImageNet head's food mass tells them apart, and
+    the threshold falls between them."""
     network = build_network("efficientnet_lite0", 3, pretrained=True).eval()
     meta = ModelMetadata("probe", "0", "efficientnet_lite0", ("a", "b", "c"), 224, 256, (0.5,) * 3, (0.5,) * 3)
     batch = lambda images: torch.from_numpy(np.concatenate([preprocess(image, meta) for image in images]))

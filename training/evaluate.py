@@ -57,8 +57,11 @@ def evaluate(model_file: Path, split_dir: Path, none_dir: Path | None = None, ba
         "model": {"name": meta.name, "version": meta.version, "file": model_file.name},
         "split": str(split_dir),
         "images": int(confusion.sum()),
-        "accuracy": round(float(np.trace(confusion[:, :-1]) / confusion.sum()), 4),
+        # The right label on top, the none-rule aside; then the share the rule accepts, and
+        # the share a user gets right (the right label, and accepted).
+        "accuracy": round(float(np.mean(hits)), 4),
         "accepted": round(float(1 - confusion[:, -1].sum() / confusion.sum()), 4),
+        "accepted_and_right": round(float(np.trace(confusion[:, :-1]) / confusion.sum()), 4),
         "calibration_error": round(expected_calibration_error(np.array(confidences), np.array(hits)), 4),
         "per_class": per_class,
         "labels": list(labels),
@@ -114,14 +117,14 @@ def write_report(report: dict[str, Any], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "report.json", out_dir / "confusion.png"]
     written[0].write_text(json.dumps(report, indent=2) + "\n")
-    draw_confusion(report["labels"], np.array(report["confusion_matrix"]), report["accuracy"]).save(written[1])
+    draw_confusion(report["labels"], np.array(report["confusion_matrix"]), report["accuracy"], report["accepted"]).save(written[1])
     if report["most_wrong"]:
         written.append(out_dir / "most_wrong.png")
         draw_most_wrong(report["most_wrong"]).save(written[-1])
     return written
 
 
-def draw_confusion(labels: list[str], confusion: np.ndarray, accuracy: float, cell: int = 90) -> Image.Image:
+def draw_confusion(labels: list[str], confusion: np.ndarray, accuracy: float, accepted: float, cell: int = 90) -> Image.Image:
     """Rows: true labels; columns: the labels, then "none"."""
     n = len(labels)
     columns = [*labels, "none"]
@@ -141,7 +144,8 @@ def draw_confusion(labels: list[str], confusion: np.ndarray, accuracy: float, ce
             draw.text((box[0] + 8, box[1] + cell // 2 - 6), f"{confusion[i, j]} ({share:.0%})",
                       fill="white" if share > 0.6 else "black")
     draw.text((8, 8), "rows: true label, columns: predicted", fill="black")
-    draw.text((8, image.height - 28), f"accuracy {accuracy:.2%} on {int(confusion.sum())} images", fill="black")
+    draw.text((8, image.height - 28), f"top-1 accuracy {accuracy:.2%}, {accepted:.1%} accepted by the none-rule, "
+                                      f"{int(confusion.sum())} images", fill="black")
     return image
 
 
@@ -155,6 +159,6 @@ def draw_most_wrong(wrong: list[dict[str, Any]], side: int = 160) -> Image.Image
         thumb = load_rgb(Path(item["path"]), side)
         thumb.thumbnail((side - 4, side - 4))
         sheet.paste(thumb, (x + 2, y + 2))
-        caption = f"{item['label']} → {item['predicted']} {item['confidence']:.0%}"
+        caption = f"{item['label']} -> {item['predicted']} {item['confidence']:.0%}"  # the default font has no arrow
         draw.text((x + 4, y + side + 6), caption, fill="black")
     return sheet

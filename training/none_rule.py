@@ -1,11 +1,11 @@
 """"None of these": a score per image computed inside the exported graph, and the threshold
 below which the service answers that the image looks like none of the labels.
 
-Two scores, and calibration picks the one that separates the data better:
-- reference_mass: the frozen ImageNet head's probability summed over chosen ImageNet
-  classes (for the demo, its food classes). That head has seen real photographs, so it
-  tells food from not-food on photos even when the new head has only seen renders.
-- max_probability: the new head's top probability; for networks without ImageNet weights.
+The score:
+- reference_mass, for pretrained networks: the frozen ImageNet head's probability summed
+  over chosen ImageNet classes (its food classes). That head has seen real photographs, so
+  it tells food from not-food on photos even when the new head has only seen renders.
+- max_probability, for networks trained from scratch: the new head's top probability.
 The threshold accepts the validation split and refuses the non-food images
 (training/negatives.py) with the best balanced accuracy.
 """
@@ -83,27 +83,27 @@ def best_threshold(accept: np.ndarray, refuse: np.ndarray) -> tuple[float, float
 
 def calibrate(network: nn.Module, accept_batches: list[torch.Tensor], refuse_batches: list[torch.Tensor],
               reference_classes: tuple[int, ...] = FOOD_CLASSES, sources: dict[str, int] | None = None) -> NoneRule:
-    """The rule that best tells the validation images (accept) from the non-food images
-    (refuse): reference_mass when the network kept its ImageNet head, else max_probability."""
-    rules = []
-    kinds = ["reference_mass", "max_probability"] if getattr(network, "reference", None) is not None else ["max_probability"]
-    for kind in kinds:
-        probe = NoneRule(kind, 0.0, "", {"reference_classes": list(reference_classes)})
-        module = scored(network, probe).eval()
-        accept, refuse = scores(module, accept_batches), scores(module, refuse_batches)
-        threshold, balanced = best_threshold(accept, refuse)
-        calibration: dict[str, Any] = {
-            "balanced_accuracy": round(balanced, 4),
-            "validation_images": len(accept),
-            "validation_accepted": round(float((accept >= threshold).mean()), 4),
-            "none_images": len(refuse),
-            "none_refused": round(float((refuse < threshold).mean()), 4) if len(refuse) else None,
-            "none_sources": sources or {},
-        }
-        if kind == "reference_mass":
-            calibration["reference_classes"] = list(reference_classes)
-        rules.append(NoneRule(kind, round(threshold, 6), DESCRIPTIONS[kind], calibration))
-    return max(rules, key=lambda r: r.calibration["balanced_accuracy"])
+    """The rule's threshold that best tells the validation images (accept) from the non-food
+    images (refuse). The score is reference_mass when the network kept its ImageNet head:
+    the new head has seen only the training images, and on photos unlike them (renders
+    versus real photos) its top probability refuses real food too; the ImageNet head has
+    seen photographs. Without that head, max_probability is all there is."""
+    kind = "reference_mass" if getattr(network, "reference", None) is not None else "max_probability"
+    probe = NoneRule(kind, 0.0, "", {"reference_classes": list(reference_classes)})
+    module = scored(network, probe).eval()
+    accept, refuse = scores(module, accept_batches), scores(module, refuse_batches)
+    threshold, balanced = best_threshold(accept, refuse)
+    calibration: dict[str, Any] = {
+        "balanced_accuracy": round(balanced, 4),
+        "validation_images": len(accept),
+        "validation_accepted": round(float((accept >= threshold).mean()), 4),
+        "none_images": len(refuse),
+        "none_refused": round(float((refuse < threshold).mean()), 4) if len(refuse) else None,
+        "none_sources": sources or {},
+    }
+    if kind == "reference_mass":
+        calibration["reference_classes"] = list(reference_classes)
+    return NoneRule(kind, round(threshold, 6), DESCRIPTIONS[kind], calibration)
 
 
 DESCRIPTIONS = {
