@@ -42,7 +42,7 @@ def put_and_notify(client: Client, s3: Any, bucket: str, key: str, data: bytes) 
 def test_an_uploaded_image_gets_a_result_beside_it(batch_client: Client, s3: Any, bucket: str, prefix: str) -> None:
     key = f"incoming/{prefix}/holiday photo.jpg"
     result = put_and_notify(batch_client, s3, bucket, key, f.jpeg(f.BLUE))
-    assert result["label"] == "blue" and len(result["predictions"]) == 3
+    assert result["recognised"] is True and result["label"] == "blue" and len(result["predictions"]) == 3
     assert result["model"]["name"] == "test-colours" and set(result["timing_ms"]) == {"decode", "preprocess", "inference", "total"}
     assert result["source"] == {"bucket": bucket, "key": key}
     assert result_key(key) == f"results/{prefix}/holiday photo.jpg.json"  # outside incoming/: no loop
