@@ -24,6 +24,7 @@ from chalicelib.model_store import STALE_PARTIAL_S
 from chalicelib.runtimes import torchscript_deprecation_silenced
 from devtools.local_s3 import LocalS3
 from tests.conftest import COLOUR_LABELS, COLOUR_META, ROOT, MeanColour, make_store
+from training.none_rule import scored
 from training.publish import publish
 
 
@@ -157,7 +158,8 @@ def test_a_silent_s3_is_a_503_within_the_configured_timeouts(silent_s3: str, tmp
 
 def _torchscript(path: Path, extra: dict[str, str]) -> Path:
     with torchscript_deprecation_silenced():
-        torch.jit.save(torch.jit.script(MeanColour().eval()), str(path), _extra_files=extra)
+        # With the score output COLOUR_META's none-rule needs, as training.export writes it.
+        torch.jit.save(torch.jit.script(scored(MeanColour(), COLOUR_META.none_rule).eval()), str(path), _extra_files=extra)
     return path
 
 
