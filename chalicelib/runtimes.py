@@ -12,7 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 
@@ -40,6 +40,11 @@ class Runtime(Protocol):
 def outputs(raw: list[np.ndarray]) -> Outputs:
     """A model's raw outputs: logits, then (with a none-rule) one score per image."""
     return Outputs(softmax(raw[0]), raw[1].astype(np.float64).reshape(-1) if len(raw) > 1 else None)
+
+
+def tensor_outputs(result: Any) -> Outputs:
+    """What a torch module returns, logits or (logits, scores), as Outputs."""
+    return outputs([t.numpy() for t in result] if isinstance(result, tuple) else [result.numpy()])
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -80,7 +85,7 @@ class TorchScriptRuntime:
         # convolutions: later calls are no slower (bench/).
         with self._torch.inference_mode(), self._torch.jit.optimized_execution(False):
             result = self._module(self._torch.from_numpy(batch))
-        return outputs([t.numpy() for t in result] if isinstance(result, tuple) else [result.numpy()])
+        return tensor_outputs(result)
 
 
 class OnnxRuntime:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from chalicelib.metadata import METADATA_FILE, ModelMetadata
-from chalicelib.runtimes import load_runtime, outputs, torchscript_deprecation_silenced
+from chalicelib.runtimes import load_runtime, tensor_outputs, torchscript_deprecation_silenced
 from training.none_rule import scored
 
 PARITY_TOLERANCE = 1e-4
@@ -78,8 +78,7 @@ def write_checked(out: Path, write: Callable[[Path], None], reference: nn.Module
 
 def assert_parity(model: nn.Module, exported: Path, inputs: torch.Tensor) -> None:
     with torch.inference_mode():
-        result = model(inputs)
-    expected = outputs([t.numpy() for t in result] if isinstance(result, tuple) else [result.numpy()])
+        expected = tensor_outputs(model(inputs))
     actual = load_runtime(exported).run(inputs.numpy())
     for name in ("probabilities", "scores"):
         if getattr(expected, name) is None:
