@@ -29,6 +29,7 @@ from bench import RESULT
 from bench.images import KINDS, read_images, write_images
 from bench.networks import forward_times
 from bench.worker import interleaved
+from chalicelib.settings import usable_cpus
 from devtools.demo_model import build_demo_models
 from devtools.local_chalice import chalice_local, copy_project
 from devtools.local_s3 import LocalS3
@@ -188,7 +189,7 @@ def main() -> int:
                 "requests": args.requests,
                 "machine": {"cpu": next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                                          if l.startswith("model name")), platform.processor()),
-                            "cores": len(os.sched_getaffinity(0)), "python": platform.python_version()},
+                            "cores": usable_cpus(), "python": platform.python_version()},
             }
             # TorchScript runs on torch's CPU build, as the container image ships it; .venv
             # has the CUDA build (torchvision needs it), which takes twice the memory.

@@ -18,8 +18,9 @@ from torchvision import transforms
 
 from chalicelib.metadata import METADATA_FILE
 from chalicelib.runtimes import torchscript_deprecation_silenced
+from chalicelib.settings import usable_cpus
 
-torch.set_num_threads(len(os.sched_getaffinity(0)))
+torch.set_num_threads(usable_cpus())
 _extra = {METADATA_FILE: ""}
 with torchscript_deprecation_silenced():
     model = torch.jit.load(os.environ["PEER_MODEL"], map_location="cpu", _extra_files=_extra).eval()

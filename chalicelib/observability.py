@@ -5,12 +5,13 @@ with no agent and no extra service. Never the image's bytes: only sizes and outc
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from typing import Any
 
 NAMESPACE = "donut-or-not"
-LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+LEVELS = logging.getLevelNamesMapping()  # the standard names: DEBUG, INFO, WARNING, ERROR…
 
 
 def request_record(route: str, method: str, request_id: str, status: int, body_bytes: int, elapsed_ms: float,
@@ -54,6 +55,6 @@ def request_record(route: str, method: str, request_id: str, status: int, body_b
 
 def emit(record: dict[str, Any], min_level: str) -> None:
     """Writes the record as one line, when its level reaches the stage's LOG_LEVEL."""
-    if LEVELS.get(record["level"], 20) >= LEVELS.get(min_level.upper(), 20):
+    if LEVELS.get(record["level"], logging.INFO) >= LEVELS.get(min_level.upper(), logging.INFO):
         sys.stdout.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
         sys.stdout.flush()

@@ -19,10 +19,19 @@ HtmlPage = Callable[[dict[str, Any], int], str]  # (JSON body, status) → page
 
 
 def wants_html(accept: str | None) -> bool:
-    """A browser submitting the page's form without JavaScript asks for text/html first;
-    fetch(), curl and scripts do not."""
-    kinds = [part.split(";")[0].strip().lower() for part in (accept or "").split(",")]
-    return "text/html" in kinds and (JSON not in kinds or kinds.index("text/html") < kinds.index(JSON))
+    """A browser submitting the page's form without JavaScript prefers text/html; fetch(),
+    curl and scripts do not. Preference is the Accept header's q-value (RFC 9110), and
+    between equal ones, the type listed first."""
+    weights: dict[str, tuple[float, int]] = {}
+    for position, part in enumerate((accept or "").split(",")):
+        kind, *params = (piece.strip().lower() for piece in part.split(";"))
+        q = next((value for name, _, value in (p.partition("=") for p in params) if name.strip() == "q"), "1")
+        try:
+            weights.setdefault(kind, (float(q), -position))
+        except ValueError:
+            continue  # a malformed q: as if the type were not listed
+    html, json = weights.get("text/html", (0.0, 0)), weights.get(JSON, (0.0, 0))
+    return html[0] > 0 and html > json
 
 
 def respond(work: Callable[[], Any], html_page: HtmlPage | None = None) -> Response:

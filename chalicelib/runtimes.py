@@ -17,6 +17,7 @@ from typing import Any, Iterator, Protocol
 import numpy as np
 
 from chalicelib.metadata import METADATA_FILE, MetadataError, ModelMetadata
+from chalicelib.settings import threads_for
 
 
 class ModelLoadError(ValueError):
@@ -126,11 +127,11 @@ def load_runtime(path: Path, threads: int | None = None) -> Runtime:
     """Loads a model file and checks that its outputs match its metadata: a score per
     label, and a none-rule score exactly when the metadata has a rule (also a warm-up).
 
-    threads: for intra-op parallelism; by default the CPUs this process may use."""
+    threads: for intra-op parallelism; by default settings.threads_for this environment."""
     runtime_cls = RUNTIMES.get(path.suffix)
     if runtime_cls is None:
         raise MetadataError(f"no runtime for {path.name!r}; model files end in {', '.join(RUNTIMES)}")
-    runtime = runtime_cls(path, threads or len(os.sched_getaffinity(0)))
+    runtime = runtime_cls(path, threads or threads_for(os.environ))
     size = runtime.metadata.input_size
     result = runtime.run(np.zeros((1, 3, size, size), np.float32))
     if result.probabilities.shape != (1, len(runtime.metadata.labels)):

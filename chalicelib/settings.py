@@ -15,8 +15,16 @@ LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
 LAMBDA_MB_PER_VCPU = 1769
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on; macOS has no affinity call, only the count."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def threads_for(env: Mapping[str, str]) -> int:
-    visible = len(os.sched_getaffinity(0))
+    """Threads for the model runtime: the usable CPUs, or in Lambda the vCPUs its memory buys."""
+    visible = usable_cpus()
     memory_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
     if not memory_mb:
         return visible

@@ -16,6 +16,7 @@ from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
 from tests import imagefiles as f
 from tests.conftest import COLOUR_LABELS, ROOT
+from tests.test_responses import BROWSER_ACCEPT
 
 
 @pytest.fixture
@@ -218,17 +219,6 @@ def test_importing_the_app_loads_nothing(tmp_path: Path) -> None:
     assert result.stdout.strip() == "ok", result.stderr
 
 
-BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
-
-
-@pytest.mark.parametrize("accept, html", [
-    (BROWSER_ACCEPT, True), ("application/json", False), ("*/*", False), (None, False),
-    ("application/json, text/html", False), ("text/html", True),
-])
-def test_only_browsers_asking_for_html_get_html(accept: str | None, html: bool) -> None:
-    from chalicelib.responses import wants_html
-
-    assert wants_html(accept) is html
 
 
 def test_the_plain_form_gets_an_html_answer(client: Client) -> None:

@@ -1,0 +1,45 @@
+"""chalicelib/responses.py: who gets HTML, and what a view's result or error becomes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib.errors import BadRequest
+from chalicelib.responses import respond, wants_html
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("accept, html", [
+    (BROWSER_ACCEPT, True), ("application/json", False), ("*/*", False), (None, False), ("", False),
+    ("application/json, text/html", False), ("text/html", True),
+    # q-values decide before the order does
+    ("text/html;q=0.1, application/json", False), ("application/json;q=0.5, text/html", True),
+    ("text/html;q=0", False), ("text/html; q=0.9, application/json; q=0.9", True),
+    ("text/html;q=oops", False),
+])
+def test_only_clients_preferring_html_get_html(accept: str | None, html: bool) -> None:
+    assert wants_html(accept) is html
+
+
+def test_an_api_error_becomes_its_status_and_json_body() -> None:
+    def refuse() -> dict:
+        raise BadRequest("bad_top_k", "top_k must be a positive integer")
+
+    response = respond(refuse)
+    assert response.status_code == 400 and response.headers["Content-Type"] == "application/json"
+    assert response.body == {"error": {"code": "bad_top_k", "message": "top_k must be a positive integer"}}
+
+
+def test_anything_else_is_a_500_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    response = respond(lambda: 1 / 0)
+    assert response.status_code == 500 and response.body["error"]["code"] == "internal_error"
+    assert "ZeroDivisionError" not in json.dumps(response.body) and "ZeroDivisionError" in caplog.text
+
+
+def test_a_browser_form_gets_the_same_answer_as_a_page() -> None:
+    response = respond(lambda: {"ok": True}, lambda body, status: f"<p>{body} {status}</p>")
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
+    assert response.body == "<p>{'ok': True} 200</p>"
