@@ -1,0 +1,80 @@
+"""The README's error and configuration tables and openapi.json's error codes, tied to the
+code: a code raised, a setting read or a stage value changed without the documents (or
+the other way round) fails here."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from chalicelib import errors
+from chalicelib.settings import Settings
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+ERROR_CLASSES = "|".join(cls.__name__ for cls in (errors.ApiError, *errors.ApiError.__subclasses__()))
+
+
+def table(heading: str) -> list[list[str]]:
+    """The rows of the README table whose header row starts with heading."""
+    lines = README[README.index(heading):].splitlines()
+    rows = []
+    for line in lines[2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return rows
+
+
+def raised_codes() -> dict[int, set[str]]:
+    """Every error code the service's code raises, by HTTP status."""
+    found: dict[int, set[str]] = {}
+    for source in [*(ROOT / "chalicelib").glob("*.py"), ROOT / "app.py"]:
+        for name, code in re.findall(rf"\b({ERROR_CLASSES})\(\s*\"([a-z_]+)\"", source.read_text()):
+            found.setdefault(getattr(errors, name).status, set()).add(code)
+    return found
+
+
+def test_the_error_table_lists_exactly_the_codes_the_code_raises() -> None:
+    documented = {int(status): set(re.findall(r"`([a-z_]+)`", codes)) for status, codes, _ in table("| status | codes |")}
+    assert documented == raised_codes()
+
+
+def test_openapi_enumerates_the_same_error_codes() -> None:
+    spec = json.loads((ROOT / "openapi.json").read_text())
+    enum = spec["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+    assert set(enum) == set().union(*raised_codes().values())
+
+
+def configuration() -> dict[str, list[str]]:
+    return {re.fullmatch(r"`(\w+)`", row[0])[1]: row[1:4] for row in table("| variable | default |")}
+
+
+def value(cell: str) -> str | None:
+    """A table cell as the environment would hold it; None for "default" (unset)."""
+    return {"empty": "", "default": None}.get(cell, cell.strip("`"))
+
+
+def test_the_configuration_table_lists_every_setting_the_code_reads() -> None:
+    read = set(re.findall(r'env\.get\("(\w+)"', (ROOT / "chalicelib" / "settings.py").read_text()))
+    read.discard("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")  # Lambda's own, not a setting of ours
+    assert set(configuration()) == read
+
+
+@pytest.mark.parametrize("variable", sorted(configuration()))
+def test_each_documented_default_is_the_codes_default(variable: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TMPDIR", raising=False)  # MODEL_CACHE_DIR's default is in the system's temporary folder
+    default = value(configuration()[variable][0])
+    assert Settings.from_env({variable: default}) == Settings.from_env({})
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_stage_columns_are_config_json(stage: str) -> None:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    actual = {**config["environment_variables"], **config["stages"][stage].get("environment_variables", {})}
+    column = 1 if stage == "dev" else 2
+    documented = {variable: value(cells[column]) for variable, cells in configuration().items()}
+    assert {k: v for k, v in documented.items() if v is not None} == actual
