@@ -11,7 +11,11 @@ from typing import Any
 METADATA_FILE = "donut_or_not.json"
 
 
-class MetadataError(ValueError):
+class ModelLoadError(ValueError):
+    """The file is not a model this service can load: the one error type loading raises."""
+
+
+class MetadataError(ModelLoadError):
     """The model file's metadata is missing or malformed."""
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 from urllib.parse import unquote, urlparse
 
 from chalicelib.errors import ModelUnavailable
-from chalicelib.metadata import MetadataError
+from chalicelib.metadata import ModelLoadError
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ class ModelStore:
                     # now, while the bytes arrive: both take a while, and overlap.
                     from chalicelib.runtimes import import_runtime, load_runtime
 
-                    import_runtime(suffix)
+                    import_runtime(Path(parsed.path))
                 finally:
                     fetched_file = fetching.result()
                 fetched = time.perf_counter()
@@ -186,7 +186,7 @@ class ModelStore:
             raise ModelUnavailable(
                 "runtime_unavailable", f"the runtime for {suffix} models needs {exc.name}, which this deployment lacks", 60
             ) from exc
-        except (MetadataError, RuntimeError, OSError, ValueError) as exc:
+        except (ModelLoadError, OSError) as exc:
             raise ModelUnavailable("model_invalid", f"the model at {uri} cannot be loaded: {exc}", 60) from exc
         done = time.perf_counter()
         return LoadedModel(

@@ -1,13 +1,15 @@
 """Model runtimes behind one small interface, chosen by the model file's suffix:
 `.onnx` → ONNX Runtime (what the Lambda package ships), `.pt` → TorchScript.
 
-Each runtime imports its library only when a model of its kind is loaded: importing torch
-costs about a second, and torch is absent from the Lambda package.
+Each runtime names its library and imports it only when a model of its kind is loaded:
+importing torch costs about a second, and torch is absent from the Lambda package. Every
+way a file can fail to load is a ModelLoadError.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -16,12 +18,8 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from chalicelib.metadata import METADATA_FILE, MetadataError, ModelMetadata
+from chalicelib.metadata import METADATA_FILE, MetadataError, ModelLoadError, ModelMetadata
 from chalicelib.settings import threads_for
-
-
-class ModelLoadError(ValueError):
-    """The file is not a model this runtime can load."""
 
 
 @dataclass(frozen=True)
@@ -66,14 +64,17 @@ def torchscript_deprecation_silenced() -> Iterator[None]:
 
 class TorchScriptRuntime:
     name = "torchscript"
+    library = "torch"
 
     def __init__(self, path: Path, threads: int) -> None:
-        import torch
-
+        torch = importlib.import_module(self.library)
         torch.set_num_threads(threads)
         extra = {METADATA_FILE: ""}
-        with torchscript_deprecation_silenced():
-            self._module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        try:
+            with torchscript_deprecation_silenced():
+                self._module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        except Exception as exc:  # torch raises RuntimeError, ValueError or its own kinds
+            raise ModelLoadError(f"TorchScript cannot load {path.name}: {exc}") from exc
         self._module.eval()
         if not extra[METADATA_FILE]:
             raise MetadataError(f"the TorchScript file has no metadata (extra file {METADATA_FILE})")
@@ -91,10 +92,10 @@ class TorchScriptRuntime:
 
 class OnnxRuntime:
     name = "onnx"
+    library = "onnxruntime"
 
     def __init__(self, path: Path, threads: int) -> None:
-        import onnxruntime
-
+        onnxruntime = importlib.import_module(self.library)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1  # one request at a time per Lambda container
@@ -115,12 +116,16 @@ class OnnxRuntime:
 RUNTIMES: dict[str, type[TorchScriptRuntime] | type[OnnxRuntime]] = {".onnx": OnnxRuntime, ".pt": TorchScriptRuntime}
 
 
-def import_runtime(suffix: str) -> None:
-    """Imports the library that runs models ending in suffix (slow: torch takes a second)."""
-    if suffix == ".onnx":
-        import onnxruntime  # noqa: F401
-    elif suffix == ".pt":
-        import torch  # noqa: F401
+def runtime_for(path: Path) -> type[TorchScriptRuntime] | type[OnnxRuntime]:
+    if path.suffix not in RUNTIMES:
+        raise ModelLoadError(f"no runtime for {path.name!r}; model files end in {', '.join(RUNTIMES)}")
+    return RUNTIMES[path.suffix]
+
+
+def import_runtime(path: Path) -> None:
+    """Imports the library that runs path's kind of model (slow: torch takes a second).
+    ImportError: this deployment lacks it."""
+    importlib.import_module(runtime_for(path).library)
 
 
 def load_runtime(path: Path, threads: int | None = None) -> Runtime:
@@ -128,16 +133,16 @@ def load_runtime(path: Path, threads: int | None = None) -> Runtime:
     label, and a none-rule score exactly when the metadata has a rule (also a warm-up).
 
     threads: for intra-op parallelism; by default settings.threads_for this environment."""
-    runtime_cls = RUNTIMES.get(path.suffix)
-    if runtime_cls is None:
-        raise MetadataError(f"no runtime for {path.name!r}; model files end in {', '.join(RUNTIMES)}")
-    runtime = runtime_cls(path, threads or threads_for(os.environ))
+    runtime = runtime_for(path)(path, threads or threads_for(os.environ))
     size = runtime.metadata.input_size
-    result = runtime.run(np.zeros((1, 3, size, size), np.float32))
+    try:
+        result = runtime.run(np.zeros((1, 3, size, size), np.float32))
+    except Exception as exc:  # the runtime's own kinds: the graph does not take its metadata's input
+        raise ModelLoadError(f"the model fails on a {size} px input, the size its metadata names: {exc}") from exc
     if result.probabilities.shape != (1, len(runtime.metadata.labels)):
-        raise MetadataError(f"the model outputs {result.probabilities.shape[1]} scores for {len(runtime.metadata.labels)} labels")
+        raise ModelLoadError(f"the model outputs {result.probabilities.shape[1]} scores for {len(runtime.metadata.labels)} labels")
     if (result.scores is not None) != (runtime.metadata.none_rule is not None):
-        raise MetadataError("the model's none-rule score output and its metadata's none_rule must come together")
+        raise ModelLoadError("the model's none-rule score output and its metadata's none_rule must come together")
     if result.scores is not None and result.scores.shape != (1,):
-        raise MetadataError(f"the none-rule score output has shape {result.scores.shape}, not one per image")
+        raise ModelLoadError(f"the none-rule score output has shape {result.scores.shape}, not one per image")
     return runtime

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from chalicelib.metadata import MetadataError, ModelMetadata, NoneRule
+from chalicelib.metadata import MetadataError, ModelLoadError, ModelMetadata, NoneRule
 from chalicelib.runtimes import load_runtime
 from tests.conftest import COLOUR_META, MeanColour, colour_batch
 from chalicelib.imaging import preprocess
@@ -89,5 +89,5 @@ def test_a_rule_without_its_score_output_is_refused_at_load(tmp_path: Path) -> N
     from training.export import write_onnx
 
     write_onnx(MeanColour().eval(), COLOUR_META, tmp_path / "model.onnx")  # the bare logits, no score
-    with pytest.raises(MetadataError, match="none_rule"):
+    with pytest.raises(ModelLoadError, match="none_rule"):
         load_runtime(tmp_path / "model.onnx")
