@@ -30,6 +30,7 @@ from bench.images import KINDS, read_images, write_images
 from bench.networks import forward_times
 from bench.worker import interleaved
 from chalicelib.settings import usable_cpus
+from devtools import ROOT
 from devtools.demo_model import build_demo_models
 from devtools.local_chalice import chalice_local, copy_project
 from devtools.local_s3 import LocalS3
@@ -37,7 +38,6 @@ from devtools.processes import free_port, memory_mb, wait_until_serving
 from devtools.venvs import ensure_torch_cpu_venv
 from training.publish import publish
 
-ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_MEMORY_MB = 1769
 PRICE_GB_S = 0.0000166667  # x86 Lambda, us-east-1, first tier
 PRICE_LAMBDA_REQUEST = 0.20 / 1e6

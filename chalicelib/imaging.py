@@ -15,16 +15,8 @@ from PIL import Image, ImageOps
 
 from chalicelib.errors import BadRequest, PayloadTooLarge
 from chalicelib.metadata import ModelMetadata
+from chalicelib.uploads import FORMATS
 
-# Pillow format name → the media type a client would send for it.
-FORMATS = {
-    "JPEG": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "GIF": "image/gif",
-    "BMP": "image/bmp",
-    "TIFF": "image/tiff",
-}
 _SIXTEEN_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
 _WHITE = (255, 255, 255)
 

@@ -9,16 +9,19 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 
 from chalicelib.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
+# The one list of image formats the service reads: Pillow's format name → the media type a
+# client sends for it. Here, not in imaging.py: app.py needs the types at start, and
+# imaging's numpy and Pillow load only while the model downloads.
+FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+}
 # Bodies that are the image itself; octet-stream is sniffed from the bytes like the rest.
-IMAGE_TYPES = (
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "image/gif",
-    "image/bmp",
-    "image/tiff",
-    "application/octet-stream",
-)
+IMAGE_TYPES = (*FORMATS.values(), "application/octet-stream")
 MULTIPART = "multipart/form-data"
 ACCEPTED_TYPES = IMAGE_TYPES + (MULTIPART,)
 FILE_FIELD = "file"

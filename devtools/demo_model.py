@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from devtools import ROOT
+
 CHECKPOINT = ROOT / "demo" / "model"
 OUT = ROOT / "build" / "demo"
 FORMATS = (".onnx", ".pt")

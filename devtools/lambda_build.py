@@ -19,9 +19,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from devtools import ROOT
 from devtools.venvs import ensure_venv, pin, pip
 
-ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_VENV = ROOT / ".venv-lambda"
 VENDOR = ROOT / "vendor"
 VENDORED_REQUIREMENTS = ROOT / "requirements-vendored.txt"

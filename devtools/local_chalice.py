@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
+from devtools import ROOT
 from devtools.processes import free_port, wait_until_serving
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def copy_project(dest: Path, dev_env: dict[str, str]) -> Path:

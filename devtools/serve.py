@@ -15,10 +15,10 @@ from urllib.parse import urlparse
 import boto3
 from botocore.exceptions import ClientError
 
+from devtools import ROOT
 from devtools.demo_model import build_demo_models
 from devtools.local_s3 import LocalS3
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def stage_model_uri(stage: str) -> tuple[str, str]:

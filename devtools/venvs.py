@@ -9,7 +9,8 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from devtools import ROOT
+
 DEV_VENV = ROOT / ".venv"
 TORCH_CPU_VENV = ROOT / ".venv-torch-cpu"
 TORCH_CPU = "torch==2.13.0"  # the CPU build; the same pin as deploy/container/Dockerfile

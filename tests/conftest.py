@@ -17,12 +17,12 @@ from torch import nn
 from chalicelib.metadata import ModelMetadata, NoneRule
 from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
+from devtools import ROOT
 from devtools.local_chalice import chalice_local, copy_project
 from devtools.local_s3 import LocalS3
 from training.export import export
 from training.publish import publish
 
-ROOT = Path(__file__).resolve().parents[1]
 COLOUR_LABELS = ("blue", "green", "red")  # not in channel order, so a label mix-up shows
 
 

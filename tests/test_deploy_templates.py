@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,11 @@ def test_api_key_is_off_by_default_and_switchable_per_stage(package: Path, tmp_p
     keyed = sam(build_package(tmp_path / "out", "--project-dir", str(project)))
     assert predict_security(keyed) == [{"api_key": []}]
     cfn_lint(tmp_path / "out" / "sam.json")
+
+
+def test_the_container_ships_the_torch_the_benchmark_measures() -> None:
+    """One torch pin for the container route: the Dockerfile's is devtools.venvs.TORCH_CPU."""
+    from devtools.venvs import TORCH_CPU
+
+    dockerfile = (ROOT / "deploy" / "container" / "Dockerfile").read_text()
+    assert re.findall(r"\btorch==[\w.]+", dockerfile) == [TORCH_CPU]

@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib import errors
 from chalicelib.settings import Settings
+from chalicelib.uploads import ACCEPTED_TYPES
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -78,3 +79,8 @@ def test_the_stage_columns_are_config_json(stage: str) -> None:
     column = 1 if stage == "dev" else 2
     documented = {variable: value(cells[column]) for variable, cells in configuration().items()}
     assert {k: v for k, v in documented.items() if v is not None} == actual
+
+
+def test_the_readme_names_exactly_the_accepted_upload_types() -> None:
+    paragraph = README[README.index("The body is the image itself"):README.index("Query: `top_k`")]
+    assert set(re.findall(r"`([a-z]+/[a-z0-9+.-]+)`", paragraph)) == set(ACCEPTED_TYPES)

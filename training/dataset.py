@@ -12,7 +12,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from chalicelib.errors import ApiError
-from chalicelib.imaging import FORMATS, decode, preprocess
+from chalicelib.imaging import decode, preprocess
+from chalicelib.uploads import FORMATS
 from chalicelib.metadata import ModelMetadata
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
