@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps
 
+from chalicelib import tiff
 from chalicelib.errors import BadRequest, PayloadTooLarge
 from chalicelib.metadata import ModelMetadata
 from chalicelib.uploads import FORMATS
@@ -37,6 +38,8 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise PayloadTooLarge("too_many_pixels", f"image dimensions are over the limit: {exc}") from exc
     except Exception as exc:  # Pillow's parsers raise more than OSError on hostile bytes: see below
+        if tiff.is_tiff(data):  # a TIFF variant Pillow lacks (planar RGB, float samples…)
+            return to_rgb(tiff.read(data, max_pixels))
         raise BadRequest(
             "not_an_image",
             "the body is not an image in a supported format (" + ", ".join(sorted(set(FORMATS.values()))) + ")",

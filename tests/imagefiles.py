@@ -103,3 +103,15 @@ def multipart(parts: list[tuple[str, str | None, bytes, str]], boundary: str = "
         ).encode() + data + b"\r\n"
     body += f"--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
+
+
+def planar_tiff(colour=RED, size=(40, 30), dtype: str = "uint16") -> bytes:
+    """RGB in separate planes (PlanarConfiguration 2), as scientific software writes it:
+    a valid TIFF Pillow cannot open. Floats are 0 to 1."""
+    import tifffile
+
+    scale = {"uint8": 1, "uint16": 257, "float32": 1 / 255}[dtype]
+    planes = np.stack([np.full(size[::-1], c * scale) for c in colour]).astype(dtype)
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, planes, planarconfig="separate", photometric="rgb")
+    return buffer.getvalue()

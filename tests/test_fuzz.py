@@ -23,7 +23,8 @@ REGRESSIONS = Path(__file__).with_name("fuzz-regressions")  # inputs the fuzzer 
 def image_seeds() -> list[bytes]:
     return [*(path.read_bytes() for path in sorted(REGRESSIONS.iterdir())), f.jpeg(), f.png(), f.exif_rotated_jpeg(), f.transparent_png(), f.palette_with_transparency(),
             f.sixteen_bit_grey_png(), f.cmyk_jpeg(), f.animated_gif(), f.truncated_jpeg(), f.png_bomb(),
-            *(f.encode(f.solid((10, 200, 30), (9, 7)), fmt) for fmt in ("WEBP", "BMP", "TIFF", "GIF"))]
+            *(f.encode(f.solid((10, 200, 30), (9, 7)), fmt) for fmt in ("WEBP", "BMP", "TIFF", "GIF")),
+            f.planar_tiff(size=(9, 7), dtype="float32")]  # read by tifffile, not Pillow
 
 
 def multipart_seeds() -> list[bytes]:

@@ -32,6 +32,9 @@ def close(pixel, expected, tolerance=12) -> bool:
     pytest.param(f.cmyk_jpeg(), id="cmyk-jpeg"),
     pytest.param(f.encode(f.solid(f.RED, mode="P"), "PNG"), id="palette"),
     pytest.param(f.encode(f.solid(f.RED, mode="RGBA"), "PNG"), id="rgba-opaque"),
+    pytest.param(f.planar_tiff(f.RED, dtype="uint8"), id="tiff-planar-8-bit"),
+    pytest.param(f.planar_tiff(f.RED, dtype="uint16"), id="tiff-planar-16-bit"),
+    pytest.param(f.planar_tiff(f.RED, dtype="float32"), id="tiff-planar-float"),
 ])
 def test_every_format_and_mode_decodes_to_the_same_rgb(data: bytes) -> None:
     image = decode(data, 32, LIMIT)
@@ -141,3 +144,40 @@ def test_inputs_the_fuzzer_broke_decoding_with_are_client_errors(path: Path) -> 
     with pytest.raises(ApiError) as err:
         decode(path.read_bytes(), 256, 50_000_000)
     assert 400 <= err.value.status < 500
+
+
+def skimage_planar_tiff() -> bytes:
+    """scikit-image's multipage_rgb.tif: planar RGB of float64 samples, which Pillow cannot open."""
+    from training.negatives import _package_dir
+
+    return (_package_dir("skimage") / "data" / "multipage_rgb.tif").read_bytes()
+
+
+def test_a_valid_tiff_pillow_cannot_open_is_read() -> None:
+    image = decode(skimage_planar_tiff(), 32, LIMIT)
+    assert image.mode == "RGB" and image.size == (10, 10)
+
+
+def test_a_planar_tiff_over_the_pixel_limit_is_refused_before_decoding() -> None:
+    with pytest.raises(PayloadTooLarge) as err:
+        decode(skimage_planar_tiff(), 32, 99)
+    assert err.value.code == "too_many_pixels"
+
+
+def test_a_truncated_tiff_of_a_variant_pillow_lacks_is_corrupt_and_named() -> None:
+    data = skimage_planar_tiff()
+    with pytest.raises(BadRequest) as err:
+        decode(data[:1200], 32, LIMIT)  # the first image's samples end past 2,400 bytes
+    assert err.value.code == "corrupt_image" and "separate planes" in err.value.message, err.value.message
+
+
+def test_a_tiff_compression_the_service_lacks_is_named_not_called_not_an_image(tmp_path: Path) -> None:
+    import tifffile
+
+    path = tmp_path / "zstd.tif"
+    path.write_bytes(skimage_planar_tiff())
+    with tifffile.TiffFile(path, mode="r+b") as tif:
+        tif.pages.first.tags["Compression"].overwrite(50000)  # Zstandard: tifffile needs imagecodecs for it
+    with pytest.raises(BadRequest) as err:
+        decode(path.read_bytes(), 32, LIMIT)
+    assert err.value.code == "unsupported_image" and "zstd compression" in err.value.message, err.value.message
