@@ -1,4 +1,4 @@
-"""Errors a client can cause or should know about; app.py turns each into a JSON response."""
+"""Errors a client can cause or should know about; chalicelib/responses.py turns each into a response."""
 
 from __future__ import annotations
 
