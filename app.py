@@ -12,7 +12,7 @@ from chalicelib.model_store import ModelStore
 from chalicelib.observability import emit, request_record
 from chalicelib.page import render_index, render_result
 from chalicelib.query import parse_top_k
-from chalicelib.responses import HTML, json_route, respond, wants_html
+from chalicelib.responses import HTML, answered
 from chalicelib.settings import Settings
 from chalicelib.uploads import ACCEPTED_TYPES, image_bytes
 
@@ -38,19 +38,19 @@ def log_request(request: Request, get_response: Callable[[Request], Response]) -
 
 
 @app.route("/", methods=["GET"])
-@json_route
+@answered(app)
 def index() -> Response:
     return Response(render_index(settings.max_body_bytes), headers={"Content-Type": HTML})
 
 
 @app.route("/health", methods=["GET"])
-@json_route
+@answered(app)
 def health() -> dict:
     return {"status": "ok", "model_loaded": store.loaded is not None}
 
 
 @app.route("/model", methods=["GET"])
-@json_route
+@answered(app)
 def model() -> dict:
     return store.get()[0].describe()
 
@@ -58,13 +58,10 @@ def model() -> dict:
 # Every content type reaches the view, so unsupported ones get our JSON 415, not Chalice's.
 # API_KEY_REQUIRED (per stage) makes API Gateway demand a key: a guard for a public endpoint.
 @app.route("/predict", methods=["POST"], content_types=["*/*"], api_key_required=settings.api_key_required)
-def predict() -> Response:
-    request = app.current_request
-    return respond(lambda: answer(request), render_result if wants_html(request.headers.get("accept")) else None)
-
-
-def answer(request: Request) -> dict:
+@answered(app, html_page=render_result)
+def predict() -> dict:
     started = time.perf_counter()
+    request = app.current_request
     data = image_bytes(request.headers.get("content-type"), request.raw_body or b"", settings.max_body_bytes)
     top_k = parse_top_k((request.query_params or {}).get("top_k"))
     loaded, cold = store.get()

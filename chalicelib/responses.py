@@ -7,7 +7,7 @@ import functools
 import logging
 from typing import Any, Callable
 
-from chalice import Response
+from chalice import Chalice, Response
 
 from chalicelib.errors import ApiError
 
@@ -53,9 +53,17 @@ def respond(work: Callable[[], Any], html_page: HtmlPage | None = None) -> Respo
     return Response(result, status_code=status, headers={**headers, "Content-Type": JSON})
 
 
-def json_route(view: Callable[..., Any]) -> Callable[..., Response]:
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        return respond(lambda: view(*args, **kwargs))
+def answered(app: Chalice, html_page: HtmlPage | None = None) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+    """The one door from a view to its response, for every route: what the view returns or
+    raises goes through respond(). html_page: how this route answers a client that prefers
+    HTML (the page's form posted without JavaScript); everyone else gets JSON."""
 
-    return wrapper
+    def decorate(view: Callable[..., Any]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            browser = html_page is not None and wants_html(app.current_request.headers.get("accept"))
+            return respond(lambda: view(*args, **kwargs), html_page if browser else None)
+
+        return wrapper
+
+    return decorate

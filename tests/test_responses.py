@@ -43,3 +43,30 @@ def test_a_browser_form_gets_the_same_answer_as_a_page() -> None:
     response = respond(lambda: {"ok": True}, lambda body, status: f"<p>{body} {status}</p>")
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
     assert response.body == "<p>{'ok': True} 200</p>"
+
+
+def test_answered_is_the_door_for_json_and_html_alike() -> None:
+    from chalice import Chalice
+    from chalice.test import Client
+
+    from chalicelib.responses import answered
+
+    app = Chalice(app_name="door")
+
+    @app.route("/fine")
+    @answered(app, html_page=lambda body, status: f"<p>{status} {sorted(body)}</p>")
+    def fine() -> dict:
+        return {"ok": True}
+
+    @app.route("/refused")
+    @answered(app, html_page=lambda body, status: f"<p>{status} {body['error']['code']}</p>")
+    def refused() -> dict:
+        raise BadRequest("bad_top_k", "no")
+
+    with Client(app) as client:
+        assert json.loads(client.http.get("/fine").body) == {"ok": True}
+        assert client.http.get("/fine", headers={"Accept": BROWSER_ACCEPT}).body == b"<p>200 ['ok']</p>"
+        response = client.http.get("/refused")
+        assert response.status_code == 400 and json.loads(response.body)["error"]["code"] == "bad_top_k"
+        response = client.http.get("/refused", headers={"Accept": BROWSER_ACCEPT})
+        assert response.status_code == 400 and response.body == b"<p>400 bad_top_k</p>"
