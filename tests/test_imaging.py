@@ -148,9 +148,9 @@ def test_inputs_the_fuzzer_broke_decoding_with_are_client_errors(path: Path) -> 
 
 def skimage_planar_tiff() -> bytes:
     """scikit-image's multipage_rgb.tif: planar RGB of float64 samples, which Pillow cannot open."""
-    from training.negatives import _package_dir
+    from training.negatives import package_dir
 
-    return (_package_dir("skimage") / "data" / "multipage_rgb.tif").read_bytes()
+    return (package_dir("skimage") / "data" / "multipage_rgb.tif").read_bytes()
 
 
 def test_a_valid_tiff_pillow_cannot_open_is_read() -> None:

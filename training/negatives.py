@@ -31,7 +31,7 @@ SKIMAGE_PHOTOS = (
 )
 
 
-def _package_dir(module: str) -> Path | None:
+def package_dir(module: str) -> Path | None:
     spec = importlib.util.find_spec(module)
     return Path(spec.origin).parent if spec and spec.origin else None
 
@@ -57,8 +57,8 @@ def _one_size_each(folder: Path) -> list[Path]:
 
 def photo_files(extra: Path | None = None) -> dict[str, list[Path]]:
     """The non-food photo files by source; a source whose package is missing is empty."""
-    sklearn = _package_dir("sklearn")
-    matplotlib = _package_dir("matplotlib")
+    sklearn = package_dir("sklearn")
+    matplotlib = package_dir("matplotlib")
     sources = {
         "scikit-learn samples": _images_in(sklearn / "datasets" / "images" if sklearn else None),
         "matplotlib samples": [p for p in _images_in(matplotlib / "mpl-data" / "sample_data" if matplotlib else None)
@@ -93,4 +93,4 @@ def none_images(min_side: int, extra: Path | None = None) -> tuple[list[Image.Im
 
 def held_out_photos() -> list[Path]:
     """scikit-image's sample photos (needs scikit-image installed)."""
-    return _images_in(_package_dir("skimage") / "data" if _package_dir("skimage") else None, SKIMAGE_PHOTOS)
+    return _images_in(package_dir("skimage") / "data" if package_dir("skimage") else None, SKIMAGE_PHOTOS)
