@@ -3,6 +3,42 @@
 from __future__ import annotations
 
 
+class Code:
+    """Every error code a client can see, named once (the README's error table and
+    openapi.json are tied to these by tests/test_docs.py)."""
+
+    # 400
+    BAD_TOP_K = "bad_top_k"
+    CORRUPT_IMAGE = "corrupt_image"
+    EMPTY_BODY = "empty_body"
+    EMPTY_FILE = "empty_file"
+    MALFORMED_MULTIPART = "malformed_multipart"
+    MISSING_FILE = "missing_file"
+    NOT_AN_IMAGE = "not_an_image"
+    TOO_MANY_FILES = "too_many_files"
+    UNSUPPORTED_IMAGE = "unsupported_image"
+    # 413
+    BODY_TOO_LARGE = "body_too_large"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    # 415
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    # 503
+    MODEL_CACHE_UNWRITABLE = "model_cache_unwritable"
+    MODEL_CORRUPT = "model_corrupt"
+    MODEL_FORBIDDEN = "model_forbidden"
+    MODEL_INVALID = "model_invalid"
+    MODEL_LOADING = "model_loading"
+    MODEL_NOT_CONFIGURED = "model_not_configured"
+    MODEL_NOT_FOUND = "model_not_found"
+    MODEL_STORE_ERROR = "model_store_error"
+    MODEL_STORE_UNREACHABLE = "model_store_unreachable"
+    MODEL_UNVERIFIABLE = "model_unverifiable"
+    MODEL_URI_INVALID = "model_uri_invalid"
+    RUNTIME_UNAVAILABLE = "runtime_unavailable"
+    # 500
+    INTERNAL_ERROR = "internal_error"
+
+
 class ApiError(Exception):
     """An error with the HTTP status, machine-readable code and message a client sees."""
 

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from chalicelib import tiff
-from chalicelib.errors import BadRequest, PayloadTooLarge
+from chalicelib.errors import BadRequest, Code, PayloadTooLarge
 from chalicelib.metadata import ModelMetadata
 from chalicelib.uploads import FORMATS
 
@@ -28,7 +28,7 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
     The shorter side of the result is at least min_side unless the source is smaller.
     """
     if not data:
-        raise BadRequest("empty_body", "the request body is empty: send the image bytes")
+        raise BadRequest(Code.EMPTY_BODY, "the request body is empty: send the image bytes")
     try:
         with warnings.catch_warnings():
             # Pillow warns of its own bomb limit (ours below decides) and of a file's oddities
@@ -36,20 +36,20 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore")
             image = Image.open(io.BytesIO(data), formats=list(FORMATS))
     except Image.DecompressionBombError as exc:
-        raise PayloadTooLarge("too_many_pixels", f"image dimensions are over the limit: {exc}") from exc
+        raise PayloadTooLarge(Code.TOO_MANY_PIXELS, f"image dimensions are over the limit: {exc}") from exc
     except Exception as exc:  # Pillow's parsers raise more than OSError on hostile bytes: see below
         if tiff.is_tiff(data):  # a TIFF variant Pillow lacks (planar RGB, float samples…)
             return to_rgb(tiff.read(data, max_pixels))
         raise BadRequest(
-            "not_an_image",
+            Code.NOT_AN_IMAGE,
             "the body is not an image in a supported format (" + ", ".join(sorted(set(FORMATS.values()))) + ")",
         ) from exc
     width, height = image.size
     if width < 1 or height < 1:
-        raise BadRequest("corrupt_image", "the image has no pixels")
+        raise BadRequest(Code.CORRUPT_IMAGE, "the image has no pixels")
     if width * height > max_pixels:
         raise PayloadTooLarge(
-            "too_many_pixels",
+            Code.TOO_MANY_PIXELS,
             f"the image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}",
         )
     if image.format in ("JPEG", "MPO"):  # MPO: phone cameras' multi-picture JPEGs
@@ -63,7 +63,7 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
         # Whatever Pillow raises while reading a stranger's bytes means the bytes are bad:
         # not only OSError and ValueError, but TypeError for a TIFF whose strip offset is a
         # float (found by tests/test_fuzz.py), DecompressionBombError for a bomb in a frame.
-        raise BadRequest("corrupt_image", f"the image data is corrupt or truncated ({exc})") from exc
+        raise BadRequest(Code.CORRUPT_IMAGE, f"the image data is corrupt or truncated ({exc})") from exc
     return to_rgb(image)
 
 

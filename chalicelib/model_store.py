@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 from urllib.parse import unquote, urlparse
 
-from chalicelib.errors import ModelUnavailable
+from chalicelib.errors import Code, ModelUnavailable
 from chalicelib.metadata import ModelLoadError
 from chalicelib.settings import Settings
 
@@ -135,7 +135,7 @@ class ModelStore:
         try:
             model = loading.result(timeout=self._settings.model_wait_s)
         except TimeoutError:
-            raise ModelUnavailable("model_loading", f"the model {self._settings.model_uri} is still loading; "
+            raise ModelUnavailable(Code.MODEL_LOADING, f"the model {self._settings.model_uri} is still loading; "
                                    "retry in a moment", retry_after_s=2) from None
         with self._lock:
             cold, self._model = self._model is None, model
@@ -154,7 +154,7 @@ class ModelStore:
     def _load(self) -> LoadedModel:
         uri = self._settings.model_uri
         if not uri:
-            raise ModelUnavailable("model_not_configured", "MODEL_URI is not set for this stage", retry_after_s=60)
+            raise ModelUnavailable(Code.MODEL_NOT_CONFIGURED, "MODEL_URI is not set for this stage", retry_after_s=60)
         started = time.perf_counter()
         parsed = urlparse(uri)
         suffix = Path(parsed.path).suffix
@@ -164,7 +164,7 @@ class ModelStore:
         elif parsed.scheme == "file" and parsed.path:
             fetch = functools.partial(self._open_file, Path(unquote(parsed.path)), uri)
         else:
-            raise ModelUnavailable("model_uri_invalid", f"MODEL_URI {uri!r} is not s3://bucket/key or file:///path", 60)
+            raise ModelUnavailable(Code.MODEL_URI_INVALID, f"MODEL_URI {uri!r} is not s3://bucket/key or file:///path", 60)
         try:
             with ThreadPoolExecutor(1) as pool:
                 fetching = pool.submit(fetch)
@@ -184,10 +184,10 @@ class ModelStore:
                     keeping.result()
         except ImportError as exc:
             raise ModelUnavailable(
-                "runtime_unavailable", f"the runtime for {suffix} models needs {exc.name}, which this deployment lacks", 60
+                Code.RUNTIME_UNAVAILABLE, f"the runtime for {suffix} models needs {exc.name}, which this deployment lacks", 60
             ) from exc
         except (ModelLoadError, OSError) as exc:
-            raise ModelUnavailable("model_invalid", f"the model at {uri} cannot be loaded: {exc}", 60) from exc
+            raise ModelUnavailable(Code.MODEL_INVALID, f"the model at {uri} cannot be loaded: {exc}", 60) from exc
         done = time.perf_counter()
         return LoadedModel(
             runtime=runtime,
@@ -203,7 +203,7 @@ class ModelStore:
             with path.open("rb") as stream:
                 return FetchedFile(path, sha256_of(stream))
         except OSError as exc:
-            raise ModelUnavailable("model_not_found", f"cannot read the model at {uri}: {exc.strerror}") from exc
+            raise ModelUnavailable(Code.MODEL_NOT_FOUND, f"cannot read the model at {uri}: {exc.strerror}") from exc
 
     def _index_of(self, uri: str) -> Path:
         """Names the verified file a URI was last fetched into, so that a new process on the
@@ -244,7 +244,7 @@ class ModelStore:
             if len(expected) != 64:
                 body.close()
                 raise ModelUnavailable(
-                    "model_unverifiable", f"{uri} has no sha256 metadata; publish it with `python -m training publish`", 60
+                    Code.MODEL_UNVERIFIABLE, f"{uri} has no sha256 metadata; publish it with `python -m training publish`", 60
                 )
             final = self._settings.model_cache_dir / f"{expected}{suffix}"
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -254,7 +254,7 @@ class ModelStore:
                 actual = sha256_of(body, sink)
                 if actual != expected:
                     raise ModelUnavailable(
-                        "model_corrupt", f"{uri} has sha256 {actual}, but {expected} was published; not loading it"
+                        Code.MODEL_CORRUPT, f"{uri} has sha256 {actual}, but {expected} was published; not loading it"
                     )
 
             # Not yet fsynced: keep() does that beside the load, then writes the index.
@@ -286,17 +286,17 @@ class ModelStore:
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 404:
-                raise ModelUnavailable("model_not_found", f"no model object at MODEL_URI {uri}", 60) from exc
+                raise ModelUnavailable(Code.MODEL_NOT_FOUND, f"no model object at MODEL_URI {uri}", 60) from exc
             if status == 403:  # also what S3 says of a missing key to a role without s3:ListBucket
                 raise ModelUnavailable(
-                    "model_forbidden", f"S3 answered 403 for {uri}: the object is missing or this function may not read it", 60
+                    Code.MODEL_FORBIDDEN, f"S3 answered 403 for {uri}: the object is missing or this function may not read it", 60
                 ) from exc
-            raise ModelUnavailable("model_store_error", f"S3 refused {uri}: {exc}") from exc
+            raise ModelUnavailable(Code.MODEL_STORE_ERROR, f"S3 refused {uri}: {exc}") from exc
         except BotoCoreError as exc:
-            raise ModelUnavailable("model_store_unreachable", f"cannot reach S3 for {uri}: {exc}") from exc
+            raise ModelUnavailable(Code.MODEL_STORE_UNREACHABLE, f"cannot reach S3 for {uri}: {exc}") from exc
         except OSError as exc:
             raise ModelUnavailable(
-                "model_cache_unwritable", f"cannot write the model into {self._settings.model_cache_dir}: {exc}"
+                Code.MODEL_CACHE_UNWRITABLE, f"cannot write the model into {self._settings.model_cache_dir}: {exc}"
             ) from exc
 
     @staticmethod

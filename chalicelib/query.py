@@ -3,7 +3,7 @@ is loaded, so a bad parameter costs a cold container nothing."""
 
 from __future__ import annotations
 
-from chalicelib.errors import BadRequest
+from chalicelib.errors import BadRequest, Code
 
 DEFAULT_TOP_K = 3
 
@@ -17,5 +17,5 @@ def parse_top_k(raw: str | None) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise BadRequest("bad_top_k", f"top_k must be a positive integer, got {raw[:40]!r}")
+        raise BadRequest(Code.BAD_TOP_K, f"top_k must be a positive integer, got {raw[:40]!r}")
     return value

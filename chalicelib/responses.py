@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from chalice import Chalice, Response
 
-from chalicelib.errors import ApiError
+from chalicelib.errors import ApiError, Code
 
 log = logging.getLogger("donut-or-not")
 
@@ -46,7 +46,7 @@ def respond(work: Callable[[], Any], html_page: HtmlPage | None = None) -> Respo
         result, status, headers = error.body(), error.status, error.headers
     except Exception:
         log.exception("unhandled error")
-        error = ApiError("internal_error", "the server failed to handle this request")
+        error = ApiError(Code.INTERNAL_ERROR, "the server failed to handle this request")
         result, status = error.body(), error.status
     if html_page is not None:
         return Response(html_page(result, status), status_code=status, headers={**headers, "Content-Type": HTML})

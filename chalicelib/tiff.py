@@ -12,7 +12,7 @@ import struct
 import numpy as np
 from PIL import Image
 
-from chalicelib.errors import ApiError, BadRequest, PayloadTooLarge
+from chalicelib.errors import ApiError, BadRequest, Code, PayloadTooLarge
 
 SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}  # samples per pixel → Pillow mode
@@ -49,7 +49,7 @@ def check_first_directory(data: bytes) -> None:
             if count * _TYPE_SIZES.get(kind, 1) > len(data):
                 raise ValueError(f"tag {tag} claims {count} values, more than the file's {len(data)} bytes hold")
     except (struct.error, ValueError, OverflowError) as exc:  # OverflowError: an offset past any file
-        raise BadRequest("corrupt_image", f"the TIFF's first image directory is corrupt: {exc}") from exc
+        raise BadRequest(Code.CORRUPT_IMAGE, f"the TIFF's first image directory is corrupt: {exc}") from exc
 
 
 def read(data: bytes, max_pixels: int) -> Image.Image:
@@ -67,10 +67,10 @@ def read(data: bytes, max_pixels: int) -> Image.Image:
                        f"{page.dtype}, {page.compression.name.lower()} compression")
             width, height = page.imagewidth, page.imagelength
             if width * height > max_pixels:
-                raise PayloadTooLarge("too_many_pixels",
+                raise PayloadTooLarge(Code.TOO_MANY_PIXELS,
                                       f"the image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
             if page.nbytes > BYTES_PER_PIXEL_LIMIT * max_pixels:
-                raise PayloadTooLarge("too_many_pixels", f"the image's samples ({variant}) would take {page.nbytes} "
+                raise PayloadTooLarge(Code.TOO_MANY_PIXELS, f"the image's samples ({variant}) would take {page.nbytes} "
                                                          f"bytes decoded; the limit is {BYTES_PER_PIXEL_LIMIT * max_pixels}")
             pixels = _upright_samples(page.asarray(), page.axes, height, width)
     except ApiError:
@@ -79,11 +79,11 @@ def read(data: bytes, max_pixels: int) -> Image.Image:
         # A codec this deployment lacks: tifffile needs imagecodecs (not shipped) for most
         # compressions and says so, or fails to import the module it would decode with.
         if isinstance(exc, ImportError) or "imagecodecs" in str(exc):
-            raise BadRequest("unsupported_image", f"this image ({variant}) cannot be read by this service") from exc
-        raise BadRequest("corrupt_image", f"this image ({variant}) is corrupt or truncated: {exc}") from exc
+            raise BadRequest(Code.UNSUPPORTED_IMAGE, f"this image ({variant}) cannot be read by this service") from exc
+        raise BadRequest(Code.CORRUPT_IMAGE, f"this image ({variant}) is corrupt or truncated: {exc}") from exc
     mode = _MODES.get(pixels.shape[-1])
     if mode is None or pixels.dtype.kind not in "biuf":
-        raise BadRequest("unsupported_image", f"this image ({variant}) has a sample layout the service cannot read")
+        raise BadRequest(Code.UNSUPPORTED_IMAGE, f"this image ({variant}) has a sample layout the service cannot read")
     eight = _eight_bit(pixels)
     return Image.fromarray(eight[..., 0] if mode == "L" else eight, mode)
 

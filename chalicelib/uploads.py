@@ -7,7 +7,7 @@ import logging
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
-from chalicelib.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from chalicelib.errors import BadRequest, Code, PayloadTooLarge, UnsupportedMediaType
 
 # The one list of image formats the service reads: Pillow's format name → the media type a
 # client sends for it. Here, not in imaging.py: app.py needs the types at start, and
@@ -38,7 +38,7 @@ _FORM = "application/x-www-form-urlencoded"
 def check_size(data: bytes, max_bytes: int, what: str) -> None:
     """what: the body, the object… (data may be cut at max_bytes + 1: enough to tell)."""
     if len(data) > max_bytes:
-        raise PayloadTooLarge("body_too_large", f"{what} is over the limit of {max_bytes} bytes")
+        raise PayloadTooLarge(Code.BODY_TOO_LARGE, f"{what} is over the limit of {max_bytes} bytes")
 
 
 def image_bytes(content_type: str | None, body: bytes, max_bytes: int) -> bytes:
@@ -53,13 +53,13 @@ def image_bytes(content_type: str | None, body: bytes, max_bytes: int) -> bytes:
     supported = ", ".join(ACCEPTED_TYPES)
     if media == _FORM:
         raise UnsupportedMediaType(
-            "unsupported_media_type",
+            Code.UNSUPPORTED_MEDIA_TYPE,
             f"the body was sent as {_FORM} (curl --data-binary does that by default); send the "
             f"image with its own type, e.g. curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg'. "
             f"Supported: {supported}",
         )
     raise UnsupportedMediaType(
-        "unsupported_media_type",
+        Code.UNSUPPORTED_MEDIA_TYPE,
         f"Content-Type {media or '(none)'!r} is not supported. Supported: {supported}",
     )
 
@@ -91,24 +91,24 @@ def _parts(body: bytes, boundary: bytes) -> list[_Part]:
         parser.write(body)
         parser.finalize()
     except FormParserError as exc:  # the base of python-multipart's errors
-        raise BadRequest("malformed_multipart", f"the multipart body is malformed: {exc}") from exc
+        raise BadRequest(Code.MALFORMED_MULTIPART, f"the multipart body is malformed: {exc}") from exc
     if parser.state != MultipartState.END:
-        raise BadRequest("malformed_multipart", "the multipart body is incomplete or its boundary does not match")
+        raise BadRequest(Code.MALFORMED_MULTIPART, "the multipart body is incomplete or its boundary does not match")
     return parts
 
 
 def _file_part(body: bytes, boundary: bytes | None) -> bytes:
     if not boundary:
-        raise BadRequest("malformed_multipart", "multipart/form-data needs a boundary parameter")
+        raise BadRequest(Code.MALFORMED_MULTIPART, "multipart/form-data needs a boundary parameter")
     files = []
     for part in _parts(body, boundary):
         disposition, params = parse_options_header(part.headers.get("content-disposition", ""))
         if disposition == b"form-data" and params.get(b"name") == FILE_FIELD.encode() and b"filename" in params:
             files.append(part)
     if not files:
-        raise BadRequest("missing_file", f"the form has no file field named {FILE_FIELD!r}")
+        raise BadRequest(Code.MISSING_FILE, f"the form has no file field named {FILE_FIELD!r}")
     if len(files) > 1:
-        raise BadRequest("too_many_files", f"send one file per request, got {len(files)}")
+        raise BadRequest(Code.TOO_MANY_FILES, f"send one file per request, got {len(files)}")
     if not files[0].data:  # what a browser form sends when no file was chosen
-        raise BadRequest("empty_file", f"the form's {FILE_FIELD!r} field is empty: choose an image")
+        raise BadRequest(Code.EMPTY_FILE, f"the form's {FILE_FIELD!r} field is empty: choose an image")
     return bytes(files[0].data)

@@ -31,12 +31,20 @@ def table(heading: str) -> list[list[str]]:
 
 
 def raised_codes() -> dict[int, set[str]]:
-    """Every error code the service's code raises, by HTTP status."""
+    """Every error code the service's code raises, by HTTP status: each raise site names a
+    chalicelib.errors.Code, never a bare string."""
     found: dict[int, set[str]] = {}
     for source in [*(ROOT / "chalicelib").glob("*.py"), ROOT / "app.py"]:
-        for name, code in re.findall(rf"\b({ERROR_CLASSES})\(\s*\"([a-z_]+)\"", source.read_text()):
-            found.setdefault(getattr(errors, name).status, set()).add(code)
+        text = source.read_text()
+        assert not re.findall(rf"\b({ERROR_CLASSES})\(\s*\"", text), f"{source.name} raises an error with a bare code"
+        for name, constant in re.findall(rf"\b({ERROR_CLASSES})\(\s*Code\.([A-Z_]+)", text):
+            found.setdefault(getattr(errors, name).status, set()).add(getattr(errors.Code, constant))
     return found
+
+
+def test_every_code_is_raised_somewhere() -> None:
+    named = {value for name, value in vars(errors.Code).items() if name.isupper()}
+    assert named == set().union(*raised_codes().values())
 
 
 def test_the_error_table_lists_exactly_the_codes_the_code_raises() -> None:
