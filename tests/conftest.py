@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
@@ -77,17 +76,13 @@ def local_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
     """A real SeaweedFS process on free loopback ports, reached through boto3's standard
     AWS_ENDPOINT_URL_S3 setting, exactly as the service reaches it."""
     server = LocalS3(tmp_path_factory.mktemp("seaweedfs")).start()
-    saved = {key: os.environ.get(key) for key in server.client_env()}
-    os.environ.update(server.client_env())
     try:
-        yield server
+        with pytest.MonkeyPatch.context() as environment:  # undone after the session
+            for key, value in server.client_env().items():
+                environment.setenv(key, value)
+            yield server
     finally:
         server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

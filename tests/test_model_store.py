@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +178,8 @@ def test_unreachable_s3_is_503_and_recovers_when_it_is_back(
     # Its own server, so stopping it cannot disturb the other tests.
     server = LocalS3(tmp_path / "s3").start()
     try:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.endpoint)
+        for key, value in server.client_env().items():  # its endpoint and credentials
+            monkeypatch.setenv(key, value)
         import boto3
 
         from training.publish import publish
@@ -191,7 +193,25 @@ def test_unreachable_s3_is_503_and_recovers_when_it_is_back(
         assert err.value.code == "model_store_unreachable" and err.value.headers["Retry-After"]
         assert cached_files(tmp_path / "cache") == []
         server.start()
+        back(boto3.client("s3"), uri)
         model, cold = store.get()
         assert cold and model.runtime.metadata.name == "test-colours"
     finally:
         server.stop()
+
+
+def back(client: Any, uri: str, seconds: float = 30) -> None:
+    """Waits until a restarted SeaweedFS serves the object again: its S3 port answers
+    before its volumes do (a GET meanwhile is a 500 InternalError)."""
+    from botocore.exceptions import ClientError
+
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return
+        except ClientError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
