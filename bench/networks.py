@@ -23,15 +23,16 @@ def forward_times(demo_onnx: Path, work: Path, n: int) -> dict[str, Any]:
     from training.export import export
     from training.networks import build_network
 
-    demo = load_runtime(demo_onnx, threads_for(os.environ))
+    threads = threads_for(os.environ)
+    demo = load_runtime(demo_onnx, threads)
     meta = demo.metadata
     resnet_file = work / "resnet18.onnx"
     resnet_meta = replace(meta, architecture="resnet18", none_rule=None)
     size = meta.input_size
     check = torch.from_numpy(np.random.default_rng(0).normal(size=(2, 3, size, size)).astype(np.float32))
     export(build_network("resnet18", len(meta.labels)), resnet_meta, resnet_file, check)
-    resnet = load_runtime(resnet_file, threads_for(os.environ))
+    resnet = load_runtime(resnet_file, threads)
     batch = check[:1].numpy()
     cells = {f"{meta.architecture} (demo: both heads)": functools.partial(demo.run, batch),
              "resnet18": functools.partial(resnet.run, batch)}
-    return {"input_size": size, "threads": threads_for(os.environ), "forward_ms": interleaved(cells, n)}
+    return {"input_size": size, "threads": threads, "forward_ms": interleaved(cells, n)}

@@ -25,8 +25,7 @@ def classify(data: bytes, model: LoadedModel, top_k: int, max_pixels: int, *, co
     probabilities = outputs.probabilities[0]
     ranked = np.argsort(-probabilities, kind="stable")
     predictions = [{"label": meta.labels[i], "probability": float(probabilities[i])} for i in ranked[:min(top_k, len(meta.labels))]]
-    rule = meta.none_rule
-    recognised = rule is None or rule.recognises(float(outputs.scores[0]))
+    recognised = bool(outputs.recognised(meta.none_rule)[0])
     return {
         "recognised": recognised,
         "label": predictions[0]["label"] if recognised else None,

@@ -13,7 +13,6 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps
 
-from chalicelib import tiff
 from chalicelib.errors import BadRequest, Code, PayloadTooLarge
 from chalicelib.metadata import ModelMetadata
 from chalicelib.uploads import FORMATS
@@ -38,6 +37,8 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise PayloadTooLarge(Code.TOO_MANY_PIXELS, f"image dimensions are over the limit: {exc}") from exc
     except Exception as exc:  # Pillow's parsers raise more than OSError on hostile bytes: see below
+        from chalicelib import tiff  # after this module: tiff checks pixels with check_pixels
+
         if tiff.is_tiff(data):  # a TIFF variant Pillow lacks (planar RGB, float samples…)
             return to_rgb(tiff.read(data, max_pixels))
         raise BadRequest(
@@ -47,11 +48,7 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
     width, height = image.size
     if width < 1 or height < 1:
         raise BadRequest(Code.CORRUPT_IMAGE, "the image has no pixels")
-    if width * height > max_pixels:
-        raise PayloadTooLarge(
-            Code.TOO_MANY_PIXELS,
-            f"the image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}",
-        )
+    check_pixels(width, height, max_pixels)
     if image.format in ("JPEG", "MPO"):  # MPO: phone cameras' multi-picture JPEGs
         image.draft("RGB", (min_side, min_side))
     try:
@@ -65,6 +62,15 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
         # float (found by tests/test_fuzz.py), DecompressionBombError for a bomb in a frame.
         raise BadRequest(Code.CORRUPT_IMAGE, f"the image data is corrupt or truncated ({exc})") from exc
     return to_rgb(image)
+
+
+def check_pixels(width: int, height: int, max_pixels: int) -> None:
+    """The pixel limit, checked from an image's header before any pixel is decoded."""
+    if width * height > max_pixels:
+        raise PayloadTooLarge(
+            Code.TOO_MANY_PIXELS,
+            f"the image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}",
+        )
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -30,7 +30,8 @@ class NoneRule:
     description: str
     calibration: dict[str, Any] = field(default_factory=dict)  # the data it was set from
 
-    def recognises(self, score: float) -> bool:
+    def recognises(self, score: Any) -> Any:
+        """score: one score or an array of them (then an array of booleans)."""
         return score >= self.threshold
 
     @classmethod

@@ -18,7 +18,7 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from chalicelib.metadata import METADATA_FILE, MetadataError, ModelLoadError, ModelMetadata
+from chalicelib.metadata import METADATA_FILE, MetadataError, ModelLoadError, ModelMetadata, NoneRule
 from chalicelib.settings import threads_for
 
 
@@ -26,6 +26,12 @@ from chalicelib.settings import threads_for
 class Outputs:
     probabilities: np.ndarray  # float64 (N, labels), each row summing to 1
     scores: np.ndarray | None  # float64 (N,): the none-rule's score, for models that have one
+
+    def recognised(self, rule: NoneRule | None) -> np.ndarray:
+        """Per image, whether it looks like one of the labels; every image, without a rule."""
+        if rule is None:
+            return np.ones(len(self.probabilities), bool)
+        return rule.recognises(self.scores)
 
 
 class Runtime(Protocol):

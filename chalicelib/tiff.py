@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from chalicelib.errors import ApiError, BadRequest, Code, PayloadTooLarge
+from chalicelib.imaging import check_pixels
 
 SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}  # samples per pixel → Pillow mode
@@ -66,9 +67,7 @@ def read(data: bytes, max_pixels: int) -> Image.Image:
             variant = (f"TIFF, {page.planarconfig.name.lower()} planes, {page.samplesperpixel} samples of "
                        f"{page.dtype}, {page.compression.name.lower()} compression")
             width, height = page.imagewidth, page.imagelength
-            if width * height > max_pixels:
-                raise PayloadTooLarge(Code.TOO_MANY_PIXELS,
-                                      f"the image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
+            check_pixels(width, height, max_pixels)
             if page.nbytes > BYTES_PER_PIXEL_LIMIT * max_pixels:
                 raise PayloadTooLarge(Code.TOO_MANY_PIXELS, f"the image's samples ({variant}) would take {page.nbytes} "
                                                          f"bytes decoded; the limit is {BYTES_PER_PIXEL_LIMIT * max_pixels}")

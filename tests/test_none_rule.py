@@ -19,7 +19,7 @@ from training.export import export
 from training.negatives import clutter, photo_files
 from training.synth import render
 from training.networks import build_network
-from training.none_rule import FOOD_CLASSES, WithReferenceMass, best_threshold, calibrate
+from training.none_rule import FOOD_CLASSES, WithReferenceMass, best_threshold, calibrate, score_kind, scores, scoring
 
 
 def test_threshold_separates_accepted_from_refused_scores() -> None:
@@ -61,7 +61,9 @@ def test_calibration_of_a_pretrained_network_uses_the_imagenet_food_mass() -> No
     photos = photo_files()["scikit-learn samples"]
     assert len(photos) == 2
     refuse = [batch([load_rgb(p, 256) for p in photos] + clutter(4))]
-    rule = calibrate(network, accept, refuse, sources={"test": 6})
+    kind = score_kind(network)
+    module = scoring(network, kind).eval()
+    rule = calibrate(kind, scores(module, accept), scores(module, refuse), sources={"test": 6})
     assert rule.score == "reference_mass" and rule.calibration["reference_classes"] == list(FOOD_CLASSES)
     assert rule.calibration["validation_images"] == 6 and rule.calibration["none_images"] == 6
     assert rule.calibration["none_refused"] == 1.0 and rule.calibration["validation_accepted"] >= 0.83

@@ -33,10 +33,11 @@ def evaluate(model_file: Path, split_dir: Path, none_dir: Path | None = None, ba
     batches = eval_batches(split.samples, meta, batch_size)
     for start, (inputs, targets) in zip(range(0, len(split.samples), batch_size), batches, strict=True):
         probabilities, recognised = _answers(runtime, inputs.numpy())
-        predicted = np.where(recognised, probabilities.argmax(axis=1), len(labels))
+        top = probabilities.argmax(axis=1)
+        predicted = np.where(recognised, top, len(labels))
         np.add.at(confusion, (targets.numpy(), predicted), 1)
         confidences += probabilities.max(axis=1).tolist()
-        hits += (probabilities.argmax(axis=1) == targets.numpy()).tolist()
+        hits += (top == targets.numpy()).tolist()
         for offset in np.flatnonzero(predicted != targets.numpy()):
             path, truth = split.samples[start + offset]
             wrong.append({
@@ -77,10 +78,7 @@ def evaluate(model_file: Path, split_dir: Path, none_dir: Path | None = None, ba
 def _answers(runtime: Runtime, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities, recognised) as the service decides them."""
     result = runtime.run(batch)
-    rule = runtime.metadata.none_rule
-    if rule is None:
-        return result.probabilities, np.ones(len(batch), bool)
-    return result.probabilities, np.array([rule.recognises(float(score)) for score in result.scores])
+    return result.probabilities, result.recognised(runtime.metadata.none_rule)
 
 
 def refusals(runtime: Runtime, folder: Path, batch_size: int) -> dict[str, Any]:

@@ -50,15 +50,30 @@ class WithReferenceMass(nn.Module):
         return self.head(features), mass
 
 
+def score_kind(network: nn.Module) -> str:
+    """reference_mass when the network kept its ImageNet head: the new head has seen only
+    the training images, and on photos unlike them (renders versus real photos) its top
+    probability refuses real food too; the ImageNet head has seen photographs. Without that
+    head, max_probability is all there is."""
+    return "reference_mass" if getattr(network, "reference", None) is not None else "max_probability"
+
+
+def scoring(model: nn.Module, kind: str, reference_classes: tuple[int, ...] = FOOD_CLASSES) -> nn.Module:
+    """model with the score of kind as a second output."""
+    if kind == "reference_mass":
+        return WithReferenceMass(model, reference_classes)
+    if kind == "max_probability":
+        return WithMaxProbability(model)
+    raise ValueError(f"unknown none-rule score {kind!r}")
+
+
 def scored(model: nn.Module, rule: NoneRule | None) -> nn.Module:
     """The module that is exported: logits alone, or logits and the rule's score."""
     if rule is None:
         return model
-    if rule.score == "reference_mass":
-        return WithReferenceMass(model, tuple(rule.calibration["reference_classes"]))
-    if rule.score == "max_probability":
-        return WithMaxProbability(model)
-    raise ValueError(f"unknown none-rule score {rule.score!r}")
+    if rule.score == "reference_mass":  # the classes the rule was calibrated with, not today's default
+        return scoring(model, rule.score, tuple(rule.calibration["reference_classes"]))
+    return scoring(model, rule.score)
 
 
 def scores(module: nn.Module, batches) -> np.ndarray:
@@ -81,17 +96,10 @@ def best_threshold(accept: np.ndarray, refuse: np.ndarray) -> tuple[float, float
     return best
 
 
-def calibrate(network: nn.Module, accept_batches: list[torch.Tensor], refuse_batches: list[torch.Tensor],
-              reference_classes: tuple[int, ...] = FOOD_CLASSES, sources: dict[str, int] | None = None) -> NoneRule:
-    """The rule's threshold that best tells the validation images (accept) from the non-food
-    images (refuse). The score is reference_mass when the network kept its ImageNet head:
-    the new head has seen only the training images, and on photos unlike them (renders
-    versus real photos) its top probability refuses real food too; the ImageNet head has
-    seen photographs. Without that head, max_probability is all there is."""
-    kind = "reference_mass" if getattr(network, "reference", None) is not None else "max_probability"
-    probe = NoneRule(kind, 0.0, "", {"reference_classes": list(reference_classes)})
-    module = scored(network, probe).eval()
-    accept, refuse = scores(module, accept_batches), scores(module, refuse_batches)
+def calibrate(kind: str, accept: np.ndarray, refuse: np.ndarray, reference_classes: tuple[int, ...] = FOOD_CLASSES,
+              sources: dict[str, int] | None = None) -> NoneRule:
+    """The rule whose threshold best tells the validation images' scores (accept) from the
+    non-food images' (refuse), both computed by scoring(network, kind)."""
     threshold, balanced = best_threshold(accept, refuse)
     calibration: dict[str, Any] = {
         "balanced_accuracy": round(balanced, 4),

@@ -193,21 +193,24 @@ def calibrate_none_rule(model: Network, val_samples, meta: ModelMetadata, cfg: T
     """The none-rule from the validation split and the non-food images, and (for networks
     with an ImageNet head) the realism figures: mean food mass per class and on non-food."""
     from training.negatives import none_images
-    from training.none_rule import FOOD_CLASSES, WithReferenceMass, calibrate, scores
+    from training.none_rule import calibrate, score_kind, scores, scoring
 
     negatives, sources = none_images(meta.resize_size, cfg.none_images)
     refuse = [torch.from_numpy(np.concatenate([preprocess(image, meta) for image in negatives[i:i + cfg.batch_size]]))
               for i in range(0, len(negatives), cfg.batch_size)]
     accept = [inputs for inputs, _ in eval_batches(val_samples, meta, cfg.batch_size)]
-    rule = calibrate(model, accept, refuse, sources=sources)
+    kind = score_kind(model)
+    module = scoring(model, kind).eval()
+    accept_scores, refuse_scores = scores(module, accept), scores(module, refuse)
+    rule = calibrate(kind, accept_scores, refuse_scores, sources=sources)
     print(f"none-rule: {rule.score} >= {rule.threshold:.4g} ({rule.calibration['validation_accepted']:.1%} of "
           f"validation images accepted, {rule.calibration['none_refused']:.1%} of {len(negatives)} non-food refused)",
           flush=True)
-    if model.reference is None:
+    if kind != "reference_mass":
         return rule, None
-    mass = scores(WithReferenceMass(model, FOOD_CLASSES).eval(), accept)
+    # The rule's own scores are the food mass: the realism figures need no second pass.
     labels = np.array([label for _, label in val_samples])
-    realism = {meta.labels[i]: round(float(mass[labels == i].mean()), 4) for i in range(len(meta.labels))}
-    realism["non-food"] = round(float(scores(WithReferenceMass(model, FOOD_CLASSES).eval(), refuse).mean()), 4)
+    realism = {meta.labels[i]: round(float(accept_scores[labels == i].mean()), 4) for i in range(len(meta.labels))}
+    realism["non-food"] = round(float(refuse_scores.mean()), 4)
     print(f"food mass (ImageNet head, mean): {realism}", flush=True)
     return rule, realism
