@@ -1,9 +1,9 @@
 """Model runtimes behind one small interface, chosen by the model file's suffix:
 `.onnx` → ONNX Runtime (what the Lambda package ships), `.pt` → TorchScript.
 
-Each runtime names its library and imports it only when a model of its kind is loaded:
-importing torch costs about a second, and torch is absent from the Lambda package. Every
-way a file can fail to load is a ModelLoadError.
+Each runtime imports its library (chalicelib.model_formats names it) only when a model of
+its kind is loaded: importing torch costs about a second, and torch is absent from the
+Lambda package. Every way a file can fail to load is a ModelLoadError.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, Iterator, Protocol
 import numpy as np
 
 from chalicelib.metadata import METADATA_FILE, MetadataError, ModelLoadError, ModelMetadata, NoneRule
+from chalicelib.model_formats import LIBRARIES, library_for
 from chalicelib.settings import threads_for
 
 
@@ -70,10 +71,10 @@ def torchscript_deprecation_silenced() -> Iterator[None]:
 
 class TorchScriptRuntime:
     name = "torchscript"
-    library = "torch"
+    suffix = ".pt"
 
     def __init__(self, path: Path, threads: int) -> None:
-        torch = importlib.import_module(self.library)
+        torch = importlib.import_module(LIBRARIES[self.suffix])
         torch.set_num_threads(threads)
         extra = {METADATA_FILE: ""}
         try:
@@ -98,10 +99,10 @@ class TorchScriptRuntime:
 
 class OnnxRuntime:
     name = "onnx"
-    library = "onnxruntime"
+    suffix = ".onnx"
 
     def __init__(self, path: Path, threads: int) -> None:
-        onnxruntime = importlib.import_module(self.library)
+        onnxruntime = importlib.import_module(LIBRARIES[self.suffix])
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1  # one request at a time per Lambda container
@@ -119,19 +120,9 @@ class OnnxRuntime:
         return outputs(self._session.run(None, {self._input: batch}))
 
 
-RUNTIMES: dict[str, type[TorchScriptRuntime] | type[OnnxRuntime]] = {".onnx": OnnxRuntime, ".pt": TorchScriptRuntime}
-
-
-def runtime_for(path: Path) -> type[TorchScriptRuntime] | type[OnnxRuntime]:
-    if path.suffix not in RUNTIMES:
-        raise ModelLoadError(f"no runtime for {path.name!r}; model files end in {', '.join(RUNTIMES)}")
-    return RUNTIMES[path.suffix]
-
-
-def import_runtime(path: Path) -> None:
-    """Imports the library that runs path's kind of model (slow: torch takes a second).
-    ImportError: this deployment lacks it."""
-    importlib.import_module(runtime_for(path).library)
+RUNTIMES: dict[str, type[TorchScriptRuntime] | type[OnnxRuntime]] = {
+    cls.suffix: cls for cls in (OnnxRuntime, TorchScriptRuntime)
+}
 
 
 def load_runtime(path: Path, threads: int | None = None) -> Runtime:
@@ -139,7 +130,8 @@ def load_runtime(path: Path, threads: int | None = None) -> Runtime:
     label, and a none-rule score exactly when the metadata has a rule (also a warm-up).
 
     threads: for intra-op parallelism; by default settings.threads_for this environment."""
-    runtime = runtime_for(path)(path, threads or threads_for(os.environ))
+    library_for(path)  # ModelLoadError for a suffix no runtime reads
+    runtime = RUNTIMES[path.suffix](path, threads or threads_for(os.environ))
     size = runtime.metadata.input_size
     try:
         result = runtime.run(np.zeros((1, 3, size, size), np.float32))

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from chalicelib.errors import ModelUnavailable
-from chalicelib.model_store import ModelStore, s3_client
+from chalicelib.model_sources import s3_client
+from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
 from devtools.local_s3 import LocalS3
 from tests.conftest import COLOUR_LABELS, make_store
@@ -134,7 +135,7 @@ def test_missing_object_names_the_uri(bucket: str, prefix: str, tmp_path: Path) 
     assert err.value.code == "model_not_found" and uri in err.value.message
 
 
-@pytest.mark.parametrize("suffix", [".pt", ".onnx", ".h5"])
+@pytest.mark.parametrize("suffix", [".pt", ".onnx"])
 def test_a_verified_file_that_is_not_a_model_is_503(s3: Any, bucket: str, prefix: str, tmp_path: Path, suffix: str) -> None:
     import hashlib
 
@@ -144,6 +145,17 @@ def test_a_verified_file_that_is_not_a_model_is_503(s3: Any, bucket: str, prefix
     with pytest.raises(ModelUnavailable) as err:
         make_store(f"s3://{bucket}/{key}", tmp_path).get()
     assert err.value.code == "model_invalid"
+
+
+def test_a_file_no_runtime_reads_is_refused_before_any_byte_is_fetched(s3: Any, bucket: str, prefix: str,
+                                                                        tmp_path: Path) -> None:
+    key = f"{prefix}/m/model.tflite"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"weights", Metadata={"sha256": "0" * 64})
+    store, clients = counting_store(f"s3://{bucket}/{key}", tmp_path / "cache")
+    with pytest.raises(ModelUnavailable) as err:
+        store.get()
+    assert err.value.code == "model_invalid" and "model files end in .onnx, .pt" in err.value.message
+    assert clients == [] and cached_files(tmp_path / "cache") == []
 
 
 @pytest.mark.parametrize("uri, code", [

@@ -20,7 +20,7 @@ import torch
 
 from chalicelib.errors import ModelUnavailable
 from chalicelib.metadata import METADATA_FILE
-from chalicelib.model_store import STALE_PARTIAL_S
+from chalicelib.model_cache import STALE_PARTIAL_S
 from chalicelib.runtimes import torchscript_deprecation_silenced
 from devtools.local_s3 import LocalS3
 from tests.conftest import COLOUR_LABELS, COLOUR_META, ROOT, MeanColour, make_store

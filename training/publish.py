@@ -7,7 +7,8 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
-from chalicelib.model_store import SHA256_METADATA_KEY, sha256_of
+from chalicelib.model_cache import sha256_of
+from chalicelib.model_sources import SHA256_METADATA_KEY
 from chalicelib.runtimes import load_runtime
 
 

@@ -1,0 +1,109 @@
+"""Verified model files in one folder (/tmp in Lambda), and an index naming the file each
+URI was last fetched into, so that a new process on the same /tmp asks S3 for nothing.
+
+Files are named <sha256><suffix> and written through a temporary file renamed into place.
+A file is trusted only once the index names it, and the index is written only after the
+file is durable: a download killed at any point leaves nothing a later process trusts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+from chalicelib.errors import Code, ModelUnavailable
+
+STALE_PARTIAL_S = 600
+_CHUNK = 1024 * 1024
+
+
+def sha256_of(stream: BinaryIO, sink: BinaryIO | None = None) -> str:
+    """Hashes a stream in chunks, copying it to sink on the way if given."""
+    digest = hashlib.sha256()
+    while chunk := stream.read(_CHUNK):
+        digest.update(chunk)
+        if sink is not None:
+            sink.write(chunk)
+    return digest.hexdigest()
+
+
+def write_atomically(final: Path, content: bytes | Callable[[BinaryIO], None], durable: bool = True) -> None:
+    """Through a temporary file renamed into place: a reader sees all of it or nothing.
+    durable: fsynced before the rename, so that it survives a crash under that name."""
+    fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=".partial-", suffix=final.suffix)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as sink:
+            if callable(content):
+                content(sink)
+            else:
+                sink.write(content)
+            if durable:
+                sink.flush()
+                os.fsync(sink.fileno())
+        os.replace(tmp, final)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+class ModelCache:
+    """A published version never changes (publish refuses to overwrite one): a new model is
+    a new version and a new URI, so an indexed file stands for its URI until it is gone."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path_for(self, sha256: str, suffix: str) -> Path:
+        return self.folder / f"{sha256}{suffix}"
+
+    def lookup(self, uri: str, suffix: str) -> str | None:
+        """The sha256 of the trusted file for uri, if the index names one that is on disk."""
+        try:
+            sha256 = self._index_of(uri).read_text().split()[0]
+        except (OSError, IndexError):
+            return None
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256) or not self.path_for(sha256, suffix).is_file():
+            return None
+        return sha256
+
+    def write(self, sha256: str, suffix: str, content: Callable[[BinaryIO], None]) -> Path:
+        """Writes a file under its final name, not yet durable nor trusted: commit() does
+        both. content() may raise to leave nothing behind."""
+        final = self.path_for(sha256, suffix)
+        with self._unwritable():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.remove_stale_partials()
+            write_atomically(final, content, durable=False)
+        return final
+
+    def commit(self, uri: str, sha256: str, suffix: str) -> None:
+        """Makes a written file durable, then names it in the index for uri."""
+        with self._unwritable():
+            with self.path_for(sha256, suffix).open("rb") as written:
+                os.fsync(written.fileno())
+            write_atomically(self._index_of(uri), f"{sha256} {uri}\n".encode())
+
+    def remove_stale_partials(self) -> None:
+        """What killed downloads left: never trusted, but they fill /tmp. A live download
+        writes a chunk of 1 MB at a time; one idle for ten minutes is dead."""
+        for partial in self.folder.glob(".partial-*"):
+            with contextlib.suppress(OSError):
+                if time.time() - partial.stat().st_mtime > STALE_PARTIAL_S:
+                    partial.unlink()
+
+    def _index_of(self, uri: str) -> Path:
+        return self.folder / f"{hashlib.sha256(uri.encode()).hexdigest()[:32]}.source"
+
+    @contextlib.contextmanager
+    def _unwritable(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            raise ModelUnavailable(Code.MODEL_CACHE_UNWRITABLE, f"cannot write the model into {self.folder}: {exc}") from exc
