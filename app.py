@@ -12,7 +12,7 @@ from chalicelib.model_store import ModelStore
 from chalicelib.observability import emit, request_record
 from chalicelib.page import render_index, render_result
 from chalicelib.query import parse_top_k
-from chalicelib.responses import HTML, answered
+from chalicelib.responses import HTML, Answer, answered
 from chalicelib.settings import Settings
 from chalicelib.uploads import ACCEPTED_TYPES, image_bytes
 
@@ -33,7 +33,7 @@ def log_request(request: Request, get_response: Callable[[Request], Response]) -
     context = request.context or {}
     emit(request_record(context.get("resourcePath", request.path), request.method, context.get("requestId", ""),
                         response.status_code, len(request.raw_body or b""), (time.perf_counter() - started) * 1000,
-                        response.body), settings.log_level)
+                        response.answer if isinstance(response, Answer) else None), settings.log_level)
     return response
 
 

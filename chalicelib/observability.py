@@ -15,10 +15,10 @@ LEVELS = logging.getLevelNamesMapping()  # the standard names: DEBUG, INFO, WARN
 
 
 def request_record(route: str, method: str, request_id: str, status: int, body_bytes: int, elapsed_ms: float,
-                   answer: Any) -> dict[str, Any]:
-    """The log line for one request; answer is the response body when it is JSON."""
-    answer = answer if isinstance(answer, dict) else {}
-    error = answer.get("error") if isinstance(answer.get("error"), dict) else None
+                   answer: dict[str, Any] | None) -> dict[str, Any]:
+    """The log line for one request; answer: what the route answered (an error body for an
+    error), None for a page that carries no answer."""
+    answer = answer or {}
     record: dict[str, Any] = {
         "level": "ERROR" if status >= 500 else "WARNING" if status >= 400 else "INFO",
         "request_id": request_id,
@@ -28,8 +28,8 @@ def request_record(route: str, method: str, request_id: str, status: int, body_b
         "body_bytes": body_bytes,
         "latency_ms": round(elapsed_ms, 2),
     }
-    if error:
-        record["error_code"] = error.get("code")
+    if "error" in answer:
+        record["error_code"] = answer["error"]["code"]
     if "model" in answer and "timing_ms" in answer:
         record.update(model_version=f"{answer['model']['name']}/{answer['model']['version']}",
                       timing_ms=answer["timing_ms"], cold_start=answer.get("cold_start", False), label=answer.get("label"),

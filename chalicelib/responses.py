@@ -34,9 +34,19 @@ def wants_html(accept: str | None) -> bool:
     return html[0] > 0 and html > json
 
 
+class Answer(Response):
+    """A response that keeps the answer it carries as a dict, whether it is sent as JSON or
+    as a page: the request's log line is built from it, never parsed back from the body."""
+
+    def __init__(self, answer: dict[str, Any], body: Any, status_code: int, headers: dict[str, str]) -> None:
+        super().__init__(body, status_code=status_code, headers=headers)
+        self.answer = answer
+
+
 def respond(work: Callable[[], Any], html_page: HtmlPage | None = None) -> Response:
     """Runs work: a dict → 200; ApiError → its status and error body; anything else → a
-    500 without a traceback (the traceback goes to the log, never to the client)."""
+    500 without a traceback (the traceback goes to the log, never to the client). A
+    Response work returns (a page) goes out as it is."""
     headers: dict[str, str] = {}
     try:
         result, status = work(), 200
@@ -49,8 +59,8 @@ def respond(work: Callable[[], Any], html_page: HtmlPage | None = None) -> Respo
         error = ApiError(Code.INTERNAL_ERROR, "the server failed to handle this request")
         result, status = error.body(), error.status
     if html_page is not None:
-        return Response(html_page(result, status), status_code=status, headers={**headers, "Content-Type": HTML})
-    return Response(result, status_code=status, headers={**headers, "Content-Type": JSON})
+        return Answer(result, html_page(result, status), status, {**headers, "Content-Type": HTML})
+    return Answer(result, result, status, {**headers, "Content-Type": JSON})
 
 
 def answered(app: Chalice, html_page: HtmlPage | None = None) -> Callable[[Callable[..., Any]], Callable[..., Response]]:

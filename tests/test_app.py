@@ -267,6 +267,16 @@ def test_each_request_logs_one_structured_line_that_is_also_emf(client: Client, 
     assert (ok["ColdStart"], ok["Errors"], refused["ClientErrors"]) == (1, 0, 1)
 
 
+def test_a_page_answer_logs_the_same_outcome_as_json(client: Client, capsys: pytest.CaptureFixture) -> None:
+    """The form posted without JavaScript gets HTML; its log line still has the label."""
+    for name, data in (("red.jpg", f.jpeg(f.RED)), ("notes.png", b"words")):
+        body, content_type = f.multipart([("file", name, data, "image/jpeg")])
+        client.http.post("/predict", headers={"Content-Type": content_type, "Accept": BROWSER_ACCEPT}, body=body)
+    ok, refused = log_lines(capsys)
+    assert ok["label"] == "red" and ok["recognised"] is True and ok["model_version"] == "test-colours/1"
+    assert refused["status"] == 400 and refused["error_code"] == "not_an_image"
+
+
 def test_logs_never_carry_the_image(client: Client, capsys: pytest.CaptureFixture) -> None:
     marker = b"SECRET-PIXELS-0123456789"
     post(client, f.jpeg() + marker, "image/jpeg")
