@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT
+from devtools import ROOT
 
 RUNTIME_BOTO3 = "boto3==1.44.8"
 

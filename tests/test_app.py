@@ -5,27 +5,36 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterator
+from types import ModuleType
+from typing import Any
 
 import pytest
 from chalice.test import Client
 
-import app as service
 from chalicelib import classifier
-from chalicelib.model_store import ModelStore
-from chalicelib.settings import Settings
+from devtools import ROOT
 from tests import imagefiles as f
-from tests.conftest import COLOUR_LABELS, ROOT
-from tests.test_responses import BROWSER_ACCEPT
+from tests.colour_model import COLOUR_LABELS
+from tests.support import BROWSER_ACCEPT, app_for
 
 
 @pytest.fixture
-def client(model_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
-    settings = Settings.from_env({"MODEL_URI": model_uri, "MODEL_CACHE_DIR": str(tmp_path / "cache")})
-    monkeypatch.setattr(service, "settings", settings)
-    monkeypatch.setattr(service, "store", ModelStore(settings))
-    with Client(service.app, project_dir=str(ROOT)) as test_client:
-        yield test_client
+def environment(model_uri: str, tmp_path: Path) -> dict[str, str]:
+    return {"MODEL_URI": model_uri, "MODEL_CACHE_DIR": str(tmp_path / "cache")}
+
+
+@pytest.fixture
+def service(environment: dict[str, str]) -> ModuleType:
+    return app_for(environment)
+
+
+@pytest.fixture
+def client(service: ModuleType) -> Client:
+    return client_of(service)
+
+
+def client_of(service: ModuleType) -> Client:
+    return Client(service.app, project_dir=str(ROOT))
 
 
 def post(client: Client, body: bytes, content_type: str | None, query: str = "") -> tuple[int, dict, Any]:
@@ -43,7 +52,7 @@ def assert_error(status: int, body: dict, expected_status: int, code: str) -> No
     assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]
 
 
-def test_health_never_loads_the_model(client: Client) -> None:
+def test_health_never_loads_the_model(client: Client, service: ModuleType) -> None:
     response = client.http.get("/health")
     assert response.status_code == 200
     assert json.loads(response.body) == {"status": "ok", "model_loaded": False}
@@ -81,7 +90,8 @@ def test_a_model_without_a_none_rule_recognises_every_image(tmp_path: Path) -> N
     """Model files made before the rule existed answer as they always did."""
     from dataclasses import replace
 
-    from tests.conftest import COLOUR_META, MeanColour, colour_batch, make_store
+    from tests.colour_model import colour_batch, COLOUR_META, MeanColour
+    from tests.support import make_store
     from training.export import export
 
     path = tmp_path / "colours.onnx"
@@ -152,8 +162,8 @@ def test_bad_uploads_get_json_errors(client: Client, data: bytes, content_type: 
     assert_error(got, body, status, code)
 
 
-def test_body_over_the_limit_is_413(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service, "settings", Settings.from_env({"MAX_BODY_BYTES": "1000"}))
+def test_body_over_the_limit_is_413(environment: dict[str, str]) -> None:
+    client = client_of(app_for({**environment, "MAX_BODY_BYTES": "1000"}))
     status, _, body = post(client, f.encode(f.noisy_photo((200, 200)), "PNG"), "image/png")
     assert_error(status, body, 413, "body_too_large")
 
@@ -173,9 +183,8 @@ def test_model_route_describes_the_model(client: Client, model_uri: str) -> None
     assert json.loads(client.http.get("/health").body)["model_loaded"] is True
 
 
-def test_model_unavailable_is_503_with_retry_after(client: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    settings = Settings.from_env({"MODEL_URI": "s3://donut-or-not-nowhere/models/x/1/model.pt", "MODEL_CACHE_DIR": str(tmp_path)})
-    monkeypatch.setattr(service, "store", ModelStore(settings))
+def test_model_unavailable_is_503_with_retry_after(environment: dict[str, str]) -> None:
+    client = client_of(app_for({**environment, "MODEL_URI": "s3://donut-or-not-nowhere/models/x/1/model.pt"}))
     for response in (client.http.get("/model"), client.http.post("/predict", headers={"Content-Type": "image/jpeg"}, body=f.jpeg())):
         assert response.status_code == 503
         assert int(lower(response.headers)["retry-after"]) > 0
@@ -192,7 +201,7 @@ def test_unexpected_failure_is_a_json_500_without_traceback(client: Client, monk
     assert "secret" not in json.dumps(body) and "Traceback" not in json.dumps(body)
 
 
-def test_page_is_html_with_relative_urls(client: Client) -> None:
+def test_page_is_html_with_relative_urls(client: Client, service: ModuleType) -> None:
     response = client.http.get("/")
     assert response.status_code == 200
     assert lower(response.headers)["content-type"].startswith("text/html")
@@ -284,13 +293,14 @@ def test_logs_never_carry_the_image(client: Client, capsys: pytest.CaptureFixtur
     assert "SECRET-PIXELS" not in capsys.readouterr().out
 
 
-def test_log_level_warning_keeps_only_failures(client: Client, capsys: pytest.CaptureFixture,
-                                               monkeypatch: pytest.MonkeyPatch, model_uri: str) -> None:
-    monkeypatch.setattr(service, "settings", Settings.from_env({"MODEL_URI": model_uri, "LOG_LEVEL": "WARNING"}))
+def test_log_level_warning_keeps_only_failures(capsys: pytest.CaptureFixture, environment: dict[str, str]) -> None:
+    client = client_of(app_for({**environment, "LOG_LEVEL": "WARNING"}))
     post(client, f.jpeg(), "image/jpeg")
     post(client, b"", "image/jpeg")
     assert [line["status"] for line in log_lines(capsys)] == [400]
 
 
 def test_debug_tracebacks_are_off() -> None:
-    assert service.app.debug is False
+    import app
+
+    assert app.app.debug is False

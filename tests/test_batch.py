@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
 from chalice.test import Client
 
-import app as service
 from chalicelib.batch import result_key
+from devtools import ROOT
 from tests import imagefiles as f
-from tests.conftest import ROOT
+from tests.support import app_for
 
 
 @pytest.fixture
-def batch_client(monkeypatch: pytest.MonkeyPatch, model_uri: str, bucket: str, tmp_path: Path) -> Iterator[Client]:
+def batch_client(model_uri: str, bucket: str, tmp_path: Path) -> Client:
+    return batch_client_for(model_uri, bucket, tmp_path / "cache")
+
+
+def batch_client_for(model_uri: str, bucket: str, cache: Path) -> Client:
     """The app as a stage with BATCH_BUCKET set sees it at import: the handler exists only then."""
-    monkeypatch.setenv("BATCH_BUCKET", bucket)
-    monkeypatch.setenv("MODEL_URI", model_uri)
-    monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path / "cache"))
-    module = importlib.reload(service)
-    try:
-        with Client(module.app, project_dir=str(ROOT)) as client:
-            yield client
-    finally:
-        monkeypatch.undo()
-        importlib.reload(service)
+    return Client(app_for({"BATCH_BUCKET": bucket, "MODEL_URI": model_uri, "MODEL_CACHE_DIR": str(cache)}).app,
+                  project_dir=str(ROOT))
 
 
 def put_and_notify(client: Client, s3: Any, bucket: str, key: str, data: bytes) -> dict[str, Any]:
@@ -63,17 +58,16 @@ def test_a_batch_of_events_survives_a_bad_image(batch_client: Client, s3: Any, b
     assert labels == ["red", None, "green"]
 
 
-def test_without_a_batch_bucket_there_is_no_s3_handler() -> None:
+def test_without_a_batch_bucket_there_is_no_s3_handler(model_uri: str) -> None:
+    service = app_for({"MODEL_URI": model_uri})
     assert service.settings.batch_bucket == ""
     assert "classify_upload" not in service.app.handler_map
 
 
-def test_no_model_means_retry_not_a_failure_result(batch_client: Client, s3: Any, bucket: str, prefix: str,
-                                                  monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_no_model_means_retry_not_a_failure_result(s3: Any, bucket: str, prefix: str, tmp_path: Path) -> None:
     from chalicelib.errors import ModelUnavailable
-    from tests.conftest import make_store
 
-    monkeypatch.setattr(service, "store", make_store(f"s3://{bucket}/{prefix}/missing/model.onnx", tmp_path))
+    batch_client = batch_client_for(f"s3://{bucket}/{prefix}/missing/model.onnx", bucket, tmp_path)
     key = f"incoming/{prefix}/later.jpg"
     s3.put_object(Bucket=bucket, Key=key, Body=f.jpeg())
     with pytest.raises(ModelUnavailable):  # Lambda retries an asynchronous event that raises

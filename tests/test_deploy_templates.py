@@ -15,7 +15,9 @@ from urllib.parse import urlparse
 import pytest
 
 from chalicelib.uploads import ACCEPTED_TYPES
-from tests.conftest import ROOT, build_package, copy_project
+from devtools import ROOT
+from devtools.local_chalice import copy_project
+from tests.support import build_package
 
 API_GATEWAY_TIMEOUT_S = 29
 

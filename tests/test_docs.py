@@ -13,7 +13,7 @@ import pytest
 from chalicelib import errors
 from chalicelib.settings import Settings
 from chalicelib.uploads import ACCEPTED_TYPES
-from tests.conftest import ROOT
+from devtools import ROOT
 
 README = (ROOT / "README.md").read_text()
 ERROR_CLASSES = "|".join(cls.__name__ for cls in (errors.ApiError, *errors.ApiError.__subclasses__()))

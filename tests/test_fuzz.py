@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools import ROOT
 from tests import imagefiles as f
-from tests.conftest import ROOT
 
 FUZZ_SECONDS = int(os.environ.get("FUZZ_SECONDS", "40"))
 

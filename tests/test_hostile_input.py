@@ -15,7 +15,7 @@ from chalicelib.errors import ApiError
 from chalicelib.imaging import decode, preprocess
 from chalicelib.uploads import ACCEPTED_TYPES, FORMATS, image_bytes
 from tests import imagefiles as f
-from tests.conftest import COLOUR_META
+from tests.colour_model import COLOUR_META
 
 LIMIT = 50_000_000
 CLIENT_ERRORS = {400, 413, 415}

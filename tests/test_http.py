@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests import imagefiles as f
-from tests.conftest import COLOUR_LABELS
+from tests.colour_model import COLOUR_LABELS
 
 
 def request(url: str, data: bytes | None = None, content_type: str | None = None) -> tuple[int, dict, bytes]:

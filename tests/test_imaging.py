@@ -9,7 +9,7 @@ from PIL import Image
 from chalicelib.errors import ApiError, BadRequest, PayloadTooLarge
 from chalicelib.imaging import decode, preprocess
 from tests import imagefiles as f
-from tests.conftest import COLOUR_META
+from tests.colour_model import COLOUR_META
 
 LIMIT = 50_000_000
 

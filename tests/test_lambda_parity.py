@@ -12,8 +12,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests import imagefiles as f
 from devtools.apigateway import api_event
+from tests import imagefiles as f
 from tests.lambda_sandbox import LambdaSandbox, can_switch_user
 
 pytestmark = pytest.mark.skipif(not can_switch_user(), reason="needs root and setpriv to run the handler as nobody")

@@ -14,7 +14,8 @@ from chalicelib.model_sources import s3_client
 from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
 from devtools.local_s3 import LocalS3
-from tests.conftest import COLOUR_LABELS, make_store
+from tests.colour_model import COLOUR_LABELS
+from tests.support import make_store
 
 
 class CountingClient:

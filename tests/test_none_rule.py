@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 import torch
 
+from chalicelib.imaging import preprocess
 from chalicelib.metadata import MetadataError, ModelLoadError, ModelMetadata, NoneRule
 from chalicelib.runtimes import load_runtime
-from tests.conftest import COLOUR_META, MeanColour, colour_batch
-from chalicelib.imaging import preprocess
+from tests.colour_model import colour_batch, COLOUR_META, MeanColour
 from training.dataset import load_rgb
 from training.export import export
 from training.negatives import clutter, photo_files
-from training.synth import render
 from training.networks import build_network
 from training.none_rule import FOOD_CLASSES, WithReferenceMass, best_threshold, calibrate, score_kind, scores, scoring
+from training.synth import render
 
 
 def test_threshold_separates_accepted_from_refused_scores() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import app as service
 from chalicelib.uploads import ACCEPTED_TYPES
-from tests.conftest import ROOT
+from devtools import ROOT
 
 SPEC = json.loads((ROOT / "openapi.json").read_text())
 

@@ -9,8 +9,8 @@ from typing import Iterator
 
 import pytest
 
+from devtools import ROOT
 from tests import imagefiles as f
-from tests.conftest import ROOT
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -183,7 +183,7 @@ def test_a_copy_hosted_elsewhere_calls_the_api_across_origins(browser, bucket: s
     import sys
 
     from devtools.processes import free_port
-    from tests.conftest import chalice_local, copy_project
+    from devtools.local_chalice import chalice_local, copy_project
     from training.publish import publish
 
     site_port = free_port()

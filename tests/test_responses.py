@@ -8,8 +8,7 @@ import pytest
 
 from chalicelib.errors import BadRequest
 from chalicelib.responses import respond, wants_html
-
-BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+from tests.support import BROWSER_ACCEPT
 
 
 @pytest.mark.parametrize("accept, html", [

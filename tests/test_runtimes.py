@@ -11,7 +11,7 @@ import torch
 from chalicelib.metadata import ModelLoadError
 from chalicelib.model_formats import LIBRARIES, import_library
 from chalicelib.runtimes import RUNTIMES, load_runtime
-from tests.conftest import COLOUR_META, MeanColour
+from tests.colour_model import COLOUR_META, MeanColour
 from training.export import WRITERS
 
 

@@ -22,8 +22,10 @@ from chalicelib.errors import ModelUnavailable
 from chalicelib.metadata import METADATA_FILE
 from chalicelib.model_cache import STALE_PARTIAL_S
 from chalicelib.runtimes import torchscript_deprecation_silenced
+from devtools import ROOT
 from devtools.local_s3 import LocalS3
-from tests.conftest import COLOUR_LABELS, COLOUR_META, ROOT, MeanColour, make_store
+from tests.colour_model import COLOUR_LABELS, COLOUR_META, MeanColour
+from tests.support import make_store
 from training.none_rule import scored
 from training.publish import publish
 
@@ -177,7 +179,7 @@ def test_missing_or_malformed_metadata_is_503_not_a_guess(extra: dict[str, str],
 def test_an_onnx_file_without_metadata_is_503(tmp_path: Path) -> None:
     import onnx
 
-    from tests.conftest import COLOUR_META, colour_batch
+    from tests.colour_model import colour_batch, COLOUR_META
     from training.export import export
 
     export(MeanColour(), COLOUR_META, tmp_path / "with-metadata.onnx", colour_batch())

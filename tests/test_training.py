@@ -17,9 +17,9 @@ from training.__main__ import main
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.dataset import DatasetError, check_batch, scan, train_and_val
 from training.export import WRITERS, ExportError, write_checked
+from training.networks import build_network
 from training.none_rule import scored
 from training.publish import PublishError, publish
-from training.networks import build_network
 from training.synth import CLASSES, synth
 from training.train import TrainConfig, train
 

@@ -1,0 +1,44 @@
+"""Helpers the tests share that are not fixtures."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from chalicelib.model_store import ModelStore
+from chalicelib.settings import Settings
+from devtools import ROOT
+
+# What Chromium sends with a plain form post.
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+
+def make_store(uri: str, cache_dir: Path, **env: str) -> ModelStore:
+    return ModelStore(Settings.from_env({"MODEL_URI": uri, "MODEL_CACHE_DIR": str(cache_dir), **env}))
+
+
+def app_for(env: dict[str, str]) -> ModuleType:
+    """app.py imported as a Lambda container imports it, with this environment: a module
+    of its own (its settings, store and routes are made at import), so that no test patches
+    or reloads the shared `app` module."""
+    spec = importlib.util.spec_from_file_location(f"app_{uuid.uuid4().hex}", ROOT / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    with pytest.MonkeyPatch.context() as environment:
+        for name, value in env.items():
+            environment.setenv(name, value)
+        spec.loader.exec_module(module)
+    return module
+
+
+def build_package(out: Path, *options: str) -> Path:
+    """`chalice package` through devtools.lambda_build (Python 3.12, vendored ONNX Runtime)."""
+    subprocess.run([sys.executable, "-m", "devtools.lambda_build", "package", *options, str(out)],
+                   cwd=ROOT, check=True, timeout=900)
+    return out
