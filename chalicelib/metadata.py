@@ -9,6 +9,7 @@ from typing import Any
 # Name of the JSON document inside a model file: a TorchScript extra file, or the key of
 # an ONNX model's metadata_props entry.
 METADATA_FILE = "donut_or_not.json"
+PRECISIONS = ("fp32", "int8")
 
 
 class ModelLoadError(ValueError):
@@ -55,6 +56,8 @@ class ModelMetadata:
     std: tuple[float, float, float]
     training: dict[str, Any] = field(default_factory=dict)  # free-form summary
     none_rule: NoneRule | None = None  # without one, every image is taken as one of the labels
+    precision: str = "fp32"  # or "int8": statically quantized (training/quantize.py)
+    quantization: dict[str, Any] = field(default_factory=dict)  # int8: scheme, calibration and measured agreement
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -74,6 +77,8 @@ class ModelMetadata:
                 std=tuple(float(s) for s in raw["std"]),
                 training=dict(raw.get("training") or {}),
                 none_rule=NoneRule.from_dict(raw["none_rule"]) if raw.get("none_rule") else None,
+                precision=str(raw.get("precision", "fp32")),
+                quantization=dict(raw.get("quantization") or {}),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise MetadataError(f"model metadata is malformed: {exc!r}") from exc
@@ -81,6 +86,8 @@ class ModelMetadata:
             raise MetadataError("model metadata needs two or more distinct labels")
         if len(meta.mean) != 3 or len(meta.std) != 3 or min(meta.std) <= 0:
             raise MetadataError("model metadata needs three means and three positive stds")
+        if meta.precision not in PRECISIONS:
+            raise MetadataError(f"model metadata names precision {meta.precision!r}, not one of {', '.join(PRECISIONS)}")
         if not 0 < meta.input_size <= meta.resize_size:
             raise MetadataError("model metadata needs 0 < input_size <= resize_size")
         return meta

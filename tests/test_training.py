@@ -85,6 +85,22 @@ def test_exports_carry_the_metadata_and_match_the_weights(tiny_run: Path, tiny_d
     np.testing.assert_allclose(result.scores, scores.double().numpy(), atol=1e-4)
 
 
+def test_int8_export_cli_names_its_calibration_and_refuses_what_disagrees(
+        tiny_run: Path, tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from training import quantize
+
+    export = ["export", "--weights", str(tiny_run / "weights"), "--check-images", str(tiny_data / "val"),
+              "--out", str(tmp_path / "model-int8.onnx"), "--int8"]
+    with pytest.raises(SystemExit):
+        main(export)
+    assert "--int8 needs --calibration-images" in capsys.readouterr().err
+    monkeypatch.setattr(quantize, "AGREEMENT", 1.01)  # a gate nothing meets: refused whatever the model
+    assert main([*export, "--calibration-images", str(tiny_data / "train")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: no int8 scheme agrees") and "Traceback" not in error
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_float16_checkpoint_round_trips(tiny_run: Path, tmp_path: Path) -> None:
     model, meta = load_checkpoint(tiny_run / "weights")
     save_checkpoint(model, meta, tmp_path, half=True)

@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, action="append", required=True, help="model file to write; repeatable")
     p.add_argument("--check-images", type=Path, required=True,
                    help="ImageFolder split (e.g. DATA/val) on which the export must match the trained model")
+    p.add_argument("--int8", action="store_true",
+                   help="write .onnx files statically quantized to int8, only if they give the fp32 model's label and "
+                        "none-of-these decision on 99%% of --check-images")
+    p.add_argument("--calibration-images", type=Path,
+                   help="with --int8: ImageFolder split of training images (e.g. DATA/train) to calibrate on")
 
     p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix, refusals")
     p.add_argument("model", type=Path, help="model file, loaded as the service loads it")
@@ -65,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="overwrite an existing version")
 
     args = parser.parse_args(argv)
+    if args.command == "export" and args.int8 and args.calibration_images is None:
+        parser.error("--int8 needs --calibration-images (training images, e.g. DATA/train)")
     if args.command == "train" and args.pretrained is None:
         args.pretrained = args.architecture == "efficientnet_lite0"
     from training.dataset import DatasetError
@@ -107,9 +114,19 @@ def run(args: argparse.Namespace) -> None:
 
         model, meta = load_checkpoint(args.weights)
         check = check_batch(scan(args.check_images), meta)
+        if args.int8:
+            from training.quantize import CALIBRATION_IMAGES, VALIDATION_IMAGES, export_int8
+
+            calibration = check_batch(scan(args.calibration_images), meta, CALIBRATION_IMAGES)
+            validation = check_batch(scan(args.check_images), meta, VALIDATION_IMAGES)
         for out in args.out:
-            export(model, meta, out, check)
-            print(f"wrote {out}")
+            if args.int8:
+                record = export_int8(model, meta, out, check, calibration, validation)
+                print(f"wrote {out} (int8, {record['scheme']}: top-1 agrees with fp32 on {record['top1_agreement']:.1%} "
+                      f"of {record['validation_images']} images)")
+            else:
+                export(model, meta, out, check)
+                print(f"wrote {out}")
     elif args.command == "evaluate":
         import json
 

@@ -20,8 +20,10 @@ class PublishError(RuntimeError):
         self.uri = uri
 
 
-def model_key(prefix: str, name: str, version: str, suffix: str) -> str:
-    return f"{prefix.strip('/')}/{name}/{version}/model{suffix}"
+def model_key(prefix: str, name: str, version: str, precision: str, suffix: str) -> str:
+    """One version, one key per format and precision: model.onnx, model-int8.onnx, model.pt."""
+    quantized = "" if precision == "fp32" else f"-{precision}"
+    return f"{prefix.strip('/')}/{name}/{version}/model{quantized}{suffix}"
 
 
 def publish(model: Path, bucket: str, force: bool = False, client=None, prefix: str = "models") -> str:
@@ -31,7 +33,7 @@ def publish(model: Path, bucket: str, force: bool = False, client=None, prefix: 
     Works against any endpoint boto3 is configured for (AWS_ENDPOINT_URL_S3 for SeaweedFS).
     """
     meta = load_runtime(model).metadata  # also proves the file loads as the service loads it
-    key = model_key(prefix, meta.name, meta.version, model.suffix)
+    key = model_key(prefix, meta.name, meta.version, meta.precision, model.suffix)
     client = client or boto3.client("s3")
     uri = f"s3://{bucket}/{key}"
     if not force:
