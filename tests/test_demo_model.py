@@ -1,0 +1,81 @@
+"""The demo as a newcomer gets it: the committed ONNX file answers like the committed
+checkpoint, and `./scripts/serve`, run as the README shows it, serves it with no torch."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import signal
+import socket
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from chalicelib.runtimes import load_runtime
+from devtools import ROOT
+from devtools.demo_model import CHECKPOINT, SERVED, check_images
+from devtools.processes import wait_until_serving
+from devtools.venvs import SERVE_VENV
+from training.checkpoint import load_checkpoint
+from training.export import assert_parity
+from training.none_rule import scored
+from training.synth import render
+
+SERVE_VENV_LIMIT_MB = 1024
+
+
+def test_the_served_file_is_the_checkpoint_exported() -> None:
+    model, meta = load_checkpoint(CHECKPOINT)
+    assert load_runtime(SERVED).metadata == meta
+    assert_parity(scored(model, meta.none_rule).eval(), SERVED, check_images())
+
+
+def test_the_readmes_re_export_command_leaves_a_current_file_be() -> None:
+    before = SERVED.stat().st_mtime_ns
+    result = subprocess.run([".venv/bin/python", "-m", "devtools.demo_model"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0 and "answers like the checkpoint; left as it is" in result.stdout, result.stderr
+    assert SERVED.stat().st_mtime_ns == before
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def post_jpeg(url: str, data: bytes) -> dict:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "image/jpeg"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.skipif(any(port_in_use(p) for p in (8000, 8333)), reason="the README's ports 8000 and 8333 are taken")
+def test_scripts_serve_as_written_serves_the_demo_without_torch(tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        # As the README runs it, and stopped as a user stops it (SIGTERM stops both servers).
+        serve = subprocess.Popen(["./scripts/serve"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+    try:
+        wait_until_serving("http://127.0.0.1:8000/health", serve, 600, str(log))
+        photo = io.BytesIO()
+        render("donut", 10_001, 320).save(photo, "JPEG", quality=90)
+        answer = post_jpeg("http://127.0.0.1:8000/predict?top_k=3", photo.getvalue())
+        config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+        assert answer["model"]["name"] == "donut-bagel-vada" and answer["cold_start"] is True
+        assert sorted(p["label"] for p in answer["predictions"]) == ["bagel", "donut", "vada"]
+        with urllib.request.urlopen("http://127.0.0.1:8000/model", timeout=10) as response:
+            described = json.loads(response.read())
+        assert described["source_uri"] == config["stages"]["dev"]["environment_variables"]["MODEL_URI"]
+        assert described["sha256"] == hashlib.sha256(SERVED.read_bytes()).hexdigest()
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(30)
+    assert not port_in_use(8000) and not port_in_use(8333), log.read_text()[-2000:]
+    python = SERVE_VENV / "bin" / "python"
+    assert subprocess.run([str(python), "-c", "import torch"], capture_output=True).returncode != 0
+    size_mb = sum(f.stat().st_size for f in SERVE_VENV.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
+    assert size_mb < SERVE_VENV_LIMIT_MB
