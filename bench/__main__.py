@@ -1,6 +1,6 @@
 """python -m bench: cold start, warm latency, floors and memory of both runtimes, beside the
-seed's FastAPI + torch stack, and the demo network's forward beside ResNet-18's, in one run
-so that machine noise touches all alike.
+seed's FastAPI + torch stack, the demo network's forward beside ResNet-18's, and a fresh
+clone's wait for its first answer, in one run so that machine noise touches all alike.
 
 Prints a table and the targets, and writes JSON (default bench/results/latest.json).
 Never run by the tests: timing belongs here, not in assertions.
@@ -26,6 +26,7 @@ from typing import Any
 import boto3
 
 from bench import RESULT
+from bench.first_answer import first_answer
 from bench.images import KINDS, read_images, write_images
 from bench.networks import forward_times
 from bench.worker import interleaved
@@ -127,6 +128,8 @@ def targets(r: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
     rows.append(("onnx: cold start, verified file in /tmp (ms)", r["onnx"]["cold"]["verified_file_in_tmp"]["process_to_answer_ms"], 600))
     rows.append(("onnx: peak RSS (MB)", r["onnx"]["in_process"]["peak_rss_mb"], 300))
     rows.append(("torchscript: peak RSS (MB)", r["torchscript"]["in_process"]["peak_rss_mb"], 600))
+    rows.append(("clone → first answer, pip cache warm (s)", r["first_answer"]["seconds"], 90))
+    rows.append(("serving environment, .venv-serve (MB)", r["first_answer"]["serve_venv_mb"], 1024))
     return [(name, round(value, 3), limit, value <= limit) for name, value, limit in rows]
 
 
@@ -157,6 +160,8 @@ def table(r: dict[str, Any]) -> str:
         for mode, c in r[runtime]["cold"].items():
             lines.append(f"{runtime + ', ' + mode:31}{c['process_to_answer_ms']:>14.0f}{c['import_ms']:>9.0f}{c['fetch_ms']:>9.0f}"
                          f"{c['load_ms']:>9.0f}{c['first_inference_ms']:>16.1f}")
+    first = r["first_answer"]
+    lines += ["", f"clone → first answer through ./scripts/serve: {first['seconds']} s (.venv-serve {first['serve_venv_mb']} MB)"]
     lines += ["", "Lambda cost per million requests (1 MP JPEG, warm p50, 1769 MB, API Gateway REST)"]
     for runtime in ("onnx", "torchscript"):
         c = r[runtime]["cost_per_million"]
@@ -213,6 +218,8 @@ def main() -> int:
             results["peer"] = peer(models[".pt"], images, args.requests, work)
             print("networks: bare ONNX forward", flush=True)
             results["networks"] = forward_times(models[".onnx"], work, args.requests)
+            print("clone → first answer through ./scripts/serve", flush=True)
+            results["first_answer"] = first_answer(work, (work / "images" / "jpeg_224.jpg").read_bytes())
         finally:
             s3.stop()
     results["targets"] = targets(results)

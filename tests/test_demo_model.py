@@ -79,3 +79,12 @@ def test_scripts_serve_as_written_serves_the_demo_without_torch(tmp_path: Path) 
     assert subprocess.run([str(python), "-c", "import torch"], capture_output=True).returncode != 0
     size_mb = sum(f.stat().st_size for f in SERVE_VENV.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
     assert size_mb < SERVE_VENV_LIMIT_MB
+
+
+def test_the_repositorys_binary_files_stay_within_30_mb() -> None:
+    """What a clone downloads besides text: the demo's checkpoint and served file, figures
+    and fuzz regressions. A bigger model belongs in S3, not in git."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    binary = [ROOT / name.decode() for name in files if name and b"\0" in (ROOT / name.decode()).read_bytes()[:8192]]
+    assert SERVED in binary
+    assert sum(path.stat().st_size for path in binary) <= 30 * 10**6
