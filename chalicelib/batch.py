@@ -6,6 +6,7 @@ Results go outside incoming/, so writing them never triggers another classificat
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import Any
@@ -25,6 +26,21 @@ def result_key(key: str) -> str:
     return f"{RESULTS_PREFIX}{key.removeprefix(INCOMING_PREFIX)}.json"
 
 
+@functools.cache
+def s3_client(settings: Settings) -> Any:
+    """The container's one botocore client, made on first use (the Lambda runtime provides
+    botocore; the model itself is fetched without it, chalicelib/s3_get.py). boto3's would
+    be the same client plus s3transfer's import."""
+    import botocore.session
+    from botocore.config import Config
+
+    return botocore.session.get_session().create_client("s3", config=Config(
+        connect_timeout=settings.s3_connect_timeout_s,
+        read_timeout=settings.s3_read_timeout_s,
+        retries={"mode": "standard", "max_attempts": 2},
+    ))
+
+
 def classify_object(bucket: str, key: str, store: ModelStore, settings: Settings) -> dict[str, Any]:
     """Classifies s3://bucket/key and writes the result beside it; returns the result.
 
@@ -32,7 +48,7 @@ def classify_object(bucket: str, key: str, store: ModelStore, settings: Settings
     retries the event later instead of recording a failure that is not the image's."""
     started = time.perf_counter()
     model, cold = store.get()
-    client = store.s3()
+    client = s3_client(settings)
     source = {"bucket": bucket, "key": key}
     try:
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read(settings.max_body_bytes + 1)

@@ -10,13 +10,14 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import Code, ModelUnavailable
 from chalicelib.metadata import ModelLoadError
 from chalicelib.model_cache import ModelCache
 from chalicelib.model_formats import import_library, library_for
-from chalicelib.model_sources import s3_client, source_for
+from chalicelib import s3_get
+from chalicelib.model_sources import GetObject, source_for
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
@@ -60,10 +61,9 @@ class ModelStore:
     request waits for it at most MODEL_WAIT_S, then is answered 503 with Retry-After while
     the load goes on: a slow S3 never holds a request up to the function's timeout."""
 
-    def __init__(self, settings: Settings, client_factory: Callable[[Settings], Any] = s3_client) -> None:
+    def __init__(self, settings: Settings, get_object: GetObject = s3_get.get_object) -> None:
         self._settings = settings
-        self._client_factory = client_factory
-        self._client: Any = None
+        self._get_object = get_object
         self._cache = ModelCache(settings.model_cache_dir)
         self._lock = threading.Lock()
         self._model: LoadedModel | None = None
@@ -73,12 +73,6 @@ class ModelStore:
     @property
     def loaded(self) -> LoadedModel | None:
         return self._model
-
-    def s3(self) -> Any:
-        """The container's one S3 client, made on first use."""
-        if self._client is None:
-            self._client = self._client_factory(self._settings)
-        return self._client
 
     def get(self) -> tuple[LoadedModel, bool]:
         """Returns the model and whether this call is the first to have it (a cold start)."""
@@ -105,10 +99,9 @@ class ModelStore:
         if not uri:
             raise ModelUnavailable(Code.MODEL_NOT_CONFIGURED, "MODEL_URI is not set for this stage", retry_after_s=60)
         started = time.perf_counter()
-        source = source_for(uri, self._cache, self.s3)
+        source = source_for(uri, self._cache, self._settings, self._get_object)
         try:
             library_for(source.path)  # before a byte is fetched
-            source.prepare()
             with ThreadPoolExecutor(1) as pool:
                 fetching = pool.submit(source.fetch)
                 try:

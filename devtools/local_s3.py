@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -27,8 +28,11 @@ def weed_binary() -> str:
 class LocalS3:
     """One `weed mini` process; stop() and start() again keep its data and ports."""
 
-    def __init__(self, data_dir: Path, s3_port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, s3_port: int | None = None, credentials: tuple[str, str] | None = None) -> None:
+        """credentials: (access key, secret key), the one identity the server then accepts,
+        checking every request's signature as S3 does; without, it accepts any."""
         self.data_dir = data_dir
+        self.credentials = credentials
         # weed mini flag → port, e.g. "s3.port" → 8333
         self.ports = {f"{name}.port{grpc}": free_port() for name in _SERVERS for grpc in ("", ".grpc")}
         if s3_port:
@@ -46,6 +50,14 @@ class LocalS3:
             # follows free disk space / 1 GB and runs out after a few buckets on a small disk.
             "-master.volumeSizeLimitMB=64", "-volume.max=400",
         ] + [f"-{flag}={port}" for flag, port in self.ports.items()]
+        if self.credentials:
+            config = self.data_dir / "s3-identities.json"
+            access_key, secret_key = self.credentials
+            config.write_text(json.dumps({"identities": [{
+                "name": "tests", "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }]}))
+            args.append(f"-s3.config={config}")
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 args, cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -74,10 +86,12 @@ class LocalS3:
             process.wait()
 
     def client_env(self) -> dict[str, str]:
-        """What boto3 in another process needs to reach this server (any credentials work)."""
+        """What boto3 in another process needs to reach this server."""
+        access_key, secret_key = self.credentials or (os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+                                                      os.environ.get("AWS_SECRET_ACCESS_KEY", "local-secret"))
         return {
             "AWS_ENDPOINT_URL_S3": self.endpoint,
-            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
-            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local-secret"),
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret_key,
             "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         }

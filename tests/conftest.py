@@ -31,8 +31,9 @@ def colour_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 @pytest.fixture(scope="session")
 def local_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
     """A real SeaweedFS process on free loopback ports, reached through boto3's standard
-    AWS_ENDPOINT_URL_S3 setting, exactly as the service reaches it."""
-    server = LocalS3(tmp_path_factory.mktemp("seaweedfs")).start()
+    AWS_ENDPOINT_URL_S3 setting, exactly as the service reaches it. It checks every
+    request's signature against one identity, as S3 does."""
+    server = LocalS3(tmp_path_factory.mktemp("seaweedfs"), credentials=("test-access-key", "test-secret-key")).start()
     try:
         with pytest.MonkeyPatch.context() as environment:  # undone after the session
             for key, value in server.client_env().items():

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib import s3_get
 from chalicelib.errors import ModelUnavailable
-from chalicelib.model_sources import s3_client
 from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
 from devtools.local_s3 import LocalS3
@@ -18,29 +18,15 @@ from tests.colour_model import COLOUR_LABELS
 from tests.support import make_store
 
 
-class CountingClient:
-    """The real boto3 client, counting the downloads that pass through it."""
+def counting_store(uri: str, cache: Path) -> tuple[ModelStore, list[str]]:
+    """A store whose S3 GETs (real ones, to SeaweedFS) are counted: the keys, in order."""
+    downloads: list[str] = []
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.downloads = 0
+    def get_object(bucket: str, key: str, *args: Any) -> Any:
+        downloads.append(key)
+        return s3_get.get_object(bucket, key, *args)
 
-    def get_object(self, **kwargs: Any) -> Any:
-        self.downloads += 1
-        return self._client.get_object(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-
-def counting_store(uri: str, cache: Path) -> tuple[ModelStore, list[CountingClient]]:
-    clients: list[CountingClient] = []
-
-    def factory(settings: Settings) -> CountingClient:
-        clients.append(CountingClient(s3_client(settings)))
-        return clients[-1]
-
-    return ModelStore(Settings.from_env({"MODEL_URI": uri, "MODEL_CACHE_DIR": str(cache)}), factory), clients
+    return ModelStore(Settings.from_env({"MODEL_URI": uri, "MODEL_CACHE_DIR": str(cache)}), get_object), downloads
 
 
 def split(uri: str) -> tuple[str, str]:
@@ -53,18 +39,18 @@ def cached_files(cache: Path) -> list[str]:
 
 
 def test_nothing_is_fetched_before_the_first_request(model_uri: str, tmp_path: Path) -> None:
-    store, clients = counting_store(model_uri, tmp_path / "cache")
-    assert store.loaded is None and clients == [] and cached_files(tmp_path / "cache") == []
+    store, downloads = counting_store(model_uri, tmp_path / "cache")
+    assert store.loaded is None and downloads == [] and cached_files(tmp_path / "cache") == []
 
 
 def test_first_get_downloads_verifies_and_loads_once(model_uri: str, tmp_path: Path, colour_model: Path) -> None:
-    store, clients = counting_store(model_uri, tmp_path / "cache")
+    store, downloads = counting_store(model_uri, tmp_path / "cache")
     model, cold = store.get()
     assert cold is True
     assert model.runtime.metadata.labels == COLOUR_LABELS
     for _ in range(5):
         assert store.get() == (model, False)
-    assert clients[0].downloads == 1
+    assert len(downloads) == 1
     name = f"{model.sha256}{colour_model.suffix}"
     # Only the verified file, named by its hash, and the index naming it for model_uri.
     files = cached_files(tmp_path / "cache")
@@ -75,7 +61,7 @@ def test_first_get_downloads_verifies_and_loads_once(model_uri: str, tmp_path: P
 
 
 def test_concurrent_first_requests_load_once(model_uri: str, tmp_path: Path) -> None:
-    store, clients = counting_store(model_uri, tmp_path / "cache")
+    store, downloads = counting_store(model_uri, tmp_path / "cache")
     results: list[Any] = []
     threads = [threading.Thread(target=lambda: results.append(store.get())) for _ in range(8)]
     for thread in threads:
@@ -84,15 +70,15 @@ def test_concurrent_first_requests_load_once(model_uri: str, tmp_path: Path) -> 
         thread.join()
     assert len({id(model) for model, _ in results}) == 1
     assert sum(cold for _, cold in results) == 1
-    assert clients[0].downloads == 1
+    assert len(downloads) == 1
 
 
 def test_a_new_process_reuses_the_verified_file_without_asking_s3(model_uri: str, tmp_path: Path) -> None:
     first, _ = counting_store(model_uri, tmp_path / "cache")
     first.get()
-    second, clients = counting_store(model_uri, tmp_path / "cache")
+    second, downloads = counting_store(model_uri, tmp_path / "cache")
     model, cold = second.get()
-    assert cold is True and clients == []  # not even an S3 client was made
+    assert cold is True and downloads == []  # S3 was not asked
     assert model.runtime.metadata.name == "test-colours"
 
 
@@ -100,8 +86,8 @@ def test_a_verified_file_that_went_missing_is_fetched_again(model_uri: str, tmp_
     first, _ = counting_store(model_uri, tmp_path / "cache")
     model, _ = first.get()
     next((tmp_path / "cache").glob(f"{model.sha256}.*")).unlink()
-    second, clients = counting_store(model_uri, tmp_path / "cache")
-    assert second.get()[0].sha256 == model.sha256 and clients[0].downloads == 1
+    second, downloads = counting_store(model_uri, tmp_path / "cache")
+    assert second.get()[0].sha256 == model.sha256 and len(downloads) == 1
 
 
 def test_corrupt_object_is_refused_and_leaves_nothing(s3: Any, model_uri: str, tmp_path: Path, colour_model: Path) -> None:
@@ -152,11 +138,11 @@ def test_a_file_no_runtime_reads_is_refused_before_any_byte_is_fetched(s3: Any, 
                                                                         tmp_path: Path) -> None:
     key = f"{prefix}/m/model.tflite"
     s3.put_object(Bucket=bucket, Key=key, Body=b"weights", Metadata={"sha256": "0" * 64})
-    store, clients = counting_store(f"s3://{bucket}/{key}", tmp_path / "cache")
+    store, downloads = counting_store(f"s3://{bucket}/{key}", tmp_path / "cache")
     with pytest.raises(ModelUnavailable) as err:
         store.get()
     assert err.value.code == "model_invalid" and "model files end in .onnx, .pt" in err.value.message
-    assert clients == [] and cached_files(tmp_path / "cache") == []
+    assert downloads == [] and cached_files(tmp_path / "cache") == []
 
 
 @pytest.mark.parametrize("uri, code", [
