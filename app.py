@@ -14,6 +14,7 @@ from chalicelib.page import render_index, render_result
 from chalicelib.query import parse_top_k
 from chalicelib.responses import HTML, Answer, answered
 from chalicelib.settings import Settings
+from chalicelib.snapstart import register as register_snapstart_hooks
 from chalicelib.uploads import ACCEPTED_TYPES, image_bytes
 
 app = Chalice(app_name="donut-or-not")
@@ -22,6 +23,7 @@ app.api.binary_types = sorted(set(app.api.binary_types) | set(ACCEPTED_TYPES))
 
 settings = Settings.from_env()
 store = ModelStore(settings)  # loads nothing until a request needs the model
+register_snapstart_hooks(store)  # in Lambda: the model is loaded before a SnapStart snapshot
 if settings.cors_allow_origin:  # off unless a stage names the origin of a page hosted elsewhere
     app.api.cors = CORSConfig(allow_origin=settings.cors_allow_origin, max_age=600)
 

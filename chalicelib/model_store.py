@@ -76,6 +76,15 @@ class ModelStore:
 
     def get(self) -> tuple[LoadedModel, bool]:
         """Returns the model and whether this call is the first to have it (a cold start)."""
+        return self._wait(self._settings.model_wait_s)
+
+    def load(self) -> LoadedModel:
+        """Loads the model now, however long that takes (SnapStart's before-snapshot hook):
+        the next get() is then warm."""
+        model, _ = self._wait(None)
+        return model
+
+    def _wait(self, timeout_s: float | None) -> tuple[LoadedModel, bool]:
         if self._model is not None:
             return self._model, False
         with self._lock:
@@ -86,7 +95,7 @@ class ModelStore:
                 self._loading = self._loader.submit(self._load)
             loading = self._loading
         try:
-            model = loading.result(timeout=self._settings.model_wait_s)
+            model = loading.result(timeout=timeout_s)
         except TimeoutError:
             raise ModelUnavailable(Code.MODEL_LOADING, f"the model {self._settings.model_uri} is still loading; "
                                    "retry in a moment", retry_after_s=2) from None
