@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,11 +46,11 @@ PRICE_LAMBDA_REQUEST = 0.20 / 1e6
 PRICE_API_GATEWAY_REQUEST = 3.50 / 1e6  # REST API, first 333 million a month
 
 
-def run_json(python: Path, args: list[str], env: dict[str, str]) -> tuple[dict[str, Any], float]:
+def run_json(python: Path, args: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[dict[str, Any], float]:
     """Runs a bench process; returns its JSON line and the wall time from spawning it to
     reading that line (the process's exit is not part of a request's latency)."""
     started = time.perf_counter()
-    process = subprocess.Popen([str(python), "-m", *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+    process = subprocess.Popen([str(python), "-m", *args], env=env, cwd=cwd, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     line = ""
     for line in process.stdout:  # the service's own log lines come first
@@ -74,14 +75,26 @@ def http_percentiles(url: str, images: dict[str, tuple[str, bytes]], n: int) -> 
                         for name, (content_type, data) in images.items()}, n)
 
 
+def compiled_service(python: Path, work: Path) -> Path:
+    """app.py and chalicelib/ with their bytecode beside them, as the Lambda zip ships them
+    (devtools/chalice_bytecode.py): a cold start there never compiles the service's source."""
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "app.py", work / "app.py")
+    shutil.copytree(ROOT / "chalicelib", work / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([str(python), "-m", "compileall", "-q", str(work)], check=True, stdout=subprocess.DEVNULL)
+    return work
+
+
 def cold_starts(python: Path, env: dict[str, str], runs: int, work: Path, photo: Path) -> dict[str, Any]:
     """Median of runs: each from an empty cache folder, then each reusing a verified file."""
+    service = compiled_service(python, work / "service")
+    env = {**env, "PYTHONPATH": str(ROOT)}  # bench.cold; app and chalicelib come first, from the copy
     out = {}
     for mode in ("empty_tmp", "verified_file_in_tmp"):
         samples = []
         for i in range(runs):
             cache = work / (f"cold-{i}" if mode == "empty_tmp" else "cold-0")
-            split, wall = run_json(python, ["bench.cold", str(photo)], {**env, "MODEL_CACHE_DIR": str(cache)})
+            split, wall = run_json(python, ["bench.cold", str(photo)], {**env, "MODEL_CACHE_DIR": str(cache)}, service)
             samples.append({**split, "process_to_answer_ms": round(wall, 1)})
         out[mode] = {key: round(statistics.median(s[key] for s in samples), 1)
                      for key in samples[0] if key != "label"}
