@@ -15,7 +15,7 @@ import torch
 from chalicelib.runtimes import load_runtime
 from training.__main__ import main
 from training.checkpoint import load_checkpoint, save_checkpoint
-from training.dataset import DatasetError, check_batch, scan, train_and_val
+from training.dataset import PARTS, DatasetError, check_batch, scan, split_parts, write_list
 from training.export import WRITERS, ExportError, write_checked
 from training.networks import build_network
 from training.none_rule import scored
@@ -57,11 +57,14 @@ def test_synth_is_deterministic_and_split(tiny_data: Path, tmp_path: Path) -> No
     assert (other / first[0]).read_bytes() != (tiny_data / first[0]).read_bytes()
 
 
-def test_training_writes_weights_and_metadata(tiny_run: Path) -> None:
+def test_training_writes_weights_and_metadata(tiny_run: Path, tiny_data: Path) -> None:
     meta = json.loads((tiny_run / "weights" / "metadata.json").read_text())
     assert meta["labels"] == list(CLASSES) and meta["architecture"] == "resnet18"
     assert meta["input_size"] == 32 and meta["name"] == "tiny" and meta["version"] == "0.1"
     assert meta["training"]["train_images"] == 24 and meta["training"]["val_images"] == 3
+    assert meta["training"]["test_images"] == 3
+    # The parts it used, for export and evaluate: here the tree's own train/, val/ and test/.
+    assert [scan(tiny_run / "weights" / f"{name}.txt") for name in PARTS] == [scan(tiny_data / name) for name in PARTS]
     assert 0 <= meta["training"]["val_accuracy"] <= 1
     # From scratch there is no ImageNet head: the rule is the top probability, set from data.
     rule = meta["none_rule"]
@@ -223,13 +226,39 @@ def test_a_truncated_image_is_named_when_read(tiny_data: Path, tmp_path: Path) -
               "t", "1")
 
 
-def test_class_folders_without_val_are_split_per_class(tiny_data: Path, tmp_path: Path) -> None:
-    root = make_tree(tmp_path / "tree", tiny_data)
-    train_split, val_split = train_and_val(root, 0.25, seed=1)
-    assert len(val_split.samples) == 6 and len(train_split.samples) == 18
-    assert sorted({label for _, label in val_split.samples}) == [0, 1, 2]
-    assert not set(train_split.samples) & set(val_split.samples)
-    assert train_and_val(root, 0.25, seed=1) == (train_split, val_split)
+def test_class_folders_alone_are_split_into_train_val_and_test_per_class(tiny_data: Path, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "tree", tiny_data)  # 8 images per class
+    parts = split_parts(root, 0.25, 0.25, seed=1)
+    assert [len(parts[name].samples) for name in PARTS] == [12, 6, 6]
+    for name in ("val", "test"):
+        assert sorted({label for _, label in parts[name].samples}) == [0, 1, 2]
+    files = [{image for image, _ in part.samples} for part in parts.values()]
+    assert sum(map(len, files)) == len(set().union(*files)) == 24  # disjoint, and nothing left out
+    assert split_parts(root, 0.25, 0.25, seed=1) == parts
+
+
+def test_a_tree_without_test_holds_it_out_of_train(tiny_data: Path, tmp_path: Path) -> None:
+    for name in ("train", "val"):
+        shutil.copytree(tiny_data / name, tmp_path / "tree" / name)
+    parts = split_parts(tmp_path / "tree", 0.25, 0.25, seed=1)
+    assert parts["val"] == scan(tmp_path / "tree" / "val")
+    assert len(parts["test"].samples) == 6 and len(parts["train"].samples) == 18
+
+
+def test_a_parts_list_reads_back_as_the_part_and_names_what_went_missing(tiny_data: Path, tmp_path: Path) -> None:
+    part = scan(tiny_data / "val")
+    write_list(part, tmp_path / "val.txt")
+    assert scan(tmp_path / "val.txt") == part
+    copy = tmp_path / "photos"
+    shutil.copytree(tiny_data / "val", copy)
+    write_list(scan(copy), tmp_path / "copy.txt")
+    gone = next((copy / "donut").iterdir())
+    gone.unlink()
+    with pytest.raises(DatasetError, match=gone.name):
+        scan(tmp_path / "copy.txt")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(DatasetError, match="neither an image folder nor a list"):
+        scan(tmp_path / "notes.txt")
 
 
 def test_train_cli_reports_dataset_errors_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -21,9 +21,12 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("train", help="train a network on an ImageFolder tree, early-stopping on validation loss")
     p.add_argument("--data", type=Path, required=True,
-                   help="DATA/train and DATA/val, or DATA/<class>/* (then --val-fraction is held out)")
-    p.add_argument("--val-fraction", type=float, default=0.15)
-    p.add_argument("--out", type=Path, required=True, help="folder for weights.pt and metadata.json")
+                   help="DATA/train (with DATA/val and DATA/test where you have them), or DATA/<class>/*; "
+                        "a missing part is held out of the rest")
+    p.add_argument("--val-fraction", type=float, default=0.15, help="of each class, where DATA has no val/")
+    p.add_argument("--test-fraction", type=float, default=0.15, help="of each class, where DATA has no test/")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for weights.pt, metadata.json and the parts used: train.txt, val.txt, test.txt")
     p.add_argument("--name", required=True)
     p.add_argument("--version", required=True)
     p.add_argument("--architecture", default="efficientnet_lite0", choices=ARCHITECTURES)
@@ -45,16 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", type=Path, required=True, help="folder with weights.pt and metadata.json")
     p.add_argument("--out", type=Path, action="append", required=True, help="model file to write; repeatable")
     p.add_argument("--check-images", type=Path, required=True,
-                   help="ImageFolder split (e.g. DATA/val) on which the export must match the trained model")
+                   help="images on which the export must match the trained model: the run's val.txt, or a folder "
+                        "of class folders")
     p.add_argument("--int8", action="store_true",
                    help="write .onnx files statically quantized to int8, only if they give the fp32 model's label and "
                         "none-of-these decision on 99%% of --check-images")
     p.add_argument("--calibration-images", type=Path,
-                   help="with --int8: ImageFolder split of training images (e.g. DATA/train) to calibrate on")
+                   help="with --int8: training images to calibrate on: the run's train.txt, or a folder of class folders")
 
     p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix, refusals")
     p.add_argument("model", type=Path, help="model file, loaded as the service loads it")
-    p.add_argument("--split", type=Path, required=True, help="ImageFolder tree, e.g. data/demo/test")
+    p.add_argument("--split", type=Path, required=True,
+                   help="images to score: the run's test.txt, or a folder of class folders (e.g. data/demo/test)")
     p.add_argument("--out", type=Path, help="folder for report.json, confusion.png and most_wrong.png")
     p.add_argument("--none-images", type=Path,
                    help="a folder of images of none of the labels: reports how many the model refuses")
@@ -96,17 +101,22 @@ def run(args: argparse.Namespace) -> None:
         print(f"wrote {counts} images under {args.out}")
     elif args.command == "train":
         from training.checkpoint import save_checkpoint
+        from training.dataset import write_list
         from training.train import TrainConfig, train
 
         cfg = TrainConfig(
             data=args.data, architecture=args.architecture, input_size=args.input_size,
             train_size=args.train_size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             patience=args.patience, seed=args.seed, init_weights=args.init_weights, val_fraction=args.val_fraction,
+            test_fraction=args.test_fraction,
             pretrained=args.pretrained, none_images=args.none_images,
         )
-        model, meta = train(cfg, args.name, args.version)
+        model, meta, parts = train(cfg, args.name, args.version)
         save_checkpoint(model, meta, args.out)
-        print(f"wrote {args.out}/weights.pt and metadata.json")
+        for name, part in parts.items():
+            write_list(part, args.out / f"{name}.txt")
+        print(f"wrote {args.out}/weights.pt and metadata.json, and the images of each part: "
+              + ", ".join(f"{args.out}/{name}.txt ({len(part.samples)})" for name, part in parts.items()))
     elif args.command == "export":
         from training.checkpoint import load_checkpoint
         from training.export import export

@@ -1,4 +1,5 @@
-"""ImageFolder trees (`class_name/*.jpg`): checked before training, read as the service reads."""
+"""ImageFolder trees (`class_name/*.jpg`): checked before training, read as the service reads;
+and the parts a run used, train, val and test, written down as lists beside its weights."""
 
 from __future__ import annotations
 
@@ -30,11 +31,18 @@ class Split:
     samples: list[tuple[Path, int]]  # (image file, index into labels)
 
 
+PARTS = ("train", "val", "test")
+_LIST_HEADER = "# classes"
+
+
 def scan(root: Path) -> Split:
     """Lists an ImageFolder tree, refusing one that cannot train, with every problem named:
-    fewer than two classes, an empty class, files that are not images, unreadable images."""
+    fewer than two classes, an empty class, files that are not images, unreadable images.
+    root may also be a part's list that train wrote (build/mine/val.txt)."""
+    if root.is_file():
+        return read_list(root)
     if not root.is_dir():
-        raise DatasetError(f"{root} is not a folder")
+        raise DatasetError(f"{root} is neither a folder of class folders nor a list of images written by train")
     labels = tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
     if len(labels) < 2:
         raise DatasetError(f"{root} needs two or more class folders (one per label), found {list(labels)}")
@@ -74,24 +82,53 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
         rng.shuffle(members)
         count = max(1, round(len(members) * fraction))
         if count >= len(members):
-            raise DatasetError(f"class {split.labels[index]!r} has too few images to hold out a validation set")
+            raise DatasetError(f"class {split.labels[index]!r} has too few images to hold out a validation and a test set")
         held += members[:count]
         kept += members[count:]
     return Split(split.labels, sorted(kept)), Split(split.labels, sorted(held))
 
 
-def train_and_val(data: Path, val_fraction: float, seed: int) -> tuple[Split, Split]:
-    """DATA/train and DATA/val when the tree has them; otherwise DATA's class folders,
-    with val_fraction of each class held out."""
-    if (data / "train").is_dir():
-        train = scan(data / "train")
-        if not (data / "val").is_dir():
-            return stratified_split(train, val_fraction, seed)
-        val = scan(data / "val")
-        if val.labels != train.labels:
-            raise DatasetError(f"train/ has classes {list(train.labels)} but val/ has {list(val.labels)}")
-        return train, val
-    return stratified_split(scan(data), val_fraction, seed)
+def split_parts(data: Path, val_fraction: float, test_fraction: float, seed: int) -> dict[str, Split]:
+    """train, val and test: DATA/train, DATA/val and DATA/test where the tree has them;
+    a part it lacks is held out of train (or, for DATA/<class>/*, of the whole), that
+    fraction of each class, deterministically by seed."""
+    whole = data / "train" if (data / "train").is_dir() else data
+    parts = {"train": scan(whole)}
+    left = 1.0  # of the whole, what train still holds
+    for name, fraction in (("test", test_fraction), ("val", val_fraction)):
+        if whole != data and (data / name).is_dir():
+            parts[name] = scan(data / name)
+            if parts[name].labels != parts["train"].labels:
+                raise DatasetError(f"train/ has classes {list(parts['train'].labels)} but {name}/ has {list(parts[name].labels)}")
+        else:
+            parts["train"], parts[name] = stratified_split(parts["train"], fraction / left, seed)
+            left -= fraction
+    return {name: parts[name] for name in PARTS}
+
+
+def write_list(split: Split, path: Path) -> None:
+    """One image per line, its class and absolute path; the header names every class, also
+    one that this part holds no image of."""
+    rows = [f"{split.labels[index]}\t{image.resolve()}" for image, index in split.samples]
+    path.write_text("\n".join(["\t".join([_LIST_HEADER, *split.labels]), *rows]) + "\n")
+
+
+def read_list(path: Path) -> Split:
+    header, *rows = path.read_text().splitlines() or [""]
+    name, *labels = header.split("\t")
+    if name != _LIST_HEADER:
+        raise DatasetError(f"{path} is neither an image folder nor a list of images written by train")
+    samples, gone = [], []
+    for row in rows:
+        label, _, image = row.partition("\t")
+        if label not in labels:
+            raise DatasetError(f"{path}: {row!r} names a class the header does not")
+        if not Path(image).is_file():
+            gone.append(image)
+        samples.append((Path(image), labels.index(label)))
+    if gone:
+        raise DatasetError(f"{path} lists {len(gone)} images that are no longer there, e.g. {gone[0]}")
+    return Split(tuple(labels), samples)
 
 
 def load_rgb(path: Path, min_side: int) -> Image.Image:

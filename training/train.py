@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from chalicelib.imaging import preprocess
 from chalicelib.metadata import ModelMetadata
-from training.dataset import eval_batches, load_rgb, train_and_val
+from training.dataset import Split, eval_batches, load_rgb, split_parts
 from training.networks import Network, build_network, normalisation
 
 
@@ -38,6 +38,7 @@ class TrainConfig:
     none_images: Path | None = None  # the user's own negatives, added to the bundled ones
     threads: int = 2
     val_fraction: float = 0.15  # held out per class when data has no val/
+    test_fraction: float = 0.15  # held out per class when data has no test/
 
 
 def load_init_weights(model: Network, path: Path) -> None:
@@ -95,11 +96,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMetadata]:
-    """Trains with early stopping on validation loss; returns the best model and its metadata."""
+def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMetadata, dict[str, Split]]:
+    """Trains with early stopping on validation loss; returns the best model, its metadata
+    and the parts it used (train, val and test, for export and evaluate)."""
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    train_split, val_split = train_and_val(cfg.data, cfg.val_fraction, cfg.seed)
+    parts = split_parts(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    train_split, val_split = parts["train"], parts["val"]
     train_samples, val_samples = train_split.samples, val_split.samples
     mean, std = normalisation(cfg.architecture)
     meta = ModelMetadata(
@@ -165,6 +168,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     meta = ModelMetadata(**{**meta.__dict__, "none_rule": rule, "training": {
         "train_images": len(train_samples),
         "val_images": len(val_samples),
+        "test_images": len(parts["test"].samples),
         "best_epoch": best[2] + 1,
         "val_loss": round(best[0], 5),
         "val_accuracy": round(best[1], 5),
@@ -179,7 +183,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         **({"food_mass": realism} if realism else {}),
     }})
     print(f"best epoch {best[2] + 1}: val loss {best[0]:.4f}, val accuracy {best[1]:.4f}", flush=True)
-    return model, meta
+    return model, meta, parts
 
 
 def weights_source(cfg: TrainConfig) -> str:
