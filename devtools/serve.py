@@ -13,7 +13,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import boto3
-from botocore.exceptions import ClientError
 
 from devtools import ROOT
 from devtools.demo_model import SERVED
@@ -30,20 +29,15 @@ def stage_model_uri(stage: str) -> tuple[str, str]:
 
 def ensure_published(models: list[Path], bucket: str) -> list[str]:
     """Creates the bucket and uploads each model file unless its version is there already."""
-    from training.publish import PublishError, publish
+    from training.publish import AlreadyPublished, publish
 
     client = boto3.client("s3")
-    try:
-        client.create_bucket(Bucket=bucket)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise
     uris = []
     for model in models:
         try:
-            uris.append(publish(model, bucket, client=client))
+            uris.append(publish(model, bucket, client=client, create_bucket=True))
             print(f"published {uris[-1]}", flush=True)
-        except PublishError as exc:
+        except AlreadyPublished as exc:
             uris.append(exc.uri)
             print(f"{exc.uri} is already published", flush=True)
     return uris

@@ -30,7 +30,7 @@ def rendered(label: str, seed: int, fmt: str) -> bytes:
 @pytest.fixture(scope="module")
 def sandbox(package: Path, s3: Any, local_s3: Any) -> Iterator[LambdaSandbox]:
     from devtools.demo_model import build_demo_models
-    from training.publish import PublishError, publish
+    from training.publish import AlreadyPublished, publish
 
     uri = json.loads((package / "sam.json").read_text())["Resources"]["APIHandler"]["Properties"][
         "Environment"]["Variables"]["MODEL_URI"]
@@ -39,7 +39,7 @@ def sandbox(package: Path, s3: Any, local_s3: Any) -> Iterator[LambdaSandbox]:
     onnx_model = next(m for m in build_demo_models() if m.suffix == ".onnx")
     try:
         assert publish(onnx_model, bucket) == uri
-    except PublishError:
+    except AlreadyPublished:
         pass  # published by an earlier test module of this session
     box = LambdaSandbox(package, local_s3.client_env())
     yield box

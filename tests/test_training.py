@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import boto3
 import pytest
 import torch
 
@@ -19,7 +20,7 @@ from training.dataset import PARTS, DatasetError, check_batch, scan, split_parts
 from training.export import WRITERS, ExportError, write_checked
 from training.networks import build_network
 from training.none_rule import scored
-from training.publish import PublishError, publish
+from training.publish import AlreadyPublished, publish
 from training.synth import CLASSES, synth
 from training.train import TrainConfig, train
 
@@ -186,9 +187,49 @@ def test_publish_round_trips_with_sha256(tiny_run: Path, s3: Any, bucket: str, p
     assert uri == f"s3://{bucket}/{prefix}/tiny/0.1/model.onnx"
     head = s3.head_object(Bucket=bucket, Key=uri.split("/", 3)[3])
     assert head["Metadata"]["sha256"] == hashlib.sha256(model_file.read_bytes()).hexdigest()
-    with pytest.raises(PublishError):
+    with pytest.raises(AlreadyPublished):
         publish(model_file, bucket, prefix=prefix)
     assert publish(model_file, bucket, prefix=prefix, force=True) == uri
+
+
+def test_publish_to_a_missing_bucket_says_so_in_one_line_or_creates_it(tiny_run: Path, s3: Any, prefix: str,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    bucket = f"new-{prefix}"
+    publish_cli = ["publish", str(tiny_run / "model.onnx"), "--bucket", bucket, "--prefix", prefix]
+    assert main(publish_cli) == 2
+    assert capsys.readouterr().err == f"error: the bucket {bucket} does not exist: create it, or pass --create-bucket\n"
+    assert main([*publish_cli, "--create-bucket"]) == 0
+    assert capsys.readouterr().out.strip() == f"s3://{bucket}/{prefix}/tiny/0.1/model.onnx"
+    s3.delete_object(Bucket=bucket, Key=f"{prefix}/tiny/0.1/model.onnx")
+    s3.delete_bucket(Bucket=bucket)
+
+
+@pytest.mark.parametrize("env, bucket_name, message", [
+    ({"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"}, "test-models", "cannot reach S3 at http://127.0.0.1:9"),
+    ({"AWS_SECRET_ACCESS_KEY": "not-the-secret"}, "test-models", "S3 refused access to the bucket test-models (403)"),
+])
+def test_publish_failures_are_one_line(tiny_run: Path, bucket: str, env: dict[str, str], bucket_name: str, message: str,
+                                       prefix: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # reads the environment afresh, as a new process would
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    assert main(["publish", str(tiny_run / "model.onnx"), "--bucket", bucket_name, "--prefix", prefix]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {message}") and error.count("\n") == 1
+
+
+def test_publish_without_credentials_says_where_to_get_them(tiny_run: Path, bucket: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    assert main(["publish", str(tiny_run / "model.onnx"), "--bucket", bucket]) == 2
+    assert capsys.readouterr().err.startswith("error: no AWS credentials")
 
 
 def test_publish_cli_prints_the_model_uri(tiny_run: Path, bucket: str, prefix: str, capsys: pytest.CaptureFixture) -> None:

@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bucket", required=True)
     p.add_argument("--prefix", default="models", help="key prefix (the IAM policy grants this prefix)")
     p.add_argument("--force", action="store_true", help="overwrite an existing version")
+    p.add_argument("--create-bucket", action="store_true", help="create the bucket if it does not exist")
 
     args = parser.parse_args(argv)
     if args.command == "export" and args.int8 and args.calibration_images is None:
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "publish":
         from training.publish import publish
 
-        print(publish(args.model, args.bucket, force=args.force, prefix=args.prefix))
+        print(publish(args.model, args.bucket, force=args.force, prefix=args.prefix, create_bucket=args.create_bucket))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
+from typing import Any, Iterator
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
 from chalicelib.model_cache import sha256_of
 from chalicelib.model_sources import SHA256_METADATA_KEY
@@ -13,8 +16,10 @@ from chalicelib.runtimes import load_runtime
 
 
 class PublishError(RuntimeError):
-    """That version is published already."""
+    """Publishing failed for a reason the message names in one line."""
 
+
+class AlreadyPublished(PublishError):
     def __init__(self, uri: str) -> None:
         super().__init__(f"{uri} exists; publish a new version or pass --force")
         self.uri = uri
@@ -26,7 +31,8 @@ def model_key(prefix: str, name: str, version: str, precision: str, suffix: str)
     return f"{prefix.strip('/')}/{name}/{version}/model{quantized}{suffix}"
 
 
-def publish(model: Path, bucket: str, force: bool = False, client=None, prefix: str = "models") -> str:
+def publish(model: Path, bucket: str, force: bool = False, client: Any = None, prefix: str = "models",
+            create_bucket: bool = False) -> str:
     """Uploads model under <prefix>/<name>/<version>/ and returns its MODEL_URI.
 
     Refuses to replace an existing version unless force: a version names one file forever.
@@ -36,14 +42,59 @@ def publish(model: Path, bucket: str, force: bool = False, client=None, prefix: 
     key = model_key(prefix, meta.name, meta.version, meta.precision, model.suffix)
     client = client or boto3.client("s3")
     uri = f"s3://{bucket}/{key}"
-    if not force:
-        try:
-            client.head_object(Bucket=bucket, Key=key)
-            raise PublishError(uri)
-        except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
-                raise
-    with model.open("rb") as stream:
-        sha256 = sha256_of(stream)
-    client.upload_file(str(model), bucket, key, ExtraArgs={"Metadata": {SHA256_METADATA_KEY: sha256}})
+    with s3_errors(client, bucket):
+        ensure_bucket(client, bucket, create_bucket)
+        if not force and exists(client, bucket, key):
+            raise AlreadyPublished(uri)
+        with model.open("rb") as stream:
+            sha256 = sha256_of(stream)
+        client.upload_file(str(model), bucket, key, ExtraArgs={"Metadata": {SHA256_METADATA_KEY: sha256}})
     return uri
+
+
+def ensure_bucket(client: Any, bucket: str, create: bool) -> None:
+    try:
+        client.head_bucket(Bucket=bucket)
+        return
+    except ClientError as exc:
+        if status(exc) != 404:
+            raise
+    if not create:
+        raise PublishError(f"the bucket {bucket} does not exist: create it, or pass --create-bucket")
+    region = client.meta.region_name
+    where = {} if region in (None, "us-east-1") else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    client.create_bucket(Bucket=bucket, **where)
+
+
+def exists(client: Any, bucket: str, key: str) -> bool:
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as exc:
+        if status(exc) == 404:
+            return False
+        raise
+
+
+def status(exc: ClientError) -> int | None:
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+
+
+@contextlib.contextmanager
+def s3_errors(client: Any, bucket: str) -> Iterator[None]:
+    """What S3 and botocore raise, as one line a user can act on."""
+    try:
+        yield
+    except NoCredentialsError:
+        raise PublishError("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile "
+                           "(aws configure); ./scripts/local-s3 start prints the local S3's") from None
+    except EndpointConnectionError:
+        raise PublishError(f"cannot reach S3 at {client.meta.endpoint_url}: is it running?") from None
+    except ClientError as exc:
+        if status(exc) == 403:
+            raise PublishError(f"S3 refused access to the bucket {bucket} (403): these credentials may not write "
+                               "to it, or it belongs to another account") from None
+        error = exc.response.get("Error", {})
+        raise PublishError(f"S3 refused: {error.get('Code')}: {error.get('Message')}") from None
+    except BotoCoreError as exc:
+        raise PublishError(f"S3 failed: {exc}") from None
