@@ -1,11 +1,16 @@
 """Serves the demo as Lambda would get it: SeaweedFS on 127.0.0.1:8333 holds the published
-demo model at the dev stage's MODEL_URI, and `chalice local` fetches it on first use."""
+demo model at the dev stage's MODEL_URI, and `chalice local` fetches it on first use.
+
+--model FILE serves your own model file instead: published (replacing an earlier copy of
+the same version) to the local S3's bucket `local-models`, and served from there.
+--model-uri serves a model already at s3:// (on the local S3) or file://."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +21,10 @@ import boto3
 
 from devtools import ROOT
 from devtools.demo_model import SERVED
+from devtools.local_chalice import copy_project
 from devtools.local_s3 import LocalS3
+
+OWN_BUCKET = "local-models"
 
 
 
@@ -43,29 +51,56 @@ def ensure_published(models: list[Path], bucket: str) -> list[str]:
     return uris
 
 
+def publish_own(model: Path) -> str:
+    from training.publish import publish
+
+    uri = publish(model, OWN_BUCKET, force=True, create_bucket=True)
+    print(f"published {model} to {uri}", flush=True)
+    return uri
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--s3-port", type=int, default=8333)
+    own = parser.add_mutually_exclusive_group()
+    own.add_argument("--model", type=Path, help="a model file to publish to the local S3 and serve")
+    own.add_argument("--model-uri", help="serve this s3:// (local S3) or file:// MODEL_URI")
     args = parser.parse_args()
+    if args.model and not args.model.is_file():
+        parser.error(f"--model {args.model}: no such file")
     # A plain kill (SIGTERM) stops both servers too, through the finally below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
-    models = [SERVED]
-    bucket, key = stage_model_uri("dev")
+    if os.environ.get("MODEL_URI"):
+        print(f"MODEL_URI={os.environ['MODEL_URI']} in the environment is ignored: chalice local takes the stage's "
+              "from .chalice/config.json; serve another model with --model FILE or --model-uri URI", flush=True)
     s3 = LocalS3(ROOT / ".local-s3", s3_port=args.s3_port)
     print(f"starting SeaweedFS (S3 on {s3.endpoint}, data in .local-s3/)", flush=True)
     s3.start()
     chalice = None
     try:
         os.environ.update(s3.client_env())
-        if f"s3://{bucket}/{key}" not in ensure_published(models, bucket):
-            raise SystemExit(f"the dev stage's MODEL_URI s3://{bucket}/{key} is none of the demo model files")
+        project, env = ROOT, os.environ.copy()
+        if args.model or args.model_uri:
+            uri = args.model_uri or publish_own(args.model.resolve())
+            # The stage's MODEL_URI wins over the environment's in chalice local: a copy of
+            # the project whose dev stage names the model; a cache of its own, emptied, so
+            # that a republished version is never served from an older copy.
+            work = ROOT / "build" / "serve"
+            shutil.rmtree(work, ignore_errors=True)
+            project = copy_project(work / "project", {"MODEL_URI": uri})
+            env["MODEL_CACHE_DIR"] = str(work / "model-cache")
+            print(f"serving MODEL_URI {uri}", flush=True)
+        else:
+            bucket, key = stage_model_uri("dev")
+            if f"s3://{bucket}/{key}" not in ensure_published([SERVED], bucket):
+                raise SystemExit(f"the dev stage's MODEL_URI s3://{bucket}/{key} is none of the demo model files")
         print(f"serving on http://127.0.0.1:{args.port} (Ctrl+C stops it and SeaweedFS)", flush=True)
         chalice = subprocess.Popen(
             [str(Path(sys.executable).parent / "chalice"), "local", "--no-autoreload",
              "--host", "127.0.0.1", "--port", str(args.port), "--stage", "dev"],
-            cwd=ROOT, env=os.environ.copy(),
+            cwd=project, env=env,
         )
         return chalice.wait()
     except KeyboardInterrupt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import socket
 import subprocess
 import sys
 import uuid
@@ -17,6 +18,12 @@ from devtools import ROOT
 
 # What Chromium sends with a plain form post.
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:port (the README's commands use fixed ports)."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def make_store(uri: str, cache_dir: Path, **env: str) -> ModelStore:

@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import signal
-import socket
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -19,6 +18,7 @@ from devtools import ROOT
 from devtools.demo_model import CHECKPOINT, SERVED, check_images
 from devtools.processes import wait_until_serving
 from devtools.venvs import SERVE_VENV
+from tests.support import port_in_use
 from training.checkpoint import load_checkpoint
 from training.export import assert_parity
 from training.none_rule import scored
@@ -39,11 +39,6 @@ def test_the_readmes_re_export_command_leaves_a_current_file_be() -> None:
                             text=True, timeout=300)
     assert result.returncode == 0 and "answers like the checkpoint; left as it is" in result.stdout, result.stderr
     assert SERVED.stat().st_mtime_ns == before
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def post_jpeg(url: str, data: bytes) -> dict:

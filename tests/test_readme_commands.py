@@ -3,15 +3,20 @@ with their own folders, in both layouts the README accepts."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import signal
 import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from devtools import ROOT
+from devtools.processes import wait_until_serving
+from tests.support import port_in_use
 from training.synth import synth
 
 README = (ROOT / "README.md").read_text()
@@ -25,7 +30,7 @@ def sh_block(heading: str) -> str:
 def user_clone(where: Path) -> Path:
     """What a clone gives a user, sharing this checkout's code and .venv."""
     where.mkdir()
-    for name in ("training", "chalicelib", "devtools", ".venv"):
+    for name in ("training", "chalicelib", "devtools", "scripts", ".venv", ".venv-serve"):
         (where / name).symlink_to(ROOT / name)
     return where
 
@@ -61,3 +66,22 @@ def test_your_own_model_as_the_readme_says(layout: str, tmp_path: Path, my_bucke
     assert result.returncode == 0, result.stderr[-3000:]
     assert (user / "build/mine/model.onnx").exists() and (user / "build/mine/eval/report.json").exists()
     assert result.stdout.strip().splitlines()[-1].startswith("s3://my-bucket/models/my-model/1.0.0/model")
+    if layout == "flat":  # once is enough: serving does not depend on the layout
+        serves_your_model(user, sh_block("To try it locally"), tmp_path / "serve.log")
+
+
+def serves_your_model(user: Path, command: str, log: Path) -> None:
+    if any(port_in_use(p) for p in (8000, 8333)):
+        pytest.skip("the README's ports 8000 and 8333 are taken")
+    with log.open("wb") as out:
+        serve = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=user, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+    try:
+        wait_until_serving("http://127.0.0.1:8000/health", serve, 300, str(log))
+        with urllib.request.urlopen("http://127.0.0.1:8000/model", timeout=60) as response:
+            described = json.loads(response.read())
+        assert described["name"] == "my-model" and described["version"] == "1.0.0"
+        assert described["source_uri"] == "s3://local-models/models/my-model/1.0.0/model.onnx"
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(30)
