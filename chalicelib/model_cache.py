@@ -1,5 +1,6 @@
 """Verified model files in one folder (/tmp in Lambda), and an index naming the file each
-URI was last fetched into, so that a new process on the same /tmp asks S3 for nothing.
+URI was last fetched into, with the object's ETag: a new process on the same /tmp asks S3
+only whether that object is still the same (a conditional GET), not for its bytes.
 
 Files are named <sha256><suffix> and written through a temporary file renamed into place.
 A file is trusted only once the index names it, and the index is written only after the
@@ -14,6 +15,7 @@ import os
 import re
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
@@ -53,9 +55,13 @@ def write_atomically(final: Path, content: bytes | Callable[[BinaryIO], None], d
             tmp.unlink()
 
 
+@dataclass(frozen=True)
+class Entry:
+    sha256: str
+    etag: str  # S3's, for If-None-Match; empty when the source gave none
+
+
 class ModelCache:
-    """A published version never changes (publish refuses to overwrite one): a new model is
-    a new version and a new URI, so an indexed file stands for its URI until it is gone."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -63,15 +69,15 @@ class ModelCache:
     def path_for(self, sha256: str, suffix: str) -> Path:
         return self.folder / f"{sha256}{suffix}"
 
-    def lookup(self, uri: str, suffix: str) -> str | None:
-        """The sha256 of the trusted file for uri, if the index names one that is on disk."""
+    def lookup(self, uri: str, suffix: str) -> Entry | None:
+        """The trusted file for uri, if the index names one that is on disk."""
         try:
-            sha256 = self._index_of(uri).read_text().split()[0]
-        except (OSError, IndexError):
+            sha256, etag, indexed_uri = self._index_of(uri).read_text().rstrip("\n").split("\t")
+        except (OSError, ValueError):  # none, or an index of another layout: fetch afresh
             return None
-        if not re.fullmatch(r"[0-9a-f]{64}", sha256) or not self.path_for(sha256, suffix).is_file():
+        if indexed_uri != uri or not re.fullmatch(r"[0-9a-f]{64}", sha256) or not self.path_for(sha256, suffix).is_file():
             return None
-        return sha256
+        return Entry(sha256, etag)
 
     def write(self, sha256: str, suffix: str, content: Callable[[BinaryIO], None]) -> Path:
         """Writes a file under its final name, not yet durable nor trusted: commit() does
@@ -83,12 +89,12 @@ class ModelCache:
             write_atomically(final, content, durable=False)
         return final
 
-    def commit(self, uri: str, sha256: str, suffix: str) -> None:
+    def commit(self, uri: str, entry: Entry, suffix: str) -> None:
         """Makes a written file durable, then names it in the index for uri."""
         with self._unwritable():
-            with self.path_for(sha256, suffix).open("rb") as written:
+            with self.path_for(entry.sha256, suffix).open("rb") as written:
                 os.fsync(written.fileno())
-            write_atomically(self._index_of(uri), f"{sha256} {uri}\n".encode())
+            write_atomically(self._index_of(uri), f"{entry.sha256}\t{entry.etag}\t{uri}\n".encode())
 
     def remove_stale_partials(self) -> None:
         """What killed downloads left: never trusted, but they fill /tmp. A live download

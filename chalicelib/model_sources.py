@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 
 from chalicelib import s3_get
 from chalicelib.errors import Code, ModelUnavailable
-from chalicelib.model_cache import ModelCache, sha256_of
+from chalicelib.model_cache import Entry, ModelCache, sha256_of
 from chalicelib.settings import Settings
 
 GetObject = Callable[..., http.client.HTTPResponse]  # s3_get.get_object's signature
@@ -28,7 +28,7 @@ SHA256_METADATA_KEY = "sha256"  # S3 user metadata: x-amz-meta-sha256
 class FetchedFile:
     path: Path
     sha256: str
-    fresh: bool  # downloaded just now: the cache must still commit it
+    fresh: Entry | None = None  # downloaded just now: what the cache must still commit
 
 
 class Source(Protocol):
@@ -56,7 +56,7 @@ class FileSource:
     def fetch(self) -> FetchedFile:
         try:
             with self.path.open("rb") as stream:
-                return FetchedFile(self.path, sha256_of(stream), fresh=False)
+                return FetchedFile(self.path, sha256_of(stream))
         except OSError as exc:
             raise ModelUnavailable(Code.MODEL_NOT_FOUND, f"cannot read the model at {self.uri}: {exc.strerror}") from exc
 
@@ -70,12 +70,20 @@ class S3Source:
     def fetch(self) -> FetchedFile:
         suffix = self.path.suffix
         cached = self._cache.lookup(self.uri, suffix)
-        if cached is not None:
-            return FetchedFile(self._cache.path_for(cached, suffix), cached, fresh=False)
         with s3_errors(self.uri):
-            # The environment as it is now: credentials can change under a process (SnapStart's restore).
-            response = self._get_object(self._bucket, self._key, os.environ, self._settings.s3_connect_timeout_s,
-                                        self._settings.s3_read_timeout_s)
+            try:
+                # The environment as it is now: credentials can change under a process (SnapStart's restore).
+                response = self._get_object(self._bucket, self._key, os.environ, self._settings.s3_connect_timeout_s,
+                                            self._settings.s3_read_timeout_s, cached.etag if cached else "")
+            except s3_get.S3Unreachable:
+                if cached is None:
+                    raise
+                response = None  # S3 does not answer: the last verified copy serves until it does
+        if response is None or response.status == 304:  # the cached copy is the object S3 holds
+            if response is not None:
+                response.close()
+            assert cached is not None
+            return FetchedFile(self._cache.path_for(cached.sha256, suffix), cached.sha256)
         with response:
             expected = (response.getheader(f"x-amz-meta-{SHA256_METADATA_KEY}") or "").lower()
             if len(expected) != 64:
@@ -90,7 +98,8 @@ class S3Source:
                         Code.MODEL_CORRUPT, f"{self.uri} has sha256 {actual}, but {expected} was published; not loading it"
                     )
 
-            return FetchedFile(self._cache.write(expected, suffix, content), expected, fresh=True)
+            path = self._cache.write(expected, suffix, content)
+            return FetchedFile(path, expected, Entry(expected, response.getheader("etag") or ""))
 
 
 class Body:

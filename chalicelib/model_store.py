@@ -122,7 +122,7 @@ class ModelStore:
                     fetched_file = fetching.result()
                 fetched = time.perf_counter()
                 # fsync and the index, I/O-bound, beside the CPU-bound load
-                committing = pool.submit(self._cache.commit, uri, fetched_file.sha256, source.path.suffix) \
+                committing = pool.submit(self._cache.commit, uri, fetched_file.fresh, source.path.suffix) \
                     if fetched_file.fresh else None
                 try:
                     runtime = load_runtime(fetched_file.path, self._settings.threads)

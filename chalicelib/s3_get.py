@@ -94,9 +94,11 @@ def signed_headers(url: str, credentials: Credentials, region_name: str, now: da
 
 
 def get_object(bucket: str, key: str, env: Mapping[str, str], connect_timeout_s: float,
-               read_timeout_s: float) -> http.client.HTTPResponse:
-    """The open response to a 200; the caller reads the body and closes it.
-    S3Error for an error status, S3Unreachable when there is no answer."""
+               read_timeout_s: float, if_none_match: str = "") -> http.client.HTTPResponse:
+    """The open response to a 200, or to a 304 when the object's ETag is still
+    if_none_match (no body: one round trip to learn a cached copy is current); the caller
+    reads the body and closes it. S3Error for an error status, S3Unreachable when there is
+    no answer."""
     credentials = Credentials.find(env)
     if credentials is None:
         raise S3Unreachable("no AWS credentials: none in the environment, and botocore's chain found none")
@@ -104,12 +106,13 @@ def get_object(bucket: str, key: str, env: Mapping[str, str], connect_timeout_s:
     failure: Exception | None = None
     for _ in range(_ATTEMPTS):
         try:
-            response = _get(url, signed_headers(url, credentials, region(env), datetime.now(timezone.utc)),
+            extra = {"if-none-match": if_none_match} if if_none_match else {}
+            response = _get(url, signed_headers(url, credentials, region(env), datetime.now(timezone.utc), extra),
                             connect_timeout_s, read_timeout_s)
         except (OSError, http.client.HTTPException) as exc:
             failure = S3Unreachable(f"{type(exc).__name__}: {exc}")
             continue
-        if response.status == 200:
+        if response.status == 200 or (response.status == 304 and if_none_match):
             return response
         failure = _error(response)
         if response.status < 500:

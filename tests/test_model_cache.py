@@ -13,10 +13,11 @@ from typing import BinaryIO
 import pytest
 
 from chalicelib.errors import Code, ModelUnavailable
-from chalicelib.model_cache import STALE_PARTIAL_S, ModelCache, sha256_of
+from chalicelib.model_cache import STALE_PARTIAL_S, Entry, ModelCache, sha256_of
 
 DATA = b"model bytes" * 1000
 SHA = hashlib.sha256(DATA).hexdigest()
+ENTRY = Entry(SHA, '"5d41402abc4b2a76b9719d911017c592"')
 URI = "s3://bucket/models/m/1/model.onnx"
 
 
@@ -35,9 +36,9 @@ def test_a_written_file_is_trusted_only_once_committed(tmp_path: Path) -> None:
     path = cache.write(SHA, ".onnx", put)
     assert path == cache.path_for(SHA, ".onnx") and path.read_bytes() == DATA
     assert cache.lookup(URI, ".onnx") is None
-    cache.commit(URI, SHA, ".onnx")
-    assert cache.lookup(URI, ".onnx") == SHA
-    assert ModelCache(tmp_path / "cache").lookup(URI, ".onnx") == SHA  # a new process finds it
+    cache.commit(URI, ENTRY, ".onnx")
+    assert cache.lookup(URI, ".onnx") == ENTRY
+    assert ModelCache(tmp_path / "cache").lookup(URI, ".onnx") == ENTRY  # a new process finds it, with its ETag
     assert cache.lookup("s3://bucket/models/m/2/model.onnx", ".onnx") is None
     path.unlink()
     assert cache.lookup(URI, ".onnx") is None  # the index alone is not a file
@@ -55,11 +56,12 @@ def test_a_write_whose_content_fails_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("index", ["", "not-a-sha256 s3://x\n", f"{SHA[:-1]}g {URI}\n"])
+@pytest.mark.parametrize("index", ["", f"{SHA} {URI}\n", f"not-a-sha256\t\t{URI}\n", f"{SHA[:-1]}g\t\t{URI}\n",
+                                   f"{SHA}\t\ts3://bucket/another-key\n"])
 def test_a_malformed_index_is_not_trusted(tmp_path: Path, index: str) -> None:
     cache = ModelCache(tmp_path)
     cache.write(SHA, ".onnx", put)
-    cache.commit(URI, SHA, ".onnx")
+    cache.commit(URI, ENTRY, ".onnx")
     [index_file] = tmp_path.glob("*.source")
     index_file.write_text(index)
     assert cache.lookup(URI, ".onnx") is None

@@ -18,15 +18,17 @@ from tests.colour_model import COLOUR_LABELS
 from tests.support import make_store
 
 
-def counting_store(uri: str, cache: Path) -> tuple[ModelStore, list[str]]:
-    """A store whose S3 GETs (real ones, to SeaweedFS) are counted: the keys, in order."""
-    downloads: list[str] = []
+def counting_store(uri: str, cache: Path) -> tuple[ModelStore, list[int]]:
+    """A store whose S3 GETs (real ones, to SeaweedFS) are counted: the status of each
+    answer, in order (200: the bytes; 304: the cached copy is current)."""
+    answers: list[int] = []
 
-    def get_object(bucket: str, key: str, *args: Any) -> Any:
-        downloads.append(key)
-        return s3_get.get_object(bucket, key, *args)
+    def get_object(*args: Any) -> Any:
+        response = s3_get.get_object(*args)
+        answers.append(response.status)
+        return response
 
-    return ModelStore(Settings.from_env({"MODEL_URI": uri, "MODEL_CACHE_DIR": str(cache)}), get_object), downloads
+    return ModelStore(Settings.from_env({"MODEL_URI": uri, "MODEL_CACHE_DIR": str(cache)}), get_object), answers
 
 
 def split(uri: str) -> tuple[str, str]:
@@ -56,7 +58,8 @@ def test_first_get_downloads_verifies_and_loads_once(model_uri: str, tmp_path: P
     files = cached_files(tmp_path / "cache")
     assert len(files) == 2 and name in files
     [index] = [f for f in files if f.endswith(".source")]
-    assert (tmp_path / "cache" / index).read_text().split() == [model.sha256, model_uri]
+    sha256, etag, uri = (tmp_path / "cache" / index).read_text().rstrip("\n").split("\t")
+    assert (sha256, uri) == (model.sha256, model_uri) and etag.startswith('"')  # S3's ETag, for If-None-Match
     assert (tmp_path / "cache" / name).read_bytes() == colour_model.read_bytes()
 
 
@@ -73,21 +76,52 @@ def test_concurrent_first_requests_load_once(model_uri: str, tmp_path: Path) -> 
     assert len(downloads) == 1
 
 
-def test_a_new_process_reuses_the_verified_file_without_asking_s3(model_uri: str, tmp_path: Path) -> None:
-    first, _ = counting_store(model_uri, tmp_path / "cache")
+def test_a_new_process_reuses_the_verified_file_after_one_conditional_get(model_uri: str, tmp_path: Path) -> None:
+    first, answers = counting_store(model_uri, tmp_path / "cache")
     first.get()
-    second, downloads = counting_store(model_uri, tmp_path / "cache")
+    assert answers == [200]
+    second, answers = counting_store(model_uri, tmp_path / "cache")
     model, cold = second.get()
-    assert cold is True and downloads == []  # S3 was not asked
+    assert cold is True and answers == [304]  # still the same object: no bytes sent
     assert model.runtime.metadata.name == "test-colours"
+
+
+def test_a_republished_version_is_fetched_again_and_a_warm_store_keeps_its_model(
+        model_uri: str, tmp_path: Path, colour_model: Path) -> None:
+    from dataclasses import replace
+
+    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
+    from training.export import export
+    from training.publish import publish
+
+    first, _ = counting_store(model_uri, tmp_path / "cache")
+    old, _ = first.get()
+    other = tmp_path / f"other{colour_model.suffix}"
+    export(MeanColour(), replace(COLOUR_META, none_rule=None), other, colour_batch())
+    bucket, key = split(model_uri)
+    assert publish(other, bucket, force=True, prefix=key.split("/test-colours/")[0]) == model_uri
+    second, answers = counting_store(model_uri, tmp_path / "cache")
+    new, _ = second.get()
+    assert answers == [200] and new.sha256 != old.sha256 and new.runtime.metadata.none_rule is None
+    assert first.get()[0] is old  # as in Lambda: a warm container keeps the model it loaded
+
+
+def test_while_s3_does_not_answer_the_last_verified_copy_serves(model_uri: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from devtools.processes import free_port
+
+    model, _ = counting_store(model_uri, tmp_path / "cache")[0].get()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
+    again, cold = make_store(model_uri, tmp_path / "cache").get()
+    assert cold and again.sha256 == model.sha256
 
 
 def test_a_verified_file_that_went_missing_is_fetched_again(model_uri: str, tmp_path: Path) -> None:
     first, _ = counting_store(model_uri, tmp_path / "cache")
     model, _ = first.get()
     next((tmp_path / "cache").glob(f"{model.sha256}.*")).unlink()
-    second, downloads = counting_store(model_uri, tmp_path / "cache")
-    assert second.get()[0].sha256 == model.sha256 and len(downloads) == 1
+    second, answers = counting_store(model_uri, tmp_path / "cache")
+    assert second.get()[0].sha256 == model.sha256 and answers == [200]
 
 
 def test_corrupt_object_is_refused_and_leaves_nothing(s3: Any, model_uri: str, tmp_path: Path, colour_model: Path) -> None:
