@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from devtools import ROOT
+from devtools.policy import check as check_policy
 from devtools.venvs import ensure_venv, pin, pip
 
 LAMBDA_VENV = ROOT / ".venv-lambda"
@@ -101,7 +102,12 @@ def main() -> int:
     p.add_argument("out", type=Path)
     p = sub.add_parser("deploy", help="chalice deploy (needs AWS credentials)")
     p.add_argument("--stage", default="dev")
+    p.set_defaults(project_dir=ROOT)
+    for p in sub.choices.values():
+        p.add_argument("--write-policy", action="store_true",
+                       help="grant the stage's policy s3:GetObject on its MODEL_URI's folder where it does not")
     args = parser.parse_args()
+    check_policy(args.project_dir.resolve(), args.stage, write=args.write_policy)
     if args.command == "package":
         extra = ["--merge-template", str(args.merge_template.resolve())] if args.merge_template else []
         chalice("package", "--stage", args.stage, "--pkg-format", args.pkg_format, *extra, str(args.out.resolve()),

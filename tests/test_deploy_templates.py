@@ -3,7 +3,6 @@ cfn-lint), Terraform output, the IAM policy, and the container route's merged te
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 import subprocess
@@ -17,6 +16,8 @@ import pytest
 from chalicelib.uploads import ACCEPTED_TYPES
 from devtools import ROOT
 from devtools.local_chalice import copy_project
+from devtools.policy import check as check_policy
+from devtools.policy import grants
 from tests.support import build_package
 
 API_GATEWAY_TIMEOUT_S = 29
@@ -72,15 +73,39 @@ def test_iam_policy_reads_the_model_prefix_and_nothing_else(package: Path, prod:
     template = sam(package if stage == "dev" else prod)
     [policy] = template["Resources"]["ApiHandlerRole"]["Properties"]["Policies"]
     statements = policy["PolicyDocument"]["Statement"]
-    uri = urlparse(template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]["MODEL_URI"])
+    model_uri = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]["MODEL_URI"]
+    uri = urlparse(model_uri)
     s3 = [s for s in statements if any(a.startswith("s3:") for a in s["Action"])]
     assert [s["Action"] for s in s3] == [["s3:GetObject"]]
-    [resource] = s3[0]["Resource"]
-    assert fnmatch.fnmatch(f"arn:aws:s3:::{uri.netloc}{uri.path}", resource)
-    assert resource == f"arn:aws:s3:::{uri.netloc}/models/*"
+    assert grants(policy["PolicyDocument"], model_uri)
+    assert s3[0]["Resource"] == [f"arn:aws:s3:::{uri.netloc}/models/*"]
     others = [a for s in statements if s not in s3 for a in s["Action"]]
     assert set(others) == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
     assert all(r.startswith("arn:aws:logs:") for s in statements if s not in s3 for r in s["Resource"])
+
+
+def test_packaging_refuses_a_model_uri_the_policy_does_not_grant(tmp_path: Path) -> None:
+    elsewhere = "s3://my-own-bucket/models/my-model/1.0.0/model.onnx"
+    project = copy_project(tmp_path / "project", {"MODEL_URI": elsewhere})
+    result = subprocess.run([sys.executable, "-m", "devtools.lambda_build", "package", "--project-dir", str(project),
+                             str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and not (tmp_path / "out").exists()
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f".chalice/policy-dev.json does not let the dev stage read its MODEL_URI {elsewhere}")
+    assert "Traceback" not in result.stderr
+
+
+def test_write_policy_grants_the_model_folder_and_nothing_more(tmp_path: Path) -> None:
+    elsewhere = "s3://my-own-bucket/models/my-model/1.0.0/model.onnx"
+    project = copy_project(tmp_path / "project", {"MODEL_URI": elsewhere})
+    before = json.loads((project / ".chalice" / "policy-dev.json").read_text())
+    check_policy(project, "dev", write=True)
+    after = json.loads((project / ".chalice" / "policy-dev.json").read_text())
+    assert after["Statement"][:-1] == before["Statement"] and grants(after, elsewhere)
+    assert after["Statement"][-1] == {"Effect": "Allow", "Action": ["s3:GetObject"],
+                                      "Resource": ["arn:aws:s3:::my-own-bucket/models/my-model/1.0.0/*"]}
+    assert not grants(after, "s3://my-own-bucket/other/model.onnx")
+    check_policy(project, "dev", write=False)  # granted now: no complaint
 
 
 def test_cors_is_off_unless_configured(package: Path, tmp_path: Path) -> None:
