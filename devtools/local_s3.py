@@ -1,15 +1,21 @@
-"""A real S3 server on loopback for local serving and tests: SeaweedFS's `weed mini`."""
+"""A real S3 server on loopback for local serving and tests: SeaweedFS's `weed mini`.
+
+python -m devtools.local_s3 start|stop|status (./scripts/local-s3) runs one in the
+background for trying your own models, with its data in .local-s3/."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from devtools import ROOT
 from devtools.processes import free_port, wait_until_serving
 
 # weed mini's servers; each also needs its gRPC port (default: port + 10000, which may be
@@ -59,8 +65,10 @@ class LocalS3:
             }]}))
             args.append(f"-s3.config={config}")
         with self.log_path.open("ab") as log:
+            # A session of its own: a terminal's Ctrl+C reaches whoever started it, who stops it by pid.
             self._process = subprocess.Popen(
-                args, cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                args, cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         try:
             # An anonymous listing is refused, and that refusal is the sign S3 is up.
@@ -87,11 +95,62 @@ class LocalS3:
 
     def client_env(self) -> dict[str, str]:
         """What boto3 in another process needs to reach this server."""
-        access_key, secret_key = self.credentials or (os.environ.get("AWS_ACCESS_KEY_ID", "local"),
-                                                      os.environ.get("AWS_SECRET_ACCESS_KEY", "local-secret"))
-        return {
-            "AWS_ENDPOINT_URL_S3": self.endpoint,
-            "AWS_ACCESS_KEY_ID": access_key,
-            "AWS_SECRET_ACCESS_KEY": secret_key,
-            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        }
+        return client_env(self.endpoint, self.credentials)
+
+
+def client_env(endpoint: str, credentials: tuple[str, str] | None = None) -> dict[str, str]:
+    access_key, secret_key = credentials or (os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+                                             os.environ.get("AWS_SECRET_ACCESS_KEY", "local-secret"))
+    return {
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
+
+
+DATA = ROOT / ".local-s3"
+_PID_FILE = "weed.pid"
+
+
+def running(data: Path = DATA) -> str | None:
+    """The endpoint of the background server ./scripts/local-s3 started on data, if it runs."""
+    try:
+        pid, endpoint = (data / _PID_FILE).read_text().split()
+        alive = "weed" in Path(f"/proc/{pid}/cmdline").read_text()
+    except (OSError, ValueError):
+        return None
+    return endpoint if alive else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./scripts/local-s3", description=__doc__.split("\n\n")[1])
+    parser.add_argument("command", choices=("start", "stop", "status"))
+    parser.add_argument("--s3-port", type=int, default=8333)
+    args = parser.parse_args(argv)
+    endpoint = running()
+    if args.command == "start" and endpoint is None:
+        server = LocalS3(DATA, s3_port=args.s3_port).start()
+        (DATA / _PID_FILE).write_text(f"{server.pid} {server.endpoint}\n")
+        endpoint = server.endpoint
+    if args.command == "stop":
+        if endpoint is not None:
+            pid = int((DATA / _PID_FILE).read_text().split()[0])
+            os.kill(pid, signal.SIGTERM)
+            while Path(f"/proc/{pid}").exists() and "weed" in Path(f"/proc/{pid}/cmdline").read_text():
+                time.sleep(0.1)
+        (DATA / _PID_FILE).unlink(missing_ok=True)
+        print("the local S3 is stopped" + (f"; its data stays in {DATA}" if DATA.exists() else ""))
+        return 0
+    if endpoint is None:
+        print("the local S3 is not running: ./scripts/local-s3 start")
+        return 1
+    print(f"the local S3 (SeaweedFS) answers on {endpoint}, with its data in {DATA}; ./scripts/local-s3 stop stops it")
+    print("for the training commands (it takes any credentials): export "
+          f"AWS_ENDPOINT_URL_S3={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local-secret "
+          "AWS_DEFAULT_REGION=us-east-1")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

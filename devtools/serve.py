@@ -22,7 +22,7 @@ import boto3
 from devtools import ROOT
 from devtools.demo_model import SERVED
 from devtools.local_chalice import copy_project
-from devtools.local_s3 import LocalS3
+from devtools.local_s3 import LocalS3, client_env, running
 
 OWN_BUCKET = "local-models"
 
@@ -75,12 +75,16 @@ def main() -> int:
     if os.environ.get("MODEL_URI"):
         print(f"MODEL_URI={os.environ['MODEL_URI']} in the environment is ignored: chalice local takes the stage's "
               "from .chalice/config.json; serve another model with --model FILE or --model-uri URI", flush=True)
-    s3 = LocalS3(ROOT / ".local-s3", s3_port=args.s3_port)
-    print(f"starting SeaweedFS (S3 on {s3.endpoint}, data in .local-s3/)", flush=True)
-    s3.start()
+    endpoint = running()
+    s3 = None if endpoint else LocalS3(ROOT / ".local-s3", s3_port=args.s3_port)
+    if s3 is None:
+        print(f"using the local S3 that ./scripts/local-s3 started on {endpoint}", flush=True)
+    else:
+        print(f"starting SeaweedFS (S3 on {s3.endpoint}, data in .local-s3/)", flush=True)
+        endpoint = s3.start().endpoint
     chalice = None
     try:
-        os.environ.update(s3.client_env())
+        os.environ.update(client_env(endpoint))
         project, env = ROOT, os.environ.copy()
         if args.model or args.model_uri:
             uri = args.model_uri or publish_own(args.model.resolve())
@@ -109,7 +113,8 @@ def main() -> int:
         if chalice is not None and chalice.poll() is None:
             chalice.terminate()
             chalice.wait(10)
-        s3.stop()
+        if s3 is not None:
+            s3.stop()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
 
 import pytest
 
@@ -28,9 +27,14 @@ def sh_block(heading: str) -> str:
 
 
 def user_clone(where: Path) -> Path:
-    """What a clone gives a user, sharing this checkout's code and .venv."""
+    """What a clone gives a user: the project's files (so its .local-s3/ and build/ are the
+    clone's own), with this checkout's environments."""
     where.mkdir()
-    for name in ("training", "chalicelib", "devtools", "scripts", ".venv", ".venv-serve"):
+    for name in ("training", "chalicelib", "devtools", "scripts", ".chalice"):
+        shutil.copytree(ROOT / name, where / name, ignore=shutil.ignore_patterns("__pycache__", "deployments"))
+    for name in ("app.py", "requirements.txt", "requirements-vendored.txt", "requirements-dev.txt"):
+        shutil.copy(ROOT / name, where / name)
+    for name in (".venv", ".venv-serve"):
         (where / name).symlink_to(ROOT / name)
     return where
 
@@ -47,32 +51,25 @@ def photos(where: Path, layout: str) -> None:
             shutil.rmtree(where / split)
 
 
-@pytest.fixture
-def my_bucket(s3: Any) -> Iterator[str]:
-    """The README's bucket, empty for each test (a version is published once)."""
-    if "my-bucket" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        s3.create_bucket(Bucket="my-bucket")
-    yield "my-bucket"
-    for item in s3.list_objects_v2(Bucket="my-bucket").get("Contents", []):
-        s3.delete_object(Bucket="my-bucket", Key=item["Key"])
-
-
+@pytest.mark.skipif(any(port_in_use(p) for p in (8000, 8333)), reason="the README's ports 8000 and 8333 are taken")
 @pytest.mark.parametrize("layout", ["split", "flat"])
-def test_your_own_model_as_the_readme_says(layout: str, tmp_path: Path, my_bucket: str) -> None:
+def test_your_own_model_as_the_readme_says(layout: str, tmp_path: Path) -> None:
     user = user_clone(tmp_path / "clone")
     photos(user / "my-photos", layout)
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", sh_block("## Serving a different model")], cwd=user,
-                            capture_output=True, text=True, timeout=900)
+    try:
+        result = subprocess.run(["bash", "-euo", "pipefail", "-c", sh_block("## Serving a different model")],
+                                cwd=user, capture_output=True, text=True, timeout=900)
+    finally:
+        subprocess.run(["./scripts/local-s3", "stop"], cwd=user, capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "export AWS_ENDPOINT_URL_S3=http://127.0.0.1:8333" in result.stdout  # what local-s3 start prints
     assert (user / "build/mine/model.onnx").exists() and (user / "build/mine/eval/report.json").exists()
-    assert result.stdout.strip().splitlines()[-1].startswith("s3://my-bucket/models/my-model/1.0.0/model")
+    assert "\ns3://my-bucket/models/my-model/1.0.0/model.onnx\n" in result.stdout  # publish's MODEL_URI
     if layout == "flat":  # once is enough: serving does not depend on the layout
         serves_your_model(user, sh_block("To try it locally"), tmp_path / "serve.log")
 
 
 def serves_your_model(user: Path, command: str, log: Path) -> None:
-    if any(port_in_use(p) for p in (8000, 8333)):
-        pytest.skip("the README's ports 8000 and 8333 are taken")
     with log.open("wb") as out:
         serve = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=user, stdout=out, stderr=subprocess.STDOUT,
                                  start_new_session=True)
