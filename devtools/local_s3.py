@@ -66,9 +66,12 @@ class LocalS3:
             args.append(f"-s3.config={config}")
         with self.log_path.open("ab") as log:
             # A session of its own: a terminal's Ctrl+C reaches whoever started it, who stops it by pid.
+            # Without the caller's AWS_* variables: weed takes AWS_ACCESS_KEY_ID and
+            # AWS_SECRET_ACCESS_KEY from its environment as an identity and then refuses any
+            # other, while the only identity meant is `credentials`.
             self._process = subprocess.Popen(
                 args, cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True, env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
             )
         try:
             # An anonymous listing is refused, and that refusal is the sign S3 is up.

@@ -302,6 +302,19 @@ def test_a_parts_list_reads_back_as_the_part_and_names_what_went_missing(tiny_da
         scan(tmp_path / "notes.txt")
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["export", "--weights", "no-such-run", "--check-images", "x", "--out", "m.onnx"], "No such file or directory: "),
+    (["evaluate", "not-a-model.onnx", "--split", "x"], "ONNX Runtime cannot load not-a-model.onnx"),
+])
+def test_cli_errors_are_one_line(argv: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "not-a-model.onnx").write_bytes(b"not a model")
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and message in error and error.count("\n") == 1
+
+
 def test_train_cli_reports_dataset_errors_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "only-one-class").mkdir()
     assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--name", "x", "--version", "1"]) == 2

@@ -77,17 +77,21 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "export" and args.int8 and args.calibration_images is None:
-        parser.error("--int8 needs --calibration-images (training images, e.g. DATA/train)")
+        parser.error("--int8 needs --calibration-images (training images, e.g. build/mine/train.txt)")
     if args.command == "train" and args.pretrained is None:
         args.pretrained = args.architecture == "efficientnet_lite0"
+    from chalicelib.metadata import ModelLoadError
     from training.dataset import DatasetError
     from training.export import ExportError
     from training.publish import PublishError
 
     try:
         run(args)
-    except (DatasetError, ExportError, PublishError) as exc:
+    except (DatasetError, ExportError, PublishError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file or folder named on the command line that cannot be read or written
+        print(f"error: {exc.strerror or exc}: {exc.filename}" if exc.filename else f"error: {exc}", file=sys.stderr)
         return 2
     return 0
 
