@@ -15,6 +15,7 @@ import pytest
 
 from devtools import ROOT
 from devtools.processes import wait_until_serving
+from devtools.venvs import ensure_serve_venv
 from tests.support import port_in_use
 from training.synth import synth
 
@@ -34,6 +35,7 @@ def user_clone(where: Path) -> Path:
         shutil.copytree(ROOT / name, where / name, ignore=shutil.ignore_patterns("__pycache__", "deployments"))
     for name in ("app.py", "requirements.txt", "requirements-vendored.txt", "requirements-dev.txt"):
         shutil.copy(ROOT / name, where / name)
+    ensure_serve_venv()  # the clone's scripts find it set up, whichever test made it first
     for name in (".venv", ".venv-serve"):
         (where / name).symlink_to(ROOT / name)
     return where
