@@ -14,6 +14,7 @@ from typing import Any
 
 from devtools import ROOT
 from devtools.processes import free_port, wait_until_serving
+from devtools.venvs import size_mb
 
 
 def first_answer(work: Path, photo: bytes) -> dict[str, Any]:
@@ -33,6 +34,4 @@ def first_answer(work: Path, photo: bytes) -> dict[str, Any]:
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.wait(30)
-    venv = clone / ".venv-serve"
-    size = sum(f.stat().st_size for f in venv.rglob("*") if f.is_file() and not f.is_symlink())
-    return {"seconds": round(seconds, 1), "serve_venv_mb": round(size / 2**20)}
+    return {"seconds": round(seconds, 1), "serve_venv_mb": round(size_mb(clone / ".venv-serve"))}

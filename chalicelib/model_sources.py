@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 
 from chalicelib import s3_get
 from chalicelib.errors import Code, ModelUnavailable
-from chalicelib.model_cache import Entry, ModelCache, sha256_of
+from chalicelib.model_cache import ModelCache, sha256_of
 from chalicelib.settings import Settings
 
 GetObject = Callable[..., http.client.HTTPResponse]  # s3_get.get_object's signature
@@ -28,7 +28,7 @@ SHA256_METADATA_KEY = "sha256"  # S3 user metadata: x-amz-meta-sha256
 class FetchedFile:
     path: Path
     sha256: str
-    fresh: Entry | None = None  # downloaded just now: what the cache must still commit
+    etag: str | None = None  # set when downloaded just now: the cache must still commit it
 
 
 class Source(Protocol):
@@ -99,7 +99,7 @@ class S3Source:
                     )
 
             path = self._cache.write(expected, suffix, content)
-            return FetchedFile(path, expected, Entry(expected, response.getheader("etag") or ""))
+            return FetchedFile(path, expected, response.getheader("etag") or "")
 
 
 class Body:

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from chalicelib import s3_get
 from chalicelib.errors import Code, ModelUnavailable
 from chalicelib.metadata import ModelLoadError
-from chalicelib.model_cache import ModelCache
+from chalicelib.model_cache import Entry, ModelCache
 from chalicelib.model_formats import import_library, library_for
-from chalicelib import s3_get
 from chalicelib.model_sources import GetObject, source_for
 from chalicelib.settings import Settings
 
@@ -122,8 +122,8 @@ class ModelStore:
                     fetched_file = fetching.result()
                 fetched = time.perf_counter()
                 # fsync and the index, I/O-bound, beside the CPU-bound load
-                committing = pool.submit(self._cache.commit, uri, fetched_file.fresh, source.path.suffix) \
-                    if fetched_file.fresh else None
+                committing = None if fetched_file.etag is None else pool.submit(
+                    self._cache.commit, uri, Entry(fetched_file.sha256, fetched_file.etag), source.path.suffix)
                 try:
                     runtime = load_runtime(fetched_file.path, self._settings.threads)
                 finally:

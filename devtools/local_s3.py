@@ -116,14 +116,20 @@ DATA = ROOT / ".local-s3"
 _PID_FILE = "weed.pid"
 
 
-def running(data: Path = DATA) -> str | None:
-    """The endpoint of the background server ./scripts/local-s3 started on data, if it runs."""
+def background(data: Path = DATA) -> tuple[int, str] | None:
+    """The pid and endpoint of the server ./scripts/local-s3 started on data, while it runs."""
     try:
         pid, endpoint = (data / _PID_FILE).read_text().split()
         alive = "weed" in Path(f"/proc/{pid}/cmdline").read_text()
     except (OSError, ValueError):
         return None
-    return endpoint if alive else None
+    return (int(pid), endpoint) if alive else None
+
+
+def running(data: Path = DATA) -> str | None:
+    """The endpoint of the background server, if it runs."""
+    server = background(data)
+    return server[1] if server else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,16 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=("start", "stop", "status"))
     parser.add_argument("--s3-port", type=int, default=8333)
     args = parser.parse_args(argv)
-    endpoint = running()
+    server = background()
+    endpoint = server[1] if server else None
     if args.command == "start" and endpoint is None:
-        server = LocalS3(DATA, s3_port=args.s3_port).start()
-        (DATA / _PID_FILE).write_text(f"{server.pid} {server.endpoint}\n")
-        endpoint = server.endpoint
+        started = LocalS3(DATA, s3_port=args.s3_port).start()
+        (DATA / _PID_FILE).write_text(f"{started.pid} {started.endpoint}\n")
+        endpoint = started.endpoint
     if args.command == "stop":
-        if endpoint is not None:
-            pid = int((DATA / _PID_FILE).read_text().split()[0])
-            os.kill(pid, signal.SIGTERM)
-            while Path(f"/proc/{pid}").exists() and "weed" in Path(f"/proc/{pid}/cmdline").read_text():
+        if server is not None:
+            os.kill(server[0], signal.SIGTERM)
+            while background() is not None:
                 time.sleep(0.1)
         (DATA / _PID_FILE).unlink(missing_ok=True)
         print("the local S3 is stopped" + (f"; its data stays in {DATA}" if DATA.exists() else ""))

@@ -8,7 +8,6 @@ the same version) to the local S3's bucket `local-models`, and served from there
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -23,16 +22,10 @@ from devtools import ROOT
 from devtools.demo_model import SERVED
 from devtools.local_chalice import copy_project
 from devtools.local_s3 import LocalS3, client_env, running
+from devtools.policy import stage_model_uri
 
 OWN_BUCKET = "local-models"
 
-
-
-def stage_model_uri(stage: str) -> tuple[str, str]:
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    uri = config["stages"][stage]["environment_variables"]["MODEL_URI"]
-    parsed = urlparse(uri)
-    return parsed.netloc, parsed.path.lstrip("/")
 
 
 def ensure_published(models: list[Path], bucket: str) -> list[str]:
@@ -97,9 +90,9 @@ def main() -> int:
             env["MODEL_CACHE_DIR"] = str(work / "model-cache")
             print(f"serving MODEL_URI {uri}", flush=True)
         else:
-            bucket, key = stage_model_uri("dev")
-            if f"s3://{bucket}/{key}" not in ensure_published([SERVED], bucket):
-                raise SystemExit(f"the dev stage's MODEL_URI s3://{bucket}/{key} is none of the demo model files")
+            uri = stage_model_uri(ROOT, "dev")
+            if uri not in ensure_published([SERVED], urlparse(uri).netloc):
+                raise SystemExit(f"the dev stage's MODEL_URI {uri} is none of the demo model files")
         print(f"serving on http://127.0.0.1:{args.port} (Ctrl+C stops it and SeaweedFS)", flush=True)
         chalice = subprocess.Popen(
             [str(Path(sys.executable).parent / "chalice"), "local", "--no-autoreload",

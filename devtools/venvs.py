@@ -48,6 +48,11 @@ def ensure_venv(venv: Path, python: str, packages: list[str]) -> Path:
     return venv
 
 
+def size_mb(venv: Path) -> float:
+    """What an environment takes on disk (its links to the interpreter not counted)."""
+    return sum(f.stat().st_size for f in venv.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
+
+
 def ensure_dev_venv() -> Path:
     """.venv: serving, tests, training and tools (requirements-dev.txt names the other two)."""
     return ensure_venv(DEV_VENV, "python3.11",

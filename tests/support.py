@@ -44,6 +44,12 @@ def app_for(env: dict[str, str]) -> ModuleType:
     return module
 
 
+def cfn_lint(template: Path) -> None:
+    """Fails on cfn-lint's errors (exit bit 2); its warnings and notes pass."""
+    result = subprocess.run([sys.executable, "-m", "cfnlint", str(template)], capture_output=True, text=True)
+    assert result.returncode & 2 == 0, f"cfn-lint found errors:\n{result.stdout}{result.stderr}"
+
+
 def build_package(out: Path, *options: str) -> Path:
     """`chalice package` through devtools.lambda_build (Python 3.12, vendored ONNX Runtime)."""
     subprocess.run([sys.executable, "-m", "devtools.lambda_build", "package", *options, str(out)],

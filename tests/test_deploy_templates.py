@@ -18,7 +18,7 @@ from devtools import ROOT
 from devtools.local_chalice import copy_project
 from devtools.policy import check as check_policy
 from devtools.policy import grants
-from tests.support import build_package
+from tests.support import build_package, cfn_lint
 
 API_GATEWAY_TIMEOUT_S = 29
 
@@ -37,11 +37,6 @@ def batch_terraform(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def sam(package: Path) -> dict[str, Any]:
     return json.loads((package / "sam.json").read_text())
-
-
-def cfn_lint(template: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "cfnlint", str(template)], capture_output=True, text=True)
-    assert result.returncode & 2 == 0, f"cfn-lint found errors:\n{result.stdout}{result.stderr}"  # 2: errors
 
 
 def test_sam_templates_pass_cfn_lint(package: Path, prod: Path) -> None:

@@ -5,8 +5,6 @@ it and points API Gateway at the alias."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,7 +14,7 @@ from chalice.test import Client
 
 from devtools import ROOT
 from tests import imagefiles as f
-from tests.support import app_for, build_package
+from tests.support import app_for, build_package, cfn_lint
 
 MERGE_TEMPLATE = ROOT / "deploy" / "snapstart" / "sam-merge.json"
 
@@ -56,8 +54,7 @@ def snapstart_sam(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_snapstart_template_passes_cfn_lint(snapstart_sam: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "cfnlint", str(snapstart_sam)], capture_output=True, text=True)
-    assert result.returncode & 2 == 0, f"cfn-lint found errors:\n{result.stdout}{result.stderr}"
+    cfn_lint(snapstart_sam)
 
 
 def test_api_gateway_invokes_the_alias_of_a_published_snapstart_version(snapstart_sam: Path) -> None:

@@ -128,12 +128,13 @@ def run(args: argparse.Namespace) -> None:
         from training.dataset import check_batch, scan
 
         model, meta = load_checkpoint(args.weights)
-        check = check_batch(scan(args.check_images), meta)
+        check_images = scan(args.check_images)
+        check = check_batch(check_images, meta)
         if args.int8:
             from training.quantize import CALIBRATION_IMAGES, VALIDATION_IMAGES, export_int8
 
             calibration = check_batch(scan(args.calibration_images), meta, CALIBRATION_IMAGES)
-            validation = check_batch(scan(args.check_images), meta, VALIDATION_IMAGES)
+            validation = check_batch(check_images, meta, VALIDATION_IMAGES)
         for out in args.out:
             if args.int8:
                 record = export_int8(model, meta, out, check, calibration, validation)
