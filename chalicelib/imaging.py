@@ -28,6 +28,11 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
     """
     if not data:
         raise BadRequest(Code.EMPTY_BODY, "the request body is empty: send the image bytes")
+    # Pillow refuses above twice its MAX_IMAGE_PIXELS, and checks inside its plugins too,
+    # before check_pixels below can see the header: a GIF's first frame may declare a
+    # disposal canvas far beyond the screen size, which Image.open itself allocates and
+    # fills (found by tests/test_fuzz.py: 1.2 GB from a 54-byte GIF).
+    Image.MAX_IMAGE_PIXELS = max_pixels // 2
     try:
         with warnings.catch_warnings():
             # Pillow warns of its own bomb limit (ours below decides) and of a file's oddities

@@ -93,6 +93,17 @@ def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
 
 
+def gif_frame_bomb(width: int = 10000, height: int = 10000) -> bytes:
+    """A 1x1 GIF whose first frame declares width x height pixels and "restore to
+    background" disposal: Pillow sizes the disposal canvas from the frame, in Image.open."""
+    import struct
+
+    screen = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0, 0, 0)
+    control = b"\x21\xf9\x04" + bytes([2 << 2]) + b"\x00\x00\x00\x00"  # disposal method 2
+    descriptor = b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0)
+    return screen + control + descriptor + b"\x02\x02\x44\x01\x00\x3b"  # a few LZW bytes, the end
+
+
 def multipart(parts: list[tuple[str, str | None, bytes, str]], boundary: str = "donutboundary42") -> tuple[bytes, str]:
     """(field name, filename or None, data, content type) parts → (body, Content-Type header)."""
     body = b""
