@@ -67,6 +67,10 @@ def read(data: bytes, max_pixels: int) -> Image.Image:
             variant = (f"TIFF, {page.planarconfig.name.lower()} planes, {page.samplesperpixel} samples of "
                        f"{page.dtype}, {page.compression.name.lower()} compression")
             width, height = page.imagewidth, page.imagelength
+            if not (isinstance(width, int) and isinstance(height, int)):
+                # A size tag with several values comes back as a tuple, and a tuple times
+                # an int is a copy of it that many times (the fuzzer: 2.7 GB from 344 bytes).
+                raise ValueError(f"the image's size tags hold several values ({width}, {height})")
             check_pixels(width, height, max_pixels)
             if page.nbytes > BYTES_PER_PIXEL_LIMIT * max_pixels:
                 raise PayloadTooLarge(Code.TOO_MANY_PIXELS, f"the image's samples ({variant}) would take {page.nbytes} "

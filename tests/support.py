@@ -16,6 +16,8 @@ from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
 from devtools import ROOT
 
+FUZZ_REGRESSIONS = sorted((Path(__file__).parent / "fuzz-regressions").iterdir())  # inputs the fuzzer once failed on
+
 # What Chromium sends with a plain form post.
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 

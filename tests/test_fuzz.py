@@ -13,15 +13,15 @@ import pytest
 
 from devtools import ROOT
 from tests import imagefiles as f
+from tests.support import FUZZ_REGRESSIONS
 
 FUZZ_SECONDS = int(os.environ.get("FUZZ_SECONDS", "40"))
 
 
-REGRESSIONS = Path(__file__).with_name("fuzz-regressions")  # inputs the fuzzer once failed on
 
 
 def image_seeds() -> list[bytes]:
-    return [*(path.read_bytes() for path in sorted(REGRESSIONS.iterdir())), f.jpeg(), f.png(), f.exif_rotated_jpeg(), f.transparent_png(), f.palette_with_transparency(),
+    return [*(path.read_bytes() for path in FUZZ_REGRESSIONS), f.jpeg(), f.png(), f.exif_rotated_jpeg(), f.transparent_png(), f.palette_with_transparency(),
             f.sixteen_bit_grey_png(), f.cmyk_jpeg(), f.animated_gif(), f.truncated_jpeg(), f.png_bomb(),
             *(f.encode(f.solid((10, 200, 30), (9, 7)), fmt) for fmt in ("WEBP", "BMP", "TIFF", "GIF")),
             f.planar_tiff(size=(9, 7), dtype="float32")]  # read by tifffile, not Pillow

@@ -139,13 +139,6 @@ def test_extreme_aspect_ratios_preprocess_to_the_input_size(size: tuple[int, int
     assert preprocess(Image.new("RGB", size, f.RED), COLOUR_META).shape == (1, 3, 32, 32)
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).parent / "fuzz-regressions").iterdir()), ids=lambda p: p.name)
-def test_inputs_the_fuzzer_broke_decoding_with_are_client_errors(path: Path) -> None:
-    with pytest.raises(ApiError) as err:
-        decode(path.read_bytes(), 256, 50_000_000)
-    assert 400 <= err.value.status < 500
-
-
 def skimage_planar_tiff() -> bytes:
     """scikit-image's multipage_rgb.tif: planar RGB of float64 samples, which Pillow cannot open."""
     from training.negatives import package_dir
