@@ -67,6 +67,8 @@ def test_training_writes_weights_and_metadata(tiny_run: Path, tiny_data: Path) -
     # The parts it used, for export and evaluate: here the tree's own train/, val/ and test/.
     assert [scan(tiny_run / "weights" / f"{name}.txt") for name in PARTS] == [scan(tiny_data / name) for name in PARTS]
     assert 0 <= meta["training"]["val_accuracy"] <= 1
+    # auto, on a machine whose torch sees no GPU; float32 there
+    assert meta["training"]["device"].startswith("cpu (") and meta["training"]["mixed_precision"] is False
     # From scratch there is no ImageNet head: the rule is the top probability, set from data.
     rule = meta["none_rule"]
     assert rule["score"] == "max_probability" and 0 <= rule["threshold"] <= 1
@@ -341,3 +343,38 @@ def test_init_weights_transfer_all_but_a_mismatched_head(tiny_run: Path, tmp_pat
     torch.testing.assert_close(again.state_dict()["head.bias"], trained["head.bias"])
     with pytest.raises(ValueError, match="does not fit"):
         load_init_weights(build_network("efficientnet_lite0", 3), weights)
+
+
+@pytest.mark.parametrize("cuda, mps, chosen", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_auto_device_prefers_cuda_then_mps_then_the_cpu(cuda: bool, mps: bool, chosen: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # No GPU here: availability is what torch reports, so torch's report is what is set.
+    from training import device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert device.choose("auto").type == chosen
+    assert device.mixed_precision(device.choose("auto")) is (chosen == "cuda")
+    assert device.choose("cpu").type == "cpu"
+
+
+@pytest.mark.parametrize("kind", ["cuda", "mps"])
+def test_asking_for_a_gpu_torch_cannot_see_is_a_one_line_error(kind: str, tiny_data: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    from training.device import available
+
+    if available(kind):
+        pytest.skip(f"this machine has {kind}")
+    assert main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "o"), "--name", "x", "--version", "1",
+                 "--device", kind]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: --device {kind}: ") and error.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("cpus, workers", [(1, 1), (2, 1), (4, 3), (64, 8)])
+def test_image_loaders_follow_the_usable_cpus(cpus: int, workers: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import device
+
+    monkeypatch.setattr(device, "usable_cpus", lambda: cpus)
+    assert device.loader_workers() == workers

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from training.device import DEVICES
 from training.networks import ARCHITECTURES
 
 
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--patience", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-weights", type=Path, help="local state_dict to start from (never downloaded)")
+    p.add_argument("--device", default="auto", choices=DEVICES,
+                   help="auto: an NVIDIA GPU (CUDA, with mixed precision) if torch sees one, else an Apple GPU (MPS), "
+                        "else the CPU")
 
     p = sub.add_parser("export", help="write self-describing TorchScript (.pt) and/or ONNX (.onnx) files")
     p.add_argument("--weights", type=Path, required=True, help="folder with weights.pt and metadata.json")
@@ -82,12 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         args.pretrained = args.architecture == "efficientnet_lite0"
     from chalicelib.metadata import ModelLoadError
     from training.dataset import DatasetError
+    from training.device import DeviceError
     from training.export import ExportError
     from training.publish import PublishError
 
     try:
         run(args)
-    except (DatasetError, ExportError, PublishError, ModelLoadError) as exc:
+    except (DatasetError, DeviceError, ExportError, PublishError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a file or folder named on the command line that cannot be read or written
@@ -114,7 +119,7 @@ def run(args: argparse.Namespace) -> None:
             train_size=args.train_size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             patience=args.patience, seed=args.seed, init_weights=args.init_weights, val_fraction=args.val_fraction,
             test_fraction=args.test_fraction,
-            pretrained=args.pretrained, none_images=args.none_images,
+            pretrained=args.pretrained, none_images=args.none_images, device=args.device,
         )
         model, meta, parts = train(cfg, args.name, args.version)
         save_checkpoint(model, meta, args.out)

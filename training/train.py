@@ -7,7 +7,7 @@ import copy
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,8 @@ from tqdm import tqdm
 
 from chalicelib.imaging import preprocess
 from chalicelib.metadata import ModelMetadata
+from chalicelib.settings import usable_cpus
+from training import device as devices
 from training.dataset import Split, eval_batches, load_rgb, split_parts
 from training.networks import Network, build_network, normalisation
 
@@ -36,7 +38,8 @@ class TrainConfig:
     init_weights: Path | None = None
     pretrained: bool = True  # ImageNet weights; the backbone stays frozen, a new head trains
     none_images: Path | None = None  # the user's own negatives, added to the bundled ones
-    threads: int = 2
+    threads: int = field(default_factory=usable_cpus)  # torch's, on the CPU
+    device: str = "auto"  # auto, cpu, cuda or mps (training/device.py)
     val_fraction: float = 0.15  # held out per class when data has no val/
     test_fraction: float = 0.15  # held out per class when data has no test/
 
@@ -79,12 +82,15 @@ class _Augmented(torch.utils.data.Dataset):
         return self.transform(load_rgb(path, self.decode_side)), label
 
 
-def evaluate_loss(model: nn.Module, samples, meta: ModelMetadata, batch_size: int) -> tuple[float, float]:
+def evaluate_loss(model: nn.Module, samples, meta: ModelMetadata, batch_size: int,
+                  device: torch.device) -> tuple[float, float]:
     model.eval()
     total_loss, correct = 0.0, 0
     with torch.inference_mode():
         for inputs, targets in eval_batches(samples, meta, batch_size):
-            logits = model(inputs)
+            inputs, targets = inputs.to(device), targets.to(device)
+            with devices.autocast(device):
+                logits = model(inputs).float()
             total_loss += nn.functional.cross_entropy(logits, targets, reduction="sum").item()
             correct += (logits.argmax(1) == targets).sum().item()
     return total_loss / len(samples), correct / len(samples)
@@ -101,6 +107,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     and the parts it used (train, val and test, for export and evaluate)."""
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
+    device = devices.choose(cfg.device)
     parts = split_parts(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed)
     train_split, val_split = parts["train"], parts["val"]
     train_samples, val_samples = train_split.samples, val_split.samples
@@ -122,17 +129,24 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         # Frozen: the ImageNet head, kept for "none of these", reads these same features.
         for parameter in [*model.backbone.parameters(), *model.reference.parameters()]:
             parameter.requires_grad_(False)
+    model.to(device)
+    workers = devices.loader_workers()
+    amp = devices.mixed_precision(device)
+    print(f"training on {devices.describe(device)}{', mixed precision' if amp else ''}, "
+          f"{workers} image loader{'s' if workers > 1 else ''}", flush=True)
     loader = torch.utils.data.DataLoader(
         _Augmented(train_samples, cfg.train_size or cfg.input_size, meta.resize_size, meta),
         batch_size=cfg.batch_size,
         shuffle=True,
-        num_workers=1,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
         # spawn, not fork (see training/synth.py); persistent, so it starts once per run.
         multiprocessing_context="spawn",
         persistent_workers=True,
         generator=torch.Generator().manual_seed(cfg.seed),
     )
     optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=1e-4)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp)  # float16 gradients would underflow unscaled
     steps = cfg.epochs * math.ceil(len(train_samples) / cfg.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.lr, total_steps=steps)
     best = (math.inf, 0.0, -1, copy.deepcopy(model.state_dict()))
@@ -144,17 +158,20 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         seen, correct, loss_sum = 0, 0, 0.0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
         for inputs, targets in bar:
+            inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
             optimiser.zero_grad()
-            logits = model(inputs)
-            loss = nn.functional.cross_entropy(logits, targets)
-            loss.backward()
-            optimiser.step()
+            with devices.autocast(device):
+                logits = model(inputs)
+                loss = nn.functional.cross_entropy(logits, targets)
+            scaler.scale(loss).backward()
+            scaler.step(optimiser)
+            scaler.update()
             schedule.step()
             seen += len(targets)
             loss_sum += loss.item() * len(targets)
             correct += (logits.argmax(1) == targets).sum().item()
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
-        val_loss, val_acc = evaluate_loss(model, val_samples, meta, cfg.batch_size)
+        val_loss, val_acc = evaluate_loss(model, val_samples, meta, cfg.batch_size, device)
         print(f"epoch {epoch + 1}: train loss {loss_sum / seen:.4f} acc {correct / seen:.4f} | "
               f"val loss {val_loss:.4f} acc {val_acc:.4f}", flush=True)
         if val_loss < best[0]:
@@ -163,7 +180,8 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
             print(f"early stop: no val loss improvement for {cfg.patience} epochs", flush=True)
             break
     model.load_state_dict(best[3])
-    model.eval()
+    # The rule is set on the CPU in float32, as the service computes its scores.
+    model.cpu().eval()
     rule, realism = calibrate_none_rule(model, val_samples, meta, cfg)
     meta = ModelMetadata(**{**meta.__dict__, "none_rule": rule, "training": {
         "train_images": len(train_samples),
@@ -174,6 +192,8 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         "val_accuracy": round(best[1], 5),
         "seconds": round(time.monotonic() - started),
         "seed": cfg.seed,
+        "device": devices.describe(device),
+        "mixed_precision": amp,
         "data": str(cfg.data),
         "train_size": cfg.train_size or cfg.input_size,
         "epochs": cfg.epochs,
@@ -182,7 +202,8 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         "pretrained": weights_source(cfg) if cfg.pretrained else None,
         **({"food_mass": realism} if realism else {}),
     }})
-    print(f"best epoch {best[2] + 1}: val loss {best[0]:.4f}, val accuracy {best[1]:.4f}", flush=True)
+    print(f"best epoch {best[2] + 1}: val loss {best[0]:.4f}, val accuracy {best[1]:.4f} "
+          f"(trained on {devices.describe(device)})", flush=True)
     return model, meta, parts
 
 
