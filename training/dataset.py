@@ -4,21 +4,25 @@ and the parts a run used, train, val and test, written down as lists beside its 
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+from tqdm import tqdm
 
 from chalicelib.errors import ApiError
 from chalicelib.imaging import decode, preprocess
 from chalicelib.uploads import FORMATS
 from chalicelib.metadata import ModelMetadata
+from chalicelib.settings import usable_cpus
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 _NO_PIXEL_LIMIT = 10**12  # training photos are the user's own: no decompression-bomb guard
+_FULL_SIZE = 10**9  # a shorter side no image reaches: JPEGs are decoded at full scale, not drafted
 
 
 class DatasetError(ValueError):
@@ -37,8 +41,10 @@ _LIST_HEADER = "# classes"
 
 def scan(root: Path) -> Split:
     """Lists an ImageFolder tree, refusing one that cannot train, with every problem named:
-    fewer than two classes, an empty class, files that are not images, unreadable images.
-    root may also be a part's list that train wrote (build/mine/val.txt)."""
+    fewer than two classes, an empty class, files that are not images, images that do not
+    decode (every one is decoded in full, so that a truncated file stops the run here and
+    not in a loader process mid-epoch). root may also be a part's list that train wrote
+    (build/mine/val.txt), whose images were checked when it was written."""
     if root.is_file():
         return read_list(root)
     if not root.is_dir():
@@ -51,10 +57,10 @@ def scan(root: Path) -> Split:
         files = sorted(p for p in (root / label).iterdir() if p.is_file() and not p.name.startswith("."))
         images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
         problems += [f"{p}: not an image file ({p.suffix or 'no suffix'})" for p in files if p not in images]
-        problems += [f"{p}: {reason}" for p in images if (reason := _unreadable(p))]
         if not images:
             problems.append(f"{root / label}: class folder has no images")
         samples += [(p, index) for p in images]
+    problems += _undecodable([path for path, _ in samples], root)
     if problems:
         shown = "\n  ".join(problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
@@ -62,14 +68,21 @@ def scan(root: Path) -> Split:
     return Split(labels, samples)
 
 
-def _unreadable(path: Path) -> str | None:
-    """Cheap header check; truncated pixel data is caught when the image is decoded."""
+def _undecodable(images: list[Path], root: Path) -> list[str]:
+    """The images that do not decode as training decodes them, each with the reason."""
+    with ThreadPoolExecutor(usable_cpus()) as pool:  # Pillow decodes without holding the GIL
+        reasons = list(tqdm(pool.map(_decode_problem, images), total=len(images), desc=f"checking {root}",
+                            unit="image", leave=False, disable=None))  # None: shown on a terminal only
+    return [f"{path}: unreadable image: {reason}" for path, reason in zip(images, reasons) if reason]
+
+
+def _decode_problem(path: Path) -> str | None:
     try:
-        with Image.open(path) as image:
-            if image.format not in FORMATS and image.format != "MPO":
-                return f"unsupported format {image.format}"
-    except (UnidentifiedImageError, OSError) as exc:
-        return f"unreadable image ({exc.__class__.__name__})"
+        decode(path.read_bytes(), _FULL_SIZE, _NO_PIXEL_LIMIT)
+    except ApiError as exc:
+        return exc.message
+    except OSError as exc:
+        return exc.strerror or str(exc)
     return None
 
 

@@ -148,15 +148,28 @@ def draw_confusion(labels: list[str], confusion: np.ndarray, accuracy: float, ac
 
 
 def draw_most_wrong(wrong: list[dict[str, Any]], side: int = 160) -> Image.Image:
-    columns = 4
+    """Thumbnails of the mistakes, each captioned with its true label -> the answer, the
+    confidence, and the file's name (shortened at the front to fit)."""
+    columns, caption = 4, 30
     rows = (len(wrong) + columns - 1) // columns
-    sheet = Image.new("RGB", (columns * side, rows * (side + 30)), "white")
+    sheet = Image.new("RGB", (columns * side, rows * (side + caption)), "white")
     draw = ImageDraw.Draw(sheet)
     for k, item in enumerate(wrong):
-        x, y = (k % columns) * side, (k // columns) * (side + 30)
-        thumb = load_rgb(Path(item["path"]), side)
+        x, y = (k % columns) * side, (k // columns) * (side + caption)
+        path = Path(item["path"])
+        thumb = load_rgb(path, side)
         thumb.thumbnail((side - 4, side - 4))
         sheet.paste(thumb, (x + 2, y + 2))
-        caption = f"{item['label']} -> {item['predicted']} {item['confidence']:.0%}"  # the default font has no arrow
-        draw.text((x + 4, y + side + 6), caption, fill="black")
+        answer = f"{item['label']} -> {item['predicted']} {item['confidence']:.0%}"  # ASCII: every font has it
+        draw.text((x + 4, y + side + 2), answer, fill="black")
+        draw.text((x + 4, y + side + 15), fitted(draw, path.name, side - 8), fill="dimgray")
     return sheet
+
+
+def fitted(draw: ImageDraw.ImageDraw, text: str, width: int) -> str:
+    """text, or its end after "...", as much as fits in width pixels."""
+    shown = text
+    while draw.textlength(shown) > width and len(text) > 1:
+        text = text[1:]
+        shown = "..." + text
+    return shown
