@@ -16,7 +16,6 @@ from tqdm import tqdm
 
 from chalicelib.errors import ApiError
 from chalicelib.imaging import decode, preprocess
-from chalicelib.uploads import FORMATS
 from chalicelib.metadata import ModelMetadata
 from chalicelib.settings import usable_cpus
 
