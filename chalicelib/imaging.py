@@ -15,7 +15,8 @@ from PIL import Image, ImageOps
 
 from chalicelib.errors import BadRequest, Code, PayloadTooLarge
 from chalicelib.metadata import ModelMetadata
-from chalicelib.uploads import FORMATS
+from chalicelib import heif
+from chalicelib.uploads import FORMATS, MEDIA_TYPES
 
 _SIXTEEN_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
 _WHITE = (255, 255, 255)
@@ -33,12 +34,17 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
     # disposal canvas far beyond the screen size, which Image.open itself allocates and
     # fills (found by tests/test_fuzz.py: 1.2 GB from a 54-byte GIF).
     Image.MAX_IMAGE_PIXELS = max_pixels // 2
+    formats = list(FORMATS)
+    if heif.is_heif(data):
+        heif.register()
+    else:
+        formats.remove("HEIF")  # its parser sees only what says it is HEIF
     try:
         with warnings.catch_warnings():
             # Pillow warns of its own bomb limit (ours below decides) and of a file's oddities
             # ("Tag data larger than file"): client-made noise in the logs, never ours to act on.
             warnings.simplefilter("ignore")
-            image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+            image = Image.open(io.BytesIO(data), formats=formats)
     except Image.DecompressionBombError as exc:
         raise PayloadTooLarge(Code.TOO_MANY_PIXELS, f"image dimensions are over the limit: {exc}") from exc
     except Exception as exc:  # Pillow's parsers raise more than OSError on hostile bytes: see below
@@ -48,7 +54,7 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
             return to_rgb(tiff.read(data, max_pixels))
         raise BadRequest(
             Code.NOT_AN_IMAGE,
-            "the body is not an image in a supported format (" + ", ".join(sorted(set(FORMATS.values()))) + ")",
+            "the body is not an image in a supported format (" + ", ".join(sorted(MEDIA_TYPES)) + ")",
         ) from exc
     width, height = image.size
     if width < 1 or height < 1:

@@ -9,19 +9,23 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 
 from chalicelib.errors import BadRequest, Code, PayloadTooLarge, UnsupportedMediaType
 
-# The one list of image formats the service reads: Pillow's format name → the media type a
-# client sends for it. Here, not in imaging.py: app.py needs the types at start, and
-# imaging's numpy and Pillow load only while the model downloads.
+# The one list of image formats the service reads: Pillow's format name → the media types a
+# client sends it as. Here, not in imaging.py: app.py needs the types at start, and
+# imaging's numpy and Pillow load only while the model downloads. Order matters: Pillow
+# tries them in turn, and HEIF's plugin is registered only once a HEIF file arrives.
 FORMATS = {
-    "JPEG": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "GIF": "image/gif",
-    "BMP": "image/bmp",
-    "TIFF": "image/tiff",
+    "JPEG": ("image/jpeg",),
+    "PNG": ("image/png",),
+    "WEBP": ("image/webp",),
+    "GIF": ("image/gif",),
+    "BMP": ("image/bmp",),
+    "TIFF": ("image/tiff",),
+    "AVIF": ("image/avif",),
+    "HEIF": ("image/heic", "image/heif"),  # iPhone photos: HEVC in a HEIF container
 }
+MEDIA_TYPES = tuple(media for types in FORMATS.values() for media in types)
 # Bodies that are the image itself; octet-stream is sniffed from the bytes like the rest.
-IMAGE_TYPES = (*FORMATS.values(), "application/octet-stream")
+IMAGE_TYPES = (*MEDIA_TYPES, "application/octet-stream")
 MULTIPART = "multipart/form-data"
 ACCEPTED_TYPES = IMAGE_TYPES + (MULTIPART,)
 FILE_FIELD = "file"

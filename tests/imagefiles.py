@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -41,13 +42,7 @@ def noisy_photo(size: tuple[int, int], colour=RED, seed: int = 0) -> Image.Image
 
 
 def exif_rotated_jpeg(colour_top=RED, colour_bottom=BLUE) -> bytes:
-    """Stored as a 60x40 landscape whose left half is colour_top; EXIF orientation 6
-    (rotate 90° clockwise to view) turns it into a 40x60 portrait with colour_top on top."""
-    image = Image.new("RGB", (60, 40), colour_bottom)
-    image.paste(colour_top, (0, 0, 30, 40))
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    return encode(image, "JPEG", quality=95, exif=exif)
+    return encode(rotated_for_exif_6(colour_top, colour_bottom), "JPEG", quality=95, **_orientation(6))
 
 
 def transparent_png() -> bytes:
@@ -75,6 +70,90 @@ def animated_gif(first=RED, second=BLUE) -> bytes:
     return encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
 
 
+def _orientation(orientation: int | None) -> dict[str, bytes]:
+    if orientation is None:
+        return {}
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return {"exif": exif.tobytes()}
+
+
+def _sixteen_bit(image: Image.Image) -> np.ndarray:
+    """An 8-bit RGB or RGBA picture as 16-bit samples, scaled as a 16-bit PNG's are."""
+    return np.asarray(image, np.uint16) * 257
+
+
+def heic(image: Image.Image, bits: int = 8, orientation: int | None = None) -> bytes:
+    """A real HEIC (HEVC in HEIF, an iPhone camera's format), encoded by pillow-heif's
+    libheif and x265; 10 bits per channel where asked. RGB or RGBA."""
+    import pillow_heif
+
+    if bits == 8:
+        heif = pillow_heif.from_pillow(image)
+    else:
+        heif = pillow_heif.from_bytes(mode=f"{image.mode};16", size=image.size, data=_sixteen_bit(image).tobytes())
+    buffer = io.BytesIO()
+    heif.save(buffer, format="HEIF", quality=90, **_orientation(orientation))
+    return buffer.getvalue()
+
+
+def avif(image: Image.Image, bits: int = 8, orientation: int | None = None) -> bytes:
+    """A real AVIF (AV1 in HEIF, modern Android cameras' and browsers' format): 8-bit from
+    Pillow's own encoder, 10-bit from libavif's avifenc (Debian's libavif-bin)."""
+    if bits == 8:
+        return encode(image, "AVIF", quality=90, **_orientation(orientation))
+    import shutil
+    import subprocess
+    import tempfile
+
+    if shutil.which("avifenc") is None:
+        raise RuntimeError("10-bit AVIF files are made by avifenc: apt install libavif-bin (./scripts/test does)")
+    assert orientation is None and image.mode == "RGB"
+    with tempfile.TemporaryDirectory() as folder:
+        source, out = Path(folder) / "in.png", Path(folder) / "out.avif"
+        source.write_bytes(rgb16_png(_sixteen_bit(image)))
+        subprocess.run(["avifenc", "--depth", "10", "--min", "0", "--max", "10", "-s", "8", str(source), str(out)],
+                       check=True, capture_output=True)
+        return out.read_bytes()
+
+
+def rgb16_png(samples: np.ndarray) -> bytes:
+    """16-bit RGB PNG (Pillow writes 16 bits only for greyscale)."""
+    import struct
+    import zlib
+
+    height, width, _ = samples.shape
+    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in samples)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+            + _png_chunk(b"IDAT", zlib.compress(rows)) + _png_chunk(b"IEND", b""))
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def rotated_for_exif_6(colour_top=RED, colour_bottom=BLUE) -> Image.Image:
+    """Stored as a 60x40 landscape whose left half is colour_top; EXIF orientation 6
+    (rotate 90° clockwise to view) turns it into a 40x60 portrait with colour_top on top."""
+    image = Image.new("RGB", (60, 40), colour_bottom)
+    image.paste(colour_top, (0, 0, 30, 40))
+    return image
+
+
+def heic_burst(first=BLUE, primary=RED) -> bytes:
+    """A HEIC holding two images, the second marked primary (as a camera's burst or edit)."""
+    import pillow_heif
+
+    heif = pillow_heif.from_pillow(solid(first))
+    heif.add_from_pillow(solid(primary))
+    buffer = io.BytesIO()
+    heif.save(buffer, format="HEIF", quality=90, primary_index=1)
+    return buffer.getvalue()
+
+
 def truncated_jpeg() -> bytes:
     data = encode(noisy_photo((256, 256)), "JPEG", quality=90)
     return data[: len(data) // 2]
@@ -85,12 +164,9 @@ def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
     import struct
     import zlib
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
     rows = zlib.compress(b"\x00" * (1 + (width + 7) // 8) * 64)  # only a few rows: truncated
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", rows) + _png_chunk(b"IEND", b"")
 
 
 def gif_frame_bomb(width: int = 10000, height: int = 10000) -> bytes:

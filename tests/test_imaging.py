@@ -35,6 +35,11 @@ def close(pixel, expected, tolerance=12) -> bool:
     pytest.param(f.planar_tiff(f.RED, dtype="uint8"), id="tiff-planar-8-bit"),
     pytest.param(f.planar_tiff(f.RED, dtype="uint16"), id="tiff-planar-16-bit"),
     pytest.param(f.planar_tiff(f.RED, dtype="float32"), id="tiff-planar-float"),
+    pytest.param(f.avif(f.solid(f.RED)), id="avif"),
+    pytest.param(f.avif(f.solid(f.RED), bits=10), id="avif-10-bit"),
+    pytest.param(f.heic(f.solid(f.RED)), id="heic"),
+    pytest.param(f.heic(f.solid(f.RED), bits=10), id="heic-10-bit"),
+    pytest.param(f.heic(f.solid(f.RED, mode="RGBA"), bits=10), id="heic-10-bit-rgba-opaque"),
 ])
 def test_every_format_and_mode_decodes_to_the_same_rgb(data: bytes) -> None:
     image = decode(data, 32, LIMIT)
@@ -53,8 +58,10 @@ def test_sixteen_bit_grey_is_scaled_not_clipped() -> None:
     assert centre(mid) == (128, 128, 128)
 
 
-def test_transparency_is_composited_on_white() -> None:
-    assert centre(decode(f.transparent_png(), 8, LIMIT)) == (255, 255, 255)
+@pytest.mark.parametrize("encode", [lambda image: f.encode(image, "PNG"), f.avif, f.heic], ids=["png", "avif", "heic"])
+def test_transparency_is_composited_on_white(encode) -> None:
+    hidden_black = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    assert close(centre(decode(encode(hidden_black), 8, LIMIT)), (255, 255, 255), 2)
 
 
 def test_palette_transparency_is_composited_on_white() -> None:
@@ -67,8 +74,13 @@ def test_gif_uses_its_first_frame() -> None:
     assert centre(decode(f.animated_gif(f.RED, f.BLUE), 8, LIMIT)) == f.RED
 
 
-def test_exif_orientation_is_applied() -> None:
-    image = decode(f.exif_rotated_jpeg(colour_top=f.RED, colour_bottom=f.BLUE), 40, LIMIT)
+@pytest.mark.parametrize("data", [
+    pytest.param(f.exif_rotated_jpeg(colour_top=f.RED, colour_bottom=f.BLUE), id="jpeg"),
+    pytest.param(f.avif(f.rotated_for_exif_6(f.RED, f.BLUE), orientation=6), id="avif"),
+    pytest.param(f.heic(f.rotated_for_exif_6(f.RED, f.BLUE), orientation=6), id="heic"),
+])
+def test_exif_orientation_is_applied(data: bytes) -> None:
+    image = decode(data, 40, LIMIT)
     assert image.size == (40, 60)
     assert close(image.getpixel((20, 5)), f.RED, 30)
     assert close(image.getpixel((20, 55)), f.BLUE, 30)
@@ -86,10 +98,27 @@ def test_draft_never_goes_below_the_requested_side() -> None:
     assert min(image.size) >= 256
 
 
-def test_truncated_jpeg_is_a_bad_request() -> None:
+@pytest.mark.parametrize("data", [
+    pytest.param(f.truncated_jpeg(), id="jpeg"),
+    pytest.param(f.avif(f.noisy_photo((64, 48)))[:-200], id="avif"),
+    pytest.param(f.heic(f.noisy_photo((64, 48)))[:-200], id="heic"),
+])
+def test_truncated_images_are_bad_requests(data: bytes) -> None:
     with pytest.raises(BadRequest) as err:
-        decode(f.truncated_jpeg(), 32, LIMIT)
+        decode(data, 32, LIMIT)
     assert err.value.code == "corrupt_image"
+
+
+def test_a_heic_with_several_images_is_read_at_its_primary_one() -> None:
+    assert close(centre(decode(f.heic_burst(first=f.BLUE, primary=f.RED), 8, LIMIT)), f.RED)
+
+
+@pytest.mark.parametrize("data", [f.avif(f.solid(f.RED, (400, 300))), f.heic(f.solid(f.RED, (400, 300)))],
+                         ids=["avif", "heic"])
+def test_phone_formats_are_held_to_the_pixel_limit(data: bytes) -> None:
+    with pytest.raises(PayloadTooLarge):
+        decode(data, 32, 400 * 300 - 1)
+    assert decode(data, 32, 400 * 300).size == (400, 300)
 
 
 def test_decompression_bomb_is_refused_before_decoding() -> None:

@@ -19,7 +19,7 @@ from chalicelib.imaging import decode, preprocess
 from chalicelib.metadata import ModelMetadata
 from chalicelib.settings import usable_cpus
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".avif", ".heic", ".heif"}
 _NO_PIXEL_LIMIT = 10**12  # training photos are the user's own: no decompression-bomb guard
 _FULL_SIZE = 10**9  # a shorter side no image reaches: JPEGs are decoded at full scale, not drafted
 
