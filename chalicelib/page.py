@@ -6,7 +6,13 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from chalicelib.uploads import FILE_FIELD, IMAGE_TYPES
+from chalicelib.uploads import FILE_FIELD, FORMATS, MEDIA_TYPES
+
+# What the page calls each format; and suffixes a browser may not map to a media type
+# (desktop Chrome on Linux or Windows gives an iPhone's .heic no type), so that the file
+# picker still offers those files.
+_FORMAT_NAMES = {"WEBP": "WebP", "HEIF": "HEIC"}
+_UNTYPED_SUFFIXES = (".heic", ".heif", ".avif")
 
 
 @functools.cache
@@ -24,8 +30,10 @@ def _templates() -> Any:
 def render_index(max_body_bytes: int, api_base: str = "") -> str:
     """api_base: empty for URLs relative to the page (served by the app itself), or the
     API's URL for a copy of the page hosted elsewhere (devtools/static_page.py)."""
+    names = [_FORMAT_NAMES.get(name, name) for name in FORMATS]
     return _templates().get_template("index.html").render(
-        accept=",".join(t for t in IMAGE_TYPES if t.startswith("image/")),
+        accept=",".join([*MEDIA_TYPES, *_UNTYPED_SUFFIXES]),
+        format_names=", ".join(names[:-1]) + " or " + names[-1],
         file_field=FILE_FIELD,
         max_body_bytes=max_body_bytes,
         api_base=api_base,

@@ -119,6 +119,11 @@ def test_probabilities_are_sorted_and_sum_to_one(client: Client) -> None:
     ("image/bmp", f.encode(f.solid(f.BLUE), "BMP")),
     ("image/tiff", f.encode(f.solid(f.BLUE), "TIFF")),
     ("image/tiff", f.planar_tiff(f.BLUE)),  # planes Pillow cannot read: tifffile does
+    ("image/avif", f.avif(f.solid(f.BLUE))),
+    ("image/avif", f.avif(f.solid(f.BLUE), bits=10)),
+    ("image/heic", f.heic(f.solid(f.BLUE))),
+    ("image/heif", f.heic(f.solid(f.BLUE, mode="RGBA"), bits=10)),
+    ("application/octet-stream", f.heic(f.solid(f.BLUE))),  # as a phone shares a file: the bytes say HEIC
     ("application/octet-stream", f.png(f.BLUE)),
     ("image/jpeg", f.png(f.BLUE)),  # mislabelled: the bytes decide
 ])

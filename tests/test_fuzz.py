@@ -24,7 +24,8 @@ def image_seeds() -> list[bytes]:
     return [*(path.read_bytes() for path in FUZZ_REGRESSIONS), f.jpeg(), f.png(), f.exif_rotated_jpeg(), f.transparent_png(), f.palette_with_transparency(),
             f.sixteen_bit_grey_png(), f.cmyk_jpeg(), f.animated_gif(), f.truncated_jpeg(), f.png_bomb(),
             *(f.encode(f.solid((10, 200, 30), (9, 7)), fmt) for fmt in ("WEBP", "BMP", "TIFF", "GIF")),
-            f.planar_tiff(size=(9, 7), dtype="float32")]  # read by tifffile, not Pillow
+            f.planar_tiff(size=(9, 7), dtype="float32"),  # read by tifffile, not Pillow
+            f.avif(f.solid((10, 200, 30), (9, 7), "RGBA")), f.heic(f.solid((10, 200, 30), (9, 7)), bits=10)]
 
 
 def multipart_seeds() -> list[bytes]:

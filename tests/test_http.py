@@ -47,6 +47,8 @@ def test_an_image_like_none_of_the_labels_over_http(server: str) -> None:
     ("image/png", f.png(f.GREEN), "green"),
     ("image/webp", f.encode(f.solid(f.BLUE), "WEBP", lossless=True), "blue"),
     ("application/octet-stream", f.encode(f.solid(f.RED), "TIFF"), "red"),
+    ("image/avif", f.avif(f.solid(f.GREEN), bits=10), "green"),
+    ("image/heic", f.heic(f.solid(f.BLUE), bits=10), "blue"),
 ])
 def test_binary_bodies_arrive_intact(server: str, content_type: str, data: bytes, label: str) -> None:
     status, _, body = request(f"{server}/predict?top_k=3", data, content_type)

@@ -203,3 +203,23 @@ def test_a_tiff_compression_the_service_lacks_is_named_not_called_not_an_image(t
     with pytest.raises(BadRequest) as err:
         decode(path.read_bytes(), 32, LIMIT)
     assert err.value.code == "unsupported_image" and "zstd compression" in err.value.message, err.value.message
+
+
+def test_the_heif_plugin_is_imported_only_when_a_heic_arrives() -> None:
+    """A cold start that never sees a HEIC never pays for pi-heif's import."""
+    import subprocess
+    import sys
+
+    from devtools import ROOT
+
+    script = """
+import sys
+from chalicelib.imaging import decode
+from tests import imagefiles as f
+decode(f.jpeg(), 8, 10**6); decode(f.avif(f.solid(f.RED)), 8, 10**6)
+print("pi_heif" in sys.modules)
+decode(f.heic(f.solid(f.RED)), 8, 10**6)
+print("pi_heif" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]

@@ -20,10 +20,14 @@ pytestmark = pytest.mark.skipif(not can_switch_user(), reason="needs root and se
 
 
 def rendered(label: str, seed: int, fmt: str) -> bytes:
+    """A demo render as JPEG, PNG, or a phone's 10-bit AVIF or HEIC."""
     from training.synth import render
 
+    image = render(label, seed, 256)
+    if fmt in ("AVIF", "HEIC"):
+        return (f.avif if fmt == "AVIF" else f.heic)(image, bits=10)
     buffer = io.BytesIO()
-    render(label, seed, 256).save(buffer, fmt)
+    image.save(buffer, fmt)
     return buffer.getvalue()
 
 
@@ -64,6 +68,12 @@ def cold_then_warm(sandbox: LambdaSandbox) -> dict[str, dict[str, Any]]:
         "truncated": api_event("POST", "/predict", f.truncated_jpeg(), {"Content-Type": "image/jpeg"}),
         "bomb": api_event("POST", "/predict", f.png_bomb(), {"Content-Type": "image/png"}),
         "top_k": api_event("POST", "/predict", f.jpeg(), {"Content-Type": "image/jpeg"}, {"top_k": "zero"}),
+        "avif": api_event("POST", "/predict", rendered("vada", 777, "AVIF"), {"Content-Type": "image/avif"},
+                          {"top_k": "3"}),
+        "heic": api_event("POST", "/predict", rendered("vada", 777, "HEIC"), {"Content-Type": "image/heic"},
+                          {"top_k": "3"}),
+        "heic_truncated": api_event("POST", "/predict", rendered("vada", 777, "HEIC")[:-500],
+                                    {"Content-Type": "image/heic"}),
     }
     responses = sandbox.invoke(list(events.values()))
     assert len(responses) == len(events)
@@ -105,8 +115,19 @@ def test_page_and_model_routes(cold_then_warm: dict) -> None:
     assert model["runtime"] == "onnx" and model["labels"] == ["bagel", "donut", "vada"]
 
 
+@pytest.mark.parametrize("name", ["avif", "heic"])
+def test_phone_formats_answer_as_the_same_picture_does(cold_then_warm: dict, name: str) -> None:
+    """10-bit AVIF and HEIC, decoded by the zip's own Pillow and pi-heif as nobody."""
+    assert cold_then_warm[name]["statusCode"] == 200, body(cold_then_warm[name])
+    reference = {p["label"]: p["probability"] for p in body(cold_then_warm["png"])["predictions"]}
+    answer = body(cold_then_warm[name])
+    assert answer["label"] == "vada"
+    assert all(abs(p["probability"] - reference[p["label"]]) < 0.05 for p in answer["predictions"])
+
+
 @pytest.mark.parametrize("name, status, code", [
     ("text", 415, "unsupported_media_type"),
+    ("heic_truncated", 400, "corrupt_image"),
     ("form", 415, "unsupported_media_type"),
     ("truncated", 400, "corrupt_image"),
     ("bomb", 413, "too_many_pixels"),

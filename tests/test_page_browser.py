@@ -142,6 +142,40 @@ def test_exif_orientation_survives_the_shrink(page, tmp_path: Path) -> None:
     assert Image.open(io.BytesIO(body)).size == (853, 1280)  # portrait, as a person sees it
 
 
+def test_a_heic_the_browser_cannot_draw_is_sent_as_it_is(page, tmp_path: Path) -> None:
+    """Chromium cannot decode HEIC: the page sends the iPhone's original bytes, which the
+    server decodes."""
+    photo = tmp_path / "IMG_1234.HEIC"
+    photo.write_bytes(f.heic(f.solid(f.RED, (320, 240)), bits=10))
+    page.set_input_files("#file", str(photo))
+    assert wait_for_answer(page).startswith("Looks like: red")
+    [(_, body)] = page.uploads
+    assert body == photo.read_bytes()
+
+
+def test_a_heic_too_large_to_send_unshrunk_is_said_in_words(page, tmp_path: Path) -> None:
+    limit = page.evaluate("Number(document.body.dataset.maxBytes)")
+    photo = tmp_path / "IMG_1235.HEIC"
+    photo.write_bytes(f.heic(f.solid(f.RED)) + bytes(limit))  # a real HEIC, padded past the limit
+    page.set_input_files("#file", str(photo))
+    page.wait_for_selector("#problem:not([hidden])")
+    error = page.text_content("#error")
+    assert "cannot shrink HEIC photos" in error and f"{len(photo.read_bytes()) / 1e6:.1f} MB" in error
+    assert page.uploads == [] and page.is_enabled("#submit")
+
+
+def test_a_big_avif_is_shrunk_like_a_jpeg(page, tmp_path: Path) -> None:
+    from PIL import Image
+    import io
+
+    photo = tmp_path / "android.avif"
+    photo.write_bytes(f.avif(f.noisy_photo((2000, 1500), f.BLUE)))
+    page.set_input_files("#file", str(photo))
+    assert wait_for_answer(page).startswith("Looks like: blue")
+    [(content_type, body)] = page.uploads
+    assert content_type == "image/jpeg" and Image.open(io.BytesIO(body)).size == (1280, 960)
+
+
 def test_an_invalid_file_shows_the_error_in_plain_words(page, tmp_path: Path) -> None:
     page.expects_client_error = True
     bogus = tmp_path / "notes.png"
