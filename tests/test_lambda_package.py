@@ -32,7 +32,8 @@ def test_the_zip_fits_with_headroom(package: Path) -> None:
 
 def test_every_runtime_dependency_is_inside(package: Path) -> None:
     top = {name.split("/")[0] for name in names(package)}
-    needed = {"app.py", "chalicelib", "chalice", "numpy", "PIL", "jinja2", "markupsafe", "python_multipart", "onnxruntime"}
+    needed = {"app.py", "chalicelib", "chalice", "numpy", "PIL", "jinja2", "markupsafe", "python_multipart", "onnxruntime",
+              "pi_heif"}
     assert needed <= top, needed - top
     assert "chalicelib/templates/index.html" in names(package)
 
@@ -40,7 +41,8 @@ def test_every_runtime_dependency_is_inside(package: Path) -> None:
 def test_nothing_from_development_slipped_in(package: Path) -> None:
     top = {name.split("/")[0] for name in names(package)}
     for unwanted in ("training", "tests", "devtools", "demo", "bench", "scripts", "build", "data", "torch",
-                     "torchvision", "boto3", "botocore", "pytest", "onnx", "onnxscript", "playwright", "seaweedfs"):
+                     "torchvision", "boto3", "botocore", "pytest", "onnx", "onnxscript", "playwright", "seaweedfs",
+                     "pillow_heif"):
         assert unwanted not in top
     assert not [n for n in names(package) if n.startswith("onnxruntime/capi/libonnxruntime.so")]
     # Bytecode only for the Lambda's Python (devtools/chalice_bytecode.py), none from local runs.
