@@ -13,9 +13,9 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps
 
+from chalicelib import heif
 from chalicelib.errors import BadRequest, Code, PayloadTooLarge
 from chalicelib.metadata import ModelMetadata
-from chalicelib import heif
 from chalicelib.uploads import FORMATS, MEDIA_TYPES
 
 _SIXTEEN_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}

@@ -16,7 +16,8 @@ import torch
 from chalicelib.runtimes import load_runtime
 from training.__main__ import main
 from training.checkpoint import load_checkpoint, save_checkpoint
-from training.dataset import PARTS, DatasetError, check_batch, scan, split_parts, write_list
+from tests import imagefiles as f
+from training.dataset import PARTS, DatasetError, check_batch, load_rgb, scan, split_parts, write_list
 from training.export import WRITERS, ExportError, write_checked
 from training.networks import build_network
 from training.none_rule import scored
@@ -283,6 +284,16 @@ def test_malformed_image_folders_give_clear_errors(tiny_data: Path, tmp_path: Pa
     damage(root)
     with pytest.raises(DatasetError, match=message):
         scan(root)
+
+
+def test_phone_photos_are_training_images_like_any_other(tiny_data: Path, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "tree", tiny_data)
+    phone = {root / "donut" / "IMG_0001.HEIC": f.heic(f.solid(f.RED)), root / "bagel" / "PXL_0001.avif": f.avif(f.solid(f.BLUE))}
+    for path, data in phone.items():
+        path.write_bytes(data)
+    listed = [path for path, _ in scan(root).samples]
+    assert all(path in listed for path in phone)
+    assert [load_rgb(path, 32).size for path in phone] == [(64, 48), (64, 48)]
 
 
 def test_a_truncated_image_stops_the_run_before_training_with_one_line(tiny_data: Path, tmp_path: Path,
