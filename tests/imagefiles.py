@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import io
+import shutil
+import struct
+import subprocess
+import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -102,10 +107,6 @@ def avif(image: Image.Image, bits: int = 8, orientation: int | None = None) -> b
     Pillow's own encoder, 10-bit from libavif's avifenc (Debian's libavif-bin)."""
     if bits == 8:
         return encode(image, "AVIF", quality=90, **_orientation(orientation))
-    import shutil
-    import subprocess
-    import tempfile
-
     if shutil.which("avifenc") is None:
         raise RuntimeError("10-bit AVIF files are made by avifenc: apt install libavif-bin (./scripts/test does)")
     assert orientation is None and image.mode == "RGB"
@@ -119,9 +120,6 @@ def avif(image: Image.Image, bits: int = 8, orientation: int | None = None) -> b
 
 def rgb16_png(samples: np.ndarray) -> bytes:
     """16-bit RGB PNG (Pillow writes 16 bits only for greyscale)."""
-    import struct
-    import zlib
-
     height, width, _ = samples.shape
     rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in samples)
     return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
@@ -129,9 +127,6 @@ def rgb16_png(samples: np.ndarray) -> bytes:
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    import struct
-    import zlib
-
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
@@ -161,9 +156,6 @@ def truncated_jpeg() -> bytes:
 
 def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
     """A tiny PNG that declares width x height pixels (decompression bomb)."""
-    import struct
-    import zlib
-
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
     rows = zlib.compress(b"\x00" * (1 + (width + 7) // 8) * 64)  # only a few rows: truncated
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", rows) + _png_chunk(b"IEND", b"")
@@ -172,8 +164,6 @@ def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
 def gif_frame_bomb(width: int = 10000, height: int = 10000) -> bytes:
     """A 1x1 GIF whose first frame declares width x height pixels and "restore to
     background" disposal: Pillow sizes the disposal canvas from the frame, in Image.open."""
-    import struct
-
     screen = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0, 0, 0)
     control = b"\x21\xf9\x04" + bytes([2 << 2]) + b"\x00\x00\x00\x00"  # disposal method 2
     descriptor = b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0)

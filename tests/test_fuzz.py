@@ -18,8 +18,6 @@ from tests.support import FUZZ_REGRESSIONS
 FUZZ_SECONDS = int(os.environ.get("FUZZ_SECONDS", "40"))
 
 
-
-
 def image_seeds() -> list[bytes]:
     return [*(path.read_bytes() for path in FUZZ_REGRESSIONS), f.jpeg(), f.png(), f.exif_rotated_jpeg(), f.transparent_png(), f.palette_with_transparency(),
             f.sixteen_bit_grey_png(), f.cmyk_jpeg(), f.animated_gif(), f.truncated_jpeg(), f.png_bomb(),

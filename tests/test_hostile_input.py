@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from chalicelib.errors import ApiError
-from devtools import ROOT
 from chalicelib.imaging import decode, preprocess
 from chalicelib.uploads import ACCEPTED_TYPES, FORMATS, image_bytes
+from devtools import ROOT
 from tests import imagefiles as f
 from tests.colour_model import COLOUR_META
 from tests.support import FUZZ_REGRESSIONS

@@ -131,8 +131,8 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
             parameter.requires_grad_(False)
     model.to(device)
     workers = devices.loader_workers()
-    amp = devices.mixed_precision(device)
-    print(f"training on {devices.describe(device)}{', mixed precision' if amp else ''}, "
+    amp, where = devices.mixed_precision(device), devices.describe(device)
+    print(f"training on {where}{', mixed precision' if amp else ''}, "
           f"{workers} image loader{'s' if workers > 1 else ''}", flush=True)
     loader = torch.utils.data.DataLoader(
         _Augmented(train_samples, cfg.train_size or cfg.input_size, meta.resize_size, meta),
@@ -192,7 +192,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         "val_accuracy": round(best[1], 5),
         "seconds": round(time.monotonic() - started),
         "seed": cfg.seed,
-        "device": devices.describe(device),
+        "device": where,
         "mixed_precision": amp,
         "data": str(cfg.data),
         "train_size": cfg.train_size or cfg.input_size,
@@ -203,7 +203,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         **({"food_mass": realism} if realism else {}),
     }})
     print(f"best epoch {best[2] + 1}: val loss {best[0]:.4f}, val accuracy {best[1]:.4f} "
-          f"(trained on {devices.describe(device)})", flush=True)
+          f"(trained on {where})", flush=True)
     return model, meta, parts
 
 
