@@ -20,6 +20,16 @@ from tests.support import build_package
 from training.export import export
 from training.publish import publish
 
+@pytest.fixture(scope="session", autouse=True)
+def image_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Training's image cache (training/image_cache.py) in the session's own folder, for
+    every test and every process a test starts, never in the user's ~/.cache."""
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("XDG_CACHE_HOME", str(cache))
+        yield cache
+
+
 @pytest.fixture(scope="session", params=[".pt", ".onnx"], ids=["torchscript", "onnx"])
 def colour_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The colour model in each runtime's format: tests that use it run once per runtime."""

@@ -293,7 +293,8 @@ def test_phone_photos_are_training_images_like_any_other(tiny_data: Path, tmp_pa
         path.write_bytes(data)
     listed = [path for path, _ in scan(root).samples]
     assert all(path in listed for path in phone)
-    assert [load_rgb(path, 32).size for path in phone] == [(64, 48), (64, 48)]
+    assert [load_rgb(path, 48).size for path in phone] == [(64, 48), (64, 48)]
+    assert [load_rgb(path, 24).size for path in phone] == [(32, 24), (32, 24)]  # shrunk to the side asked for
 
 
 def test_a_truncated_image_stops_the_run_before_training_with_one_line(tiny_data: Path, tmp_path: Path,

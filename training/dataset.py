@@ -14,14 +14,12 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from chalicelib.errors import ApiError
-from chalicelib.imaging import decode, preprocess
+from chalicelib.imaging import preprocess
 from chalicelib.metadata import ModelMetadata
 from chalicelib.settings import usable_cpus
+from training import image_cache
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".avif", ".heic", ".heif"}
-_NO_PIXEL_LIMIT = 10**12  # training photos are the user's own: no decompression-bomb guard
-_FULL_SIZE = 10**9  # a shorter side no image reaches: JPEGs are decoded at full scale, not drafted
 
 
 class DatasetError(ValueError):
@@ -38,14 +36,21 @@ PARTS = ("train", "val", "test")
 _LIST_HEADER = "# classes"
 
 
-def scan(root: Path) -> Split:
+def resize_side(input_size: int) -> int:
+    """The shorter side an image is resized to before the centre crop of input_size."""
+    return round(input_size * 256 / 224)
+
+
+def scan(root: Path, side: int = resize_side(224)) -> Split:
     """Lists an ImageFolder tree, refusing one that cannot train, with every problem named:
     fewer than two classes, an empty class, files that are not images, images that do not
-    decode (every one is decoded in full, so that a truncated file stops the run here and
-    not in a loader process mid-epoch). root may also be a part's list that train wrote
-    (build/mine/val.txt), whose images were checked when it was written."""
+    decode (every one is decoded to its end, at side, into the image cache that training
+    then reads, so that a truncated file stops the run here). root may also be a part's
+    list that train wrote (build/mine/val.txt), whose images were checked when it was written."""
     if root.is_file():
         return read_list(root)
+    if not root.exists():
+        raise DatasetError(f"{root} does not exist")
     if not root.is_dir():
         raise DatasetError(f"{root} is neither a folder of class folders nor a list of images written by train")
     labels = tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
@@ -59,7 +64,7 @@ def scan(root: Path) -> Split:
         if not images:
             problems.append(f"{root / label}: class folder has no images")
         samples += [(p, index) for p in images]
-    problems += _undecodable([path for path, _ in samples], root)
+    problems += _undecodable([path for path, _ in samples], root, side)
     if problems:
         shown = "\n  ".join(problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
@@ -67,22 +72,21 @@ def scan(root: Path) -> Split:
     return Split(labels, samples)
 
 
-def _undecodable(images: list[Path], root: Path) -> list[str]:
+def _undecodable(images: list[Path], root: Path, side: int) -> list[str]:
     """The images that do not decode as training decodes them, each with the reason."""
+    def problem(path: Path) -> str | None:
+        try:
+            image_cache.load(path, side)
+        except image_cache.UnreadableImage as exc:
+            return str(exc)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        return None
+
     with ThreadPoolExecutor(usable_cpus()) as pool:  # Pillow decodes without holding the GIL
-        reasons = list(tqdm(pool.map(_decode_problem, images), total=len(images), desc=f"checking {root}",
+        reasons = list(tqdm(pool.map(problem, images), total=len(images), desc=f"checking {root}",
                             unit="image", leave=False, disable=None))  # None: shown on a terminal only
     return [f"{path}: unreadable image: {reason}" for path, reason in zip(images, reasons) if reason]
-
-
-def _decode_problem(path: Path) -> str | None:
-    try:
-        decode(path.read_bytes(), _FULL_SIZE, _NO_PIXEL_LIMIT)
-    except ApiError as exc:
-        return exc.message
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
 
 
 def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
@@ -94,22 +98,24 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
         rng.shuffle(members)
         count = max(1, round(len(members) * fraction))
         if count >= len(members):
-            raise DatasetError(f"class {split.labels[index]!r} has too few images to hold out a validation and a test set")
+            raise DatasetError(f"class {split.labels[index]!r} has too few images left ({len(members)}) to hold out "
+                               f"{count} and train on the rest: give each class 3 images or more (20 or more train well)")
         held += members[:count]
         kept += members[count:]
     return Split(split.labels, sorted(kept)), Split(split.labels, sorted(held))
 
 
-def split_parts(data: Path, val_fraction: float, test_fraction: float, seed: int) -> dict[str, Split]:
+def split_parts(data: Path, val_fraction: float, test_fraction: float, seed: int,
+                side: int = resize_side(224)) -> dict[str, Split]:
     """train, val and test: DATA/train, DATA/val and DATA/test where the tree has them;
     a part it lacks is held out of train (or, for DATA/<class>/*, of the whole), that
     fraction of each class, deterministically by seed."""
     whole = data / "train" if (data / "train").is_dir() else data
-    parts = {"train": scan(whole)}
+    parts = {"train": scan(whole, side)}
     left = 1.0  # of the whole, what train still holds
     for name, fraction in (("test", test_fraction), ("val", val_fraction)):
         if whole != data and (data / name).is_dir():
-            parts[name] = scan(data / name)
+            parts[name] = scan(data / name, side)
             if parts[name].labels != parts["train"].labels:
                 raise DatasetError(f"train/ has classes {list(parts['train'].labels)} but {name}/ has {list(parts[name].labels)}")
         else:
@@ -143,12 +149,13 @@ def read_list(path: Path) -> Split:
     return Split(tuple(labels), samples)
 
 
-def load_rgb(path: Path, min_side: int) -> Image.Image:
-    """Decodes a training image exactly as the service decodes an upload."""
+def load_rgb(path: Path, side: int) -> Image.Image:
+    """A training image decoded as the service decodes an upload, its shorter side shrunk
+    to side, from the image cache."""
     try:
-        return decode(path.read_bytes(), min_side, _NO_PIXEL_LIMIT)
-    except ApiError as exc:
-        raise DatasetError(f"{path}: {exc.message}") from exc
+        return image_cache.load(path, side)
+    except image_cache.UnreadableImage as exc:
+        raise DatasetError(f"{path}: {exc}") from exc
 
 
 def eval_batches(samples: list[tuple[Path, int]], meta: ModelMetadata, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -46,8 +46,11 @@ class WithReferenceMass(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.backbone(x)
-        mass = torch.softmax(self.reference(features), dim=1).index_select(1, self.classes).sum(dim=1)
-        return self.head(features), mass
+        return self.head(features), self.score_features(features)
+
+    def score_features(self, features: torch.Tensor) -> torch.Tensor:
+        """The score from the backbone's pooled features (training computes those once)."""
+        return torch.softmax(self.reference(features), dim=1).index_select(1, self.classes).sum(dim=1)
 
 
 def score_kind(network: nn.Module) -> str:

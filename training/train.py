@@ -9,18 +9,20 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torchvision import transforms
 from tqdm import tqdm
 
 from chalicelib.imaging import preprocess
 from chalicelib.metadata import ModelMetadata
 from chalicelib.settings import usable_cpus
 from training import device as devices
-from training.dataset import Split, eval_batches, load_rgb, split_parts
+from training.dataset import Split, eval_batches, load_rgb, resize_side, split_parts
+from training.features import augmenter, image_features, pooled_features
+from training.head import MAX_ITERATIONS, fit_head
 from training.networks import Network, build_network, normalisation
 
 
@@ -37,6 +39,7 @@ class TrainConfig:
     seed: int = 0
     init_weights: Path | None = None
     pretrained: bool = True  # ImageNet weights; the backbone stays frozen, a new head trains
+    views: int = 4  # frozen backbone: augmented views per training image, besides the service's own
     none_images: Path | None = None  # the user's own negatives, added to the bundled ones
     threads: int = field(default_factory=usable_cpus)  # torch's, on the CPU
     device: str = "auto"  # auto, cpu, cuda or mps (training/device.py)
@@ -62,24 +65,17 @@ def load_init_weights(model: Network, path: Path) -> None:
 
 
 class _Augmented(torch.utils.data.Dataset):
-    def __init__(self, samples: list[tuple[Path, int]], size: int, decode_side: int, meta: ModelMetadata) -> None:
+    def __init__(self, samples: list[tuple[Path, int]], size: int, meta: ModelMetadata) -> None:
         self.samples = samples
-        self.decode_side = decode_side
-        self.transform = transforms.Compose([
-            transforms.RandomResizedCrop(size, scale=(0.35, 1.0)),
-            transforms.RandomHorizontalFlip(),
-            transforms.RandomVerticalFlip(),
-            transforms.ColorJitter(0.3, 0.3, 0.2, 0.02),
-            transforms.ToTensor(),
-            transforms.Normalize(meta.mean, meta.std),
-        ])
+        self.side = meta.resize_size
+        self.transform = augmenter(meta, size)
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         path, label = self.samples[i]
-        return self.transform(load_rgb(path, self.decode_side)), label
+        return self.transform(load_rgb(path, self.side)), label
 
 
 def evaluate_loss(model: nn.Module, samples, meta: ModelMetadata, batch_size: int,
@@ -102,40 +98,96 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@dataclass
+class Fit:
+    """What fitting left: the validation figures, how it ran (for the metadata) and, for a
+    frozen backbone, the validation images' pooled features (calibration reuses them)."""
+
+    val_loss: float
+    val_accuracy: float
+    summary: dict[str, Any]
+    val_features: np.ndarray | None = None
+
+
 def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMetadata, dict[str, Split]]:
-    """Trains with early stopping on validation loss; returns the best model, its metadata
-    and the parts it used (train, val and test, for export and evaluate)."""
+    """Fits the model (a head on frozen features, or every layer epoch by epoch); returns
+    it, its metadata and the parts it used (train, val and test, for export and evaluate)."""
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
     device = devices.choose(cfg.device)
-    parts = split_parts(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed)
-    train_split, val_split = parts["train"], parts["val"]
-    train_samples, val_samples = train_split.samples, val_split.samples
+    side = resize_side(cfg.input_size)
+    parts = split_parts(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed, side)
     mean, std = normalisation(cfg.architecture)
-    meta = ModelMetadata(
-        name=name,
-        version=version,
-        architecture=cfg.architecture,
-        labels=train_split.labels,
-        input_size=cfg.input_size,
-        resize_size=round(cfg.input_size * 256 / 224),
-        mean=mean,
-        std=std,
-    )
+    meta = ModelMetadata(name=name, version=version, architecture=cfg.architecture, labels=parts["train"].labels,
+                         input_size=cfg.input_size, resize_size=side, mean=mean, std=std)
     model = build_network(cfg.architecture, len(meta.labels), pretrained=cfg.pretrained)
     if cfg.init_weights:
         load_init_weights(model, cfg.init_weights)
-    if cfg.pretrained:
-        # Frozen: the ImageNet head, kept for "none of these", reads these same features.
-        for parameter in [*model.backbone.parameters(), *model.reference.parameters()]:
-            parameter.requires_grad_(False)
+    started = time.monotonic()
+    print(f"{len(parts['train'].samples)} training, {len(parts['val'].samples)} validation and "
+          f"{len(parts['test'].samples)} test images", flush=True)
+    fit = fit_frozen_head(model, parts, meta, cfg) if cfg.pretrained else fit_epochs(model, parts, meta, cfg, device)
+    # The rule is set on the CPU in float32, as the service computes its scores.
+    model.cpu().eval().to(memory_format=torch.contiguous_format)
+    rule, realism = calibrate_none_rule(model, parts["val"].samples, meta, cfg, fit.val_features)
+    meta = ModelMetadata(**{**meta.__dict__, "none_rule": rule, "training": {
+        "train_images": len(parts["train"].samples),
+        "val_images": len(parts["val"].samples),
+        "test_images": len(parts["test"].samples),
+        "val_loss": round(fit.val_loss, 5),
+        "val_accuracy": round(fit.val_accuracy, 5),
+        **fit.summary,
+        "seconds": round(time.monotonic() - started),
+        "seed": cfg.seed,
+        "data": str(cfg.data),
+        "init_weights": str(cfg.init_weights) if cfg.init_weights else None,
+        "pretrained": weights_source(cfg) if cfg.pretrained else None,
+        **({"food_mass": realism} if realism else {}),
+    }})
+    print(f"val loss {fit.val_loss:.4f}, val accuracy {fit.val_accuracy:.4f}", flush=True)
+    return model, meta, parts
+
+
+def fit_frozen_head(model: Network, parts: dict[str, Split], meta: ModelMetadata, cfg: TrainConfig) -> Fit:
+    """The backbone runs once per view of each image; a logistic-regression head is then
+    fitted on those features to convergence, its strength chosen on validation."""
+    for parameter in model.parameters():  # the ImageNet head, kept for "none of these", reads these same features
+        parameter.requires_grad_(False)
+    print(f"head on frozen {cfg.architecture} features, {cfg.views} augmented views per training image "
+          f"(on the cpu, {torch.get_num_threads()} threads)", flush=True)
+    train_samples, val_samples = parts["train"].samples, parts["val"].samples
+    train_x = pooled_features(model.backbone, [p for p, _ in train_samples], meta, cfg.views, "training features")
+    val_x = pooled_features(model.backbone, [p for p, _ in val_samples], meta, desc="validation features")[:, 0]
+    train_y = np.repeat([label for _, label in train_samples], 1 + cfg.views)
+    val_y = np.array([label for _, label in val_samples])
+    head = fit_head(train_x.reshape(len(train_y), -1), train_y, val_x, val_y, len(meta.labels))
+    model.head.load_state_dict(head.layer.state_dict())
+    print(f"head: logistic regression, C={head.strength:g} chosen on validation (loss {head.val_loss:.4f}, "
+          f"accuracy {head.val_accuracy:.4f}), then refitted on training and validation images", flush=True)
+    if not head.converged:
+        print(f"the head did not converge in {MAX_ITERATIONS} L-BFGS iterations: its figures may improve with "
+              "more images per class", flush=True)
+    return Fit(head.val_loss, head.val_accuracy, {
+        "method": "frozen backbone; logistic-regression head (L-BFGS) on pooled features",
+        "views": 1 + cfg.views,
+        "strength": head.strength,
+        "converged": head.converged,
+        "refitted_on": "train+val",
+        "device": "cpu",
+    }, val_x)
+
+
+def fit_epochs(model: Network, parts: dict[str, Split], meta: ModelMetadata, cfg: TrainConfig,
+               device: torch.device) -> Fit:
+    """Every layer, epoch by epoch, with early stopping on validation loss."""
+    train_samples, val_samples = parts["train"].samples, parts["val"].samples
     model.to(device)
     workers = devices.loader_workers()
     amp, where = devices.mixed_precision(device), devices.describe(device)
     print(f"training on {where}{', mixed precision' if amp else ''}, "
           f"{workers} image loader{'s' if workers > 1 else ''}", flush=True)
     loader = torch.utils.data.DataLoader(
-        _Augmented(train_samples, cfg.train_size or cfg.input_size, meta.resize_size, meta),
+        _Augmented(train_samples, cfg.train_size or cfg.input_size, meta),
         batch_size=cfg.batch_size,
         shuffle=True,
         num_workers=workers,
@@ -149,12 +201,9 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     scaler = torch.amp.GradScaler(device.type, enabled=amp)  # float16 gradients would underflow unscaled
     steps = cfg.epochs * math.ceil(len(train_samples) / cfg.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.lr, total_steps=steps)
-    best = (math.inf, 0.0, -1, copy.deepcopy(model.state_dict()))
-    started = time.monotonic()
+    best = _Best(math.inf, 0.0, -1, copy.deepcopy(model.state_dict()))
     for epoch in range(cfg.epochs):
         model.train()
-        if cfg.pretrained:
-            model.backbone.eval()  # BatchNorm keeps ImageNet's statistics
         seen, correct, loss_sum = 0, 0, 0.0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
         for inputs, targets in bar:
@@ -174,37 +223,32 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         val_loss, val_acc = evaluate_loss(model, val_samples, meta, cfg.batch_size, device)
         print(f"epoch {epoch + 1}: train loss {loss_sum / seen:.4f} acc {correct / seen:.4f} | "
               f"val loss {val_loss:.4f} acc {val_acc:.4f}", flush=True)
-        if val_loss < best[0]:
-            best = (val_loss, val_acc, epoch, copy.deepcopy(model.state_dict()))
-        elif epoch - best[2] >= cfg.patience:
+        if val_loss < best.val_loss:
+            best = _Best(val_loss, val_acc, epoch, copy.deepcopy(model.state_dict()))
+        elif epoch - best.epoch >= cfg.patience:
             print(f"early stop: no val loss improvement for {cfg.patience} epochs", flush=True)
             break
-    model.load_state_dict(best[3])
-    # The rule is set on the CPU in float32, as the service computes its scores.
-    model.cpu().eval()
-    rule, realism = calibrate_none_rule(model, val_samples, meta, cfg)
-    meta = ModelMetadata(**{**meta.__dict__, "none_rule": rule, "training": {
-        "train_images": len(train_samples),
-        "val_images": len(val_samples),
-        "test_images": len(parts["test"].samples),
-        "best_epoch": best[2] + 1,
-        "val_loss": round(best[0], 5),
-        "val_accuracy": round(best[1], 5),
-        "seconds": round(time.monotonic() - started),
-        "seed": cfg.seed,
-        "device": where,
-        "mixed_precision": amp,
-        "data": str(cfg.data),
-        "train_size": cfg.train_size or cfg.input_size,
+    if best.epoch == cfg.epochs - 1 and cfg.epochs > 1:
+        print(f"stopped at the epoch limit ({cfg.epochs}) with validation loss still falling: "
+              "more --epochs may do better", flush=True)
+    model.load_state_dict(best.state)
+    return Fit(best.val_loss, best.val_accuracy, {
+        "method": "every layer, epoch by epoch",
+        "best_epoch": best.epoch + 1,
         "epochs": cfg.epochs,
         "lr": cfg.lr,
-        "init_weights": str(cfg.init_weights) if cfg.init_weights else None,
-        "pretrained": weights_source(cfg) if cfg.pretrained else None,
-        **({"food_mass": realism} if realism else {}),
-    }})
-    print(f"best epoch {best[2] + 1}: val loss {best[0]:.4f}, val accuracy {best[1]:.4f} "
-          f"(trained on {where})", flush=True)
-    return model, meta, parts
+        "train_size": cfg.train_size or cfg.input_size,
+        "device": where,
+        "mixed_precision": amp,
+    })
+
+
+@dataclass
+class _Best:
+    val_loss: float
+    val_accuracy: float
+    epoch: int
+    state: dict[str, torch.Tensor]
 
 
 def weights_source(cfg: TrainConfig) -> str:
@@ -214,19 +258,27 @@ def weights_source(cfg: TrainConfig) -> str:
     return f"ImageNet {cfg.architecture}: torchvision's IMAGENET1K_V1 weights (BSD-3-Clause)"
 
 
-def calibrate_none_rule(model: Network, val_samples, meta: ModelMetadata, cfg: TrainConfig):
+def calibrate_none_rule(model: Network, val_samples, meta: ModelMetadata, cfg: TrainConfig,
+                        val_features: np.ndarray | None = None):
     """The none-rule from the validation split and the non-food images, and (for networks
-    with an ImageNet head) the realism figures: mean food mass per class and on non-food."""
+    with an ImageNet head) the realism figures: mean food mass per class and on non-food.
+    val_features: the validation images' pooled features, where fitting computed them."""
     from training.negatives import none_images
     from training.none_rule import calibrate, score_kind, scores, scoring
 
     negatives, sources = none_images(meta.resize_size, cfg.none_images)
-    refuse = [torch.from_numpy(np.concatenate([preprocess(image, meta) for image in negatives[i:i + cfg.batch_size]]))
-              for i in range(0, len(negatives), cfg.batch_size)]
-    accept = [inputs for inputs, _ in eval_batches(val_samples, meta, cfg.batch_size)]
     kind = score_kind(model)
     module = scoring(model, kind).eval()
-    accept_scores, refuse_scores = scores(module, accept), scores(module, refuse)
+    if val_features is not None:  # the score reads pooled features: no second pass over the images
+        with torch.inference_mode():
+            accept_scores = module.score_features(torch.from_numpy(val_features)).double().numpy()
+            refuse_scores = module.score_features(torch.from_numpy(
+                image_features(model.backbone, negatives, meta))).double().numpy()
+    else:
+        refuse = [torch.from_numpy(np.concatenate([preprocess(image, meta) for image in negatives[i:i + cfg.batch_size]]))
+                  for i in range(0, len(negatives), cfg.batch_size)]
+        accept = [inputs for inputs, _ in eval_batches(val_samples, meta, cfg.batch_size)]
+        accept_scores, refuse_scores = scores(module, accept), scores(module, refuse)
     rule = calibrate(kind, accept_scores, refuse_scores, sources=sources)
     print(f"none-rule: {rule.score} >= {rule.threshold:.4g} ({rule.calibration['validation_accepted']:.1%} of "
           f"validation images accepted, {rule.calibration['none_refused']:.1%} of {len(negatives)} non-food refused)",

@@ -1,0 +1,150 @@
+"""The fast path of `train`: images decoded once into the image cache, the frozen
+backbone's features computed once per view, and a logistic-regression head fitted on them."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from chalicelib.imaging import preprocess
+from chalicelib.metadata import ModelMetadata
+from training import image_cache
+from training.__main__ import main
+from training.dataset import DatasetError, scan, split_parts
+from training.features import pooled_features
+from training.head import STRENGTHS, fit_head
+from training.networks import build_network
+from training.synth import CLASSES, synth
+
+LITE0_META = ModelMetadata("probe", "0", "efficientnet_lite0", CLASSES, 64, 73, (0.5,) * 3, (0.5,) * 3)
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("small-data")
+    synth(out, per_class=10, seed=5, size=96)
+    return out
+
+
+def jpeg(size: tuple[int, int], seed: int = 0) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_an_image_is_decoded_once_shrunk_and_kept_by_its_content(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg((1600, 1200)))
+    image = image_cache.load(photo, 256)
+    assert image.size == (341, 256) and image.mode == "RGB"
+    cached = list(image_cache.cache_dir().glob("*-256.npy"))
+    assert len(cached) >= 1
+    entry = max(cached, key=lambda p: p.stat().st_mtime)
+    # Read back from the cache, not decoded again: the entry is what a second load returns.
+    np.save(entry, np.zeros((256, 341, 3), np.uint8))
+    assert np.asarray(image_cache.load(photo, 256)).max() == 0
+    # New bytes at the same path are a new entry.
+    photo.write_bytes(jpeg((1600, 1200), seed=1))
+    assert np.asarray(image_cache.load(photo, 256)).max() > 0
+    # A smaller image is never enlarged.
+    small = tmp_path / "small.jpg"
+    small.write_bytes(jpeg((200, 100)))
+    assert image_cache.load(small, 256).size == (200, 100)
+
+
+def test_a_truncated_photo_is_unreadable_and_leaves_nothing_in_the_cache(tmp_path: Path) -> None:
+    photo = tmp_path / "cut.jpg"
+    photo.write_bytes(jpeg((800, 600), seed=7)[:-400])
+    before = set(image_cache.cache_dir().glob("*")) if image_cache.cache_dir().exists() else set()
+    with pytest.raises(image_cache.UnreadableImage, match="truncated"):
+        image_cache.load(photo, 128)
+    assert set(image_cache.cache_dir().glob("*")) == before
+
+
+def test_a_cache_that_cannot_be_written_still_decodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a-file").write_text("where the cache folder should be")  # no folder can be made here, even by root
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file"))
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg((300, 200)))
+    assert image_cache.load(photo, 100).size == (150, 100)
+
+
+def test_the_head_is_the_logistic_regression_folded_onto_raw_features() -> None:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 1, (3, 40)) * 3 + 5
+    x = np.concatenate([c + rng.normal(0, 1, (30, 40)) for c in centres]).astype(np.float32)
+    y = np.repeat([0, 1, 2], 30)
+    val_x = np.concatenate([c + rng.normal(0, 1, (5, 40)) for c in centres]).astype(np.float32)
+    val_y = np.repeat([0, 1, 2], 5)
+    head = fit_head(x, y, val_x, val_y, 3)
+    assert head.strength in STRENGTHS and head.converged and head.val_accuracy == 1.0
+    with torch.no_grad():
+        predicted = head.layer(torch.from_numpy(val_x)).argmax(1).numpy()
+    assert (predicted == val_y).all()
+
+
+def test_two_labels_give_two_logits() -> None:
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(-2, 1, (20, 8)), rng.normal(2, 1, (20, 8))]).astype(np.float32)
+    y = np.repeat([0, 1], 20)
+    head = fit_head(x, y, x[::4], y[::4], 2)
+    with torch.no_grad():
+        logits = head.layer(torch.from_numpy(x))
+    assert logits.shape == (40, 2) and (logits.argmax(1).numpy() == y).mean() > 0.95
+
+
+def test_the_first_view_is_the_service_view_and_a_seed_repeats_the_rest(small_data: Path) -> None:
+    network = build_network("efficientnet_lite0", 3, pretrained=True)
+    files = [path for path, _ in scan(small_data / "train", LITE0_META.resize_size).samples][:4]
+    torch.manual_seed(0)
+    first = pooled_features(network.backbone, files, LITE0_META, augmented=2)
+    torch.manual_seed(0)
+    again = pooled_features(network.backbone, files, LITE0_META, augmented=2)
+    assert first.shape == (4, 3, 1280)
+    np.testing.assert_array_equal(first, again)
+    service = torch.from_numpy(np.concatenate([preprocess(image_cache.load(f, 73), LITE0_META) for f in files]))
+    with torch.inference_mode():
+        expected = network.backbone.eval()(service).numpy()
+    np.testing.assert_allclose(first[:, 0], expected, atol=1e-4)
+    assert not np.allclose(first[:, 1], first[:, 0], atol=1e-3)  # augmented views differ from it
+
+
+def test_train_fits_a_head_in_one_pass_and_says_how(small_data: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    args = ["train", "--data", str(small_data), "--name", "fast", "--version", "1", "--input-size", "64", "--views", "1"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    printed = capsys.readouterr().out
+    assert "chosen on validation" in printed and "24 training, 3 validation and 3 test images" in printed
+    meta = json.loads((tmp_path / "a" / "metadata.json").read_text())
+    training = meta["training"]
+    assert training["views"] == 2 and training["strength"] in STRENGTHS and training["converged"] is True
+    assert training["refitted_on"] == "train+val" and meta["none_rule"]["score"] == "reference_mass"
+    # The same seed, the same head, also from the image cache that the first run filled.
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    first = torch.load(tmp_path / "a" / "weights.pt", weights_only=True)
+    second = torch.load(tmp_path / "b" / "weights.pt", weights_only=True)
+    torch.testing.assert_close(first["head.weight"], second["head.weight"])
+
+
+def test_a_class_with_two_photos_says_how_many_are_needed(small_data: Path, tmp_path: Path) -> None:
+    for label in CLASSES:
+        shutil.copytree(small_data / "train" / label, tmp_path / label)
+    for extra in sorted((tmp_path / "vada").iterdir())[2:]:
+        extra.unlink()
+    with pytest.raises(DatasetError, match="3 images or more"):
+        split_parts(tmp_path, 0.15, 0.15, 0)
+
+
+def test_a_missing_data_folder_is_named_as_missing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "--data", str(tmp_path / "my-photo"), "--out", str(tmp_path / "o"), "--name", "x",
+                 "--version", "1"]) == 2
+    error = capsys.readouterr().err
+    assert error == f"error: {tmp_path / 'my-photo'} does not exist\n"

@@ -1,0 +1,96 @@
+"""A frozen backbone's pooled features, computed once per image and view: the service's
+own view (resize, centre crop) and a few augmented ones (crops, flips, colour). Fitting a
+head on these takes seconds, where running the backbone again every epoch took minutes."""
+
+from __future__ import annotations
+
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TypeVar
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torchvision import transforms
+from tqdm import tqdm
+
+from chalicelib.imaging import preprocess
+from chalicelib.metadata import ModelMetadata
+from chalicelib.settings import usable_cpus
+from training.dataset import load_rgb
+
+BATCH = 32
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def augmenter(meta: ModelMetadata, size: int | None = None) -> transforms.Compose:
+    """A random view of a training image: what a photo of the same thing might look like."""
+    return transforms.Compose([
+        transforms.RandomResizedCrop(size or meta.input_size, scale=(0.35, 1.0)),
+        transforms.RandomHorizontalFlip(),
+        transforms.RandomVerticalFlip(),
+        transforms.ColorJitter(0.3, 0.3, 0.2, 0.02),
+        transforms.ToTensor(),
+        transforms.Normalize(meta.mean, meta.std),
+    ])
+
+
+def views(image: Image.Image, meta: ModelMetadata, augmented: int, augment: transforms.Compose) -> list[torch.Tensor]:
+    """The service's view of image, then augmented random ones."""
+    return [torch.from_numpy(preprocess(image, meta)[0]), *(augment(image) for _ in range(augmented))]
+
+
+def pooled_features(backbone: nn.Module, files: list[Path], meta: ModelMetadata, augmented: int = 0,
+                    desc: str = "features") -> np.ndarray:
+    """float32 (len(files), 1 + augmented, features): per file, its views' pooled features.
+    Images decode in threads ahead of the backbone (Pillow releases the GIL); views are
+    drawn in order in this thread, so that a seed gives the same features every run."""
+    augment = augmenter(meta)
+    per_batch = max(1, BATCH // (1 + augmented))
+    rows: list[np.ndarray] = []
+    with ThreadPoolExecutor(usable_cpus()) as pool:
+        images = _prefetched(pool, lambda path: load_rgb(path, meta.resize_size), files, 2 * BATCH)
+        stacks = (torch.stack(views(image, meta, augmented, augment)) for image in images)
+        for chunk in tqdm(_chunks(stacks, per_batch), total=-(-len(files) // per_batch), desc=desc, unit="batch",
+                          leave=False, disable=None):  # None: shown on a terminal only
+            rows.append(_forward(backbone, torch.cat(chunk)).reshape(len(chunk), 1 + augmented, -1))
+    return np.concatenate(rows) if rows else np.zeros((0, 1 + augmented, 0), np.float32)
+
+
+def _prefetched(pool: ThreadPoolExecutor, work: Callable[[T], R], items: list[T], window: int) -> Iterator[R]:
+    """work(item) for each item, in order, at most window of them done ahead."""
+    ahead: deque[Future[R]] = deque()
+    for item in items:
+        ahead.append(pool.submit(work, item))
+        if len(ahead) > window:
+            yield ahead.popleft().result()
+    while ahead:
+        yield ahead.popleft().result()
+
+
+def _forward(backbone: nn.Module, batch: torch.Tensor) -> np.ndarray:
+    # channels_last: the depthwise convolutions run about 3x faster on the CPU.
+    backbone.eval().to(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        return backbone(batch.contiguous(memory_format=torch.channels_last)).float().numpy()
+
+
+def image_features(backbone: nn.Module, images: Iterable[Image.Image], meta: ModelMetadata) -> np.ndarray:
+    """float32 (N, features): the service's view of decoded images."""
+    batches = _chunks((torch.from_numpy(preprocess(image, meta)[0]) for image in images), BATCH)
+    rows = [_forward(backbone, torch.stack(chunk)) for chunk in batches]
+    return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
