@@ -30,6 +30,7 @@ from bench import RESULT
 from bench.first_answer import first_answer
 from bench.images import KINDS, read_images, write_images
 from bench.networks import forward_times
+from bench.training import training_times
 from bench.worker import interleaved
 from chalicelib.settings import usable_cpus
 from devtools import ROOT
@@ -44,6 +45,7 @@ LAMBDA_MEMORY_MB = 1769
 PRICE_GB_S = 0.0000166667  # x86 Lambda, us-east-1, first tier
 PRICE_LAMBDA_REQUEST = 0.20 / 1e6
 PRICE_API_GATEWAY_REQUEST = 3.50 / 1e6  # REST API, first 333 million a month
+DEFAULT_RESULTS = ROOT / "bench" / "results" / "latest.json"
 
 
 def run_json(python: Path, args: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[dict[str, Any], float]:
@@ -61,6 +63,12 @@ def run_json(python: Path, args: list[str], env: dict[str, str], cwd: Path = ROO
     if process.returncode != 0:
         raise SystemExit(f"{args[0]} failed:\n{errors[-3000:]}")
     return json.loads(line.removeprefix(RESULT)), wall
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "cores": usable_cpus(), "python": platform.python_version()}
 
 
 def post(url: str, content_type: str, data: bytes) -> None:
@@ -143,6 +151,9 @@ def targets(r: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
     rows.append(("torchscript: peak RSS (MB)", r["torchscript"]["in_process"]["peak_rss_mb"], 600))
     rows.append(("clone → first answer, pip cache warm (s)", r["first_answer"]["seconds"], 90))
     rows.append(("serving environment, .venv-serve (MB)", r["first_answer"]["serve_venv_mb"], 1024))
+    for run, limit in zip(r["training"]["runs"], (60, 300)):
+        rows.append((f"train + export, {run['photos']} photos of {run['photo_size']} (s)", run["total_s"], limit))
+    rows.append(("export alone (s)", max(run["export_s"] for run in r["training"]["runs"]), 15))
     return [(name, round(value, 3), limit, value <= limit) for name, value, limit in rows]
 
 
@@ -175,6 +186,9 @@ def table(r: dict[str, Any]) -> str:
                          f"{c['load_ms']:>9.0f}{c['first_inference_ms']:>16.1f}")
     first = r["first_answer"]
     lines += ["", f"clone → first answer through ./scripts/serve: {first['seconds']} s (.venv-serve {first['serve_venv_mb']} MB)"]
+    lines += ["", "from image folders to an ONNX file (python -m training train, then export; empty image cache)"]
+    lines += [f"  {run['photos']:>5} photos of {run['photo_size']:9}  train {run['train_s']:>6.1f} s  "
+              f"export {run['export_s']:>5.1f} s" for run in r["training"]["runs"]]
     lines += ["", "Lambda cost per million requests (1 MP JPEG, warm p50, 1769 MB, API Gateway REST)"]
     for runtime in ("onnx", "torchscript"):
         c = r[runtime]["cost_per_million"]
@@ -189,7 +203,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=200, help="requests per cell (≥ 200 for the README)")
     parser.add_argument("--cold-runs", type=int, default=9)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS)
     args = parser.parse_args()
 
     models = {m.suffix: m for m in build_demo_models()}
@@ -205,9 +219,7 @@ def main() -> int:
             results: dict[str, Any] = {
                 "date": date.today().isoformat(),
                 "requests": args.requests,
-                "machine": {"cpu": next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                                         if l.startswith("model name")), platform.processor()),
-                            "cores": usable_cpus(), "python": platform.python_version()},
+                "machine": machine(),
             }
             # TorchScript runs on torch's CPU build, as the container image ships it; .venv
             # has the CUDA build (torchvision needs it), which takes twice the memory.
@@ -233,6 +245,8 @@ def main() -> int:
             results["networks"] = forward_times(models[".onnx"], work, args.requests)
             print("clone → first answer through ./scripts/serve", flush=True)
             results["first_answer"] = first_answer(work, (work / "images" / "jpeg_224.jpg").read_bytes())
+            results["training"] = {"date": results["date"], "machine": results["machine"],
+                                   "runs": training_times(work / "training")}
         finally:
             s3.stop()
     results["targets"] = targets(results)

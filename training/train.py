@@ -126,7 +126,10 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     started = time.monotonic()
     print(f"{len(parts['train'].samples)} training, {len(parts['val'].samples)} validation and "
           f"{len(parts['test'].samples)} test images", flush=True)
-    fit = fit_frozen_head(model, parts, meta, cfg) if cfg.pretrained else fit_epochs(model, parts, meta, cfg, device)
+    if cfg.pretrained:
+        fit = fit_frozen_head(model, parts, meta, cfg, device)
+    else:
+        fit = fit_epochs(model, parts, meta, cfg, device)
     # The rule is set on the CPU in float32, as the service computes its scores.
     model.cpu().eval().to(memory_format=torch.contiguous_format)
     rule, realism = calibrate_none_rule(model, parts["val"].samples, meta, cfg, fit.val_features)
@@ -148,13 +151,16 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     return model, meta, parts
 
 
-def fit_frozen_head(model: Network, parts: dict[str, Split], meta: ModelMetadata, cfg: TrainConfig) -> Fit:
+def fit_frozen_head(model: Network, parts: dict[str, Split], meta: ModelMetadata, cfg: TrainConfig,
+                    device: torch.device) -> Fit:
     """The backbone runs once per view of each image; a logistic-regression head is then
     fitted on those features to convergence, its strength chosen on validation."""
     for parameter in model.parameters():  # the ImageNet head, kept for "none of these", reads these same features
         parameter.requires_grad_(False)
-    print(f"head on frozen {cfg.architecture} features, {cfg.views} augmented views per training image "
-          f"(on the cpu, {torch.get_num_threads()} threads)", flush=True)
+    model.backbone.to(device)
+    where = devices.describe(device)
+    print(f"head on frozen {cfg.architecture} features, {cfg.views} augmented views per training image, "
+          f"backbone on {where}", flush=True)
     train_samples, val_samples = parts["train"].samples, parts["val"].samples
     train_x = pooled_features(model.backbone, [p for p, _ in train_samples], meta, cfg.views, "training features")
     val_x = pooled_features(model.backbone, [p for p, _ in val_samples], meta, desc="validation features")[:, 0]
@@ -173,7 +179,7 @@ def fit_frozen_head(model: Network, parts: dict[str, Split], meta: ModelMetadata
         "strength": head.strength,
         "converged": head.converged,
         "refitted_on": "train+val",
-        "device": "cpu",
+        "device": where,
     }, val_x)
 
 
