@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from chalicelib.imaging import preprocess
 from chalicelib.metadata import MetadataError, ModelLoadError, ModelMetadata, NoneRule
 from chalicelib.runtimes import load_runtime
 from tests.colour_model import colour_batch, COLOUR_META, MeanColour
@@ -18,7 +17,10 @@ from training.dataset import load_rgb
 from training.export import export
 from training.negatives import clutter, photo_files
 from training.networks import build_network
-from training.none_rule import FOOD_CLASSES, WithReferenceMass, best_threshold, calibrate, score_kind, scores, scoring
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.features import image_features
+from training.none_rule import (WithFeatureDistance, WithReferenceMass, best_threshold, fit_feature_distance,
+                                landing_classes, pretrained_rule)
 from training.synth import render
 
 
@@ -35,8 +37,13 @@ def test_threshold_with_overlap_keeps_the_best_balance() -> None:
     assert 0.3 < threshold <= 0.5
 
 
-def test_food_classes_are_imagenets_food_block_and_bakery() -> None:
-    assert FOOD_CLASSES[0] == 415 and FOOD_CLASSES[1:] == tuple(range(923, 966)) and 967 not in FOOD_CLASSES
+def test_landing_classes_are_where_training_images_land_and_non_food_does_not() -> None:
+    train = np.zeros((4, 10))
+    train[:, 2], train[:, 5], train[:, 7], train[:, 9] = 0.5, 0.3, 0.15, 0.05
+    none = np.full((3, 10), 0.01)  # class 9 holds too little more of the training images' mass
+    assert landing_classes(train, none) == (2, 5, 7)
+    none[:, 5] = 0.05  # the non-food images land on 5 too: it no longer tells them apart
+    assert landing_classes(train, none) == (2, 7)
 
 
 def test_metadata_round_trips_the_rule_and_refuses_a_bad_threshold() -> None:
@@ -50,38 +57,83 @@ def test_metadata_round_trips_the_rule_and_refuses_a_bad_threshold() -> None:
     assert ModelMetadata.from_json(json.dumps(raw)).none_rule is None
 
 
-def test_calibration_of_a_pretrained_network_uses_the_imagenet_food_mass() -> None:
-    """Rendered bagels are to be accepted, scikit-learn's sample photos (a temple, a
-    flower) and empty tables refused: the ImageNet head's food mass tells them apart, and
-    the threshold falls between them."""
+FOODS = ("bagel", "donut", "vada")
+PROBE = ModelMetadata("probe", "0", "efficientnet_lite0", FOODS, 224, 256, (0.5,) * 3, (0.5,) * 3)
+
+
+@pytest.fixture(scope="module")
+def probe_features() -> dict[str, np.ndarray]:
+    """Pooled Lite0 features: renders of the three foods to train and validate on, and
+    non-food images (scikit-learn's two photos, rendered empty tables)."""
     network = build_network("efficientnet_lite0", 3, pretrained=True).eval()
-    meta = ModelMetadata("probe", "0", "efficientnet_lite0", ("a", "b", "c"), 224, 256, (0.5,) * 3, (0.5,) * 3)
-    batch = lambda images: torch.from_numpy(np.concatenate([preprocess(image, meta) for image in images]))
-    accept = [batch([render("bagel", seed, 256) for seed in range(6)])]
-    photos = photo_files()["scikit-learn samples"]
-    assert len(photos) == 2
-    refuse = [batch([load_rgb(p, 256) for p in photos] + clutter(4))]
-    kind = score_kind(network)
-    module = scoring(network, kind).eval()
-    rule = calibrate(kind, scores(module, accept), scores(module, refuse), sources={"test": 6})
-    assert rule.score == "reference_mass" and rule.calibration["reference_classes"] == list(FOOD_CLASSES)
-    assert rule.calibration["validation_images"] == 6 and rule.calibration["none_images"] == 6
-    assert rule.calibration["none_refused"] == 1.0 and rule.calibration["validation_accepted"] >= 0.83
+    train = [render(label, seed, 256) for seed in range(8) for label in FOODS]
+    val = [render(label, seed, 256) for seed in range(100, 104) for label in FOODS]
+    none = [load_rgb(p, 256) for p in photo_files()["scikit-learn samples"]] + clutter(10)
+    return {"train": image_features(network.backbone, train, PROBE), "train_labels": np.tile([0, 1, 2], 8),
+            "val": image_features(network.backbone, val, PROBE), "none": image_features(network.backbone, none, PROBE)}
+
+
+@pytest.mark.parametrize("requested", ["feature_distance", "reference_mass", "auto"])
+def test_a_pretrained_rule_accepts_the_labels_and_refuses_the_rest(requested: str,
+                                                                  probe_features: dict[str, np.ndarray]) -> None:
+    network = build_network("efficientnet_lite0", 3, pretrained=True).eval()
+    f = probe_features
+    rule = pretrained_rule(network, f["train"], f["train_labels"], f["val"], f["none"], requested, {"test": 12})
+    assert rule.score == requested or (requested == "auto" and set(rule.calibration["chosen_from"]) == {
+        "feature_distance", "reference_mass"})
+    assert rule.calibration["validation_images"] == 12 and rule.calibration["none_images"] == 12
+    assert rule.calibration["none_refused"] >= 0.9 and rule.calibration["validation_accepted"] >= 0.9
     assert 0 < rule.threshold < 1 and rule.description
+    # The network keeps the distance only when the rule reads it.
+    assert (network.distance is not None) == (rule.score == "feature_distance")
+    if rule.score == "reference_mass":
+        assert 931 in rule.calibration["reference_classes"]  # ImageNet's bagel: where rendered bagels land
+
+
+def test_the_feature_distance_is_mahalanobis_under_the_shrunk_covariance() -> None:
+    from sklearn.covariance import LedoitWolf
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 40)
+    features = (rng.normal(0, 1, (80, 6)) * [3, 1, 1, 0.5, 0.2, 2] + labels[:, None] * 4).astype(np.float32)
+    distance = fit_feature_distance(features, labels, 2)  # 6 features: rank 5 and one for the rest, exact
+    centres = np.stack([features[labels == c].mean(0) for c in (0, 1)])
+    precision = np.linalg.inv(LedoitWolf(assume_centered=True).fit(features - centres[labels]).covariance_)
+    probes = rng.normal(0, 3, (5, 6)).astype(np.float32)
+    expected = np.exp(-np.min([np.einsum("ij,jk,ik->i", probes - c, precision, probes - c) for c in centres], 0) / 6)
+    with torch.inference_mode():
+        np.testing.assert_allclose(distance(torch.from_numpy(probes)).numpy(), expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".onnx"])
+def test_the_feature_distance_is_exported_as_a_second_output_and_checkpointed(
+        tmp_path: Path, suffix: str, probe_features: dict[str, np.ndarray]) -> None:
+    network = build_network("efficientnet_lite0", 3, pretrained=True).eval()
+    network.distance = fit_feature_distance(probe_features["train"], probe_features["train_labels"], 3)
+    rule = NoneRule("feature_distance", 1e-3, "distance", {})
+    meta = ModelMetadata("lite", "1", "efficientnet_lite0", FOODS, 64, 72, (0.5,) * 3, (0.5,) * 3, none_rule=rule)
+    save_checkpoint(network, meta, tmp_path / "weights")
+    network, meta = load_checkpoint(tmp_path / "weights")
+    inputs = torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    export(network, meta, tmp_path / f"model{suffix}", inputs)
+    result = load_runtime(tmp_path / f"model{suffix}").run(inputs.numpy())
+    with torch.inference_mode():
+        expected = WithFeatureDistance(network)(inputs)[1].double().numpy()
+    np.testing.assert_allclose(result.scores, expected, rtol=1e-4)
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".onnx"])
 def test_reference_mass_is_exported_as_a_second_output(tmp_path: Path, suffix: str) -> None:
+    classes = (415, 931, 963)
     network = build_network("efficientnet_lite0", 3, pretrained=True).eval()
-    rule = NoneRule("reference_mass", 0.1, "food mass", {"reference_classes": list(FOOD_CLASSES)})
-    meta = ModelMetadata("lite", "1", "efficientnet_lite0", ("bagel", "donut", "vada"), 64, 72,
-                         (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), none_rule=rule)
+    rule = NoneRule("reference_mass", 0.1, "mass", {"reference_classes": list(classes)})
+    meta = ModelMetadata("lite", "1", "efficientnet_lite0", FOODS, 64, 72, (0.5,) * 3, (0.5,) * 3, none_rule=rule)
     inputs = torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     export(network, meta, tmp_path / f"model{suffix}", inputs)
     runtime = load_runtime(tmp_path / f"model{suffix}")
     result = runtime.run(inputs.numpy())
     with torch.inference_mode():
-        expected = WithReferenceMass(network, FOOD_CLASSES)(inputs)[1].double().numpy()
+        expected = WithReferenceMass(network, classes)(inputs)[1].double().numpy()
     np.testing.assert_allclose(result.scores, expected, atol=1e-4)
     assert result.probabilities.shape == (3, 3) and runtime.metadata.none_rule == rule
 

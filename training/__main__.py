@@ -9,6 +9,7 @@ from pathlib import Path
 
 from training.device import DEVICES
 from training.networks import ARCHITECTURES
+from training.none_rule import PRETRAINED_SCORES
 
 
 class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
@@ -49,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
                         "the service's own")
     p.add_argument("--none-images", type=Path,
                    help="a folder of images that are none of the labels, added to the bundled non-food set")
+    p.add_argument("--none-rule", default="auto", choices=("auto", *PRETRAINED_SCORES),
+                   help="with --pretrained, what says 'none of these': feature_distance (how far an image's features "
+                        "lie from the nearest label's training images; for photos like the training ones), "
+                        "reference_mass (the ImageNet head's mass on the classes the training images land on; holds "
+                        "when the training images are renders), or auto: the one that tells held-out non-food "
+                        "images from the validation images best")
     p.add_argument("--input-size", type=int, default=224, help="side of the square the model sees, in pixels")
     p.add_argument("--train-size", type=int, help="crop size while training (default: input size)")
     p.add_argument("--epochs", type=int, default=10,
@@ -81,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", type=Path, required=True,
                    help="images to score: the run's test.txt, or a folder of class folders (e.g. data/demo/test)")
     p.add_argument("--out", type=Path, help="folder for report.json, confusion.png and most_wrong.png")
-    p.add_argument("--none-images", type=Path,
-                   help="a folder of images of none of the labels: reports how many the model refuses")
+    p.add_argument("--none-images", type=Path, action="append",
+                   help="a folder of images of none of the labels: reports how many the model refuses; repeatable, "
+                        "each folder counted on its own")
 
     p = add("none-photos", help="copy scikit-image's sample photos, never used in training or "
                                            "calibration, to a folder: a test set for evaluate --none-images")
@@ -137,7 +145,8 @@ def run(args: argparse.Namespace) -> None:
             train_size=args.train_size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             patience=args.patience, seed=args.seed, init_weights=args.init_weights, val_fraction=args.val_fraction,
             test_fraction=args.test_fraction,
-            pretrained=args.pretrained, views=args.views, none_images=args.none_images, device=args.device,
+            pretrained=args.pretrained, views=args.views, none_images=args.none_images, none_rule=args.none_rule,
+            device=args.device,
         )
         model, meta, parts = train(cfg, args.name, args.version)
         save_checkpoint(model, meta, args.out)
@@ -173,6 +182,8 @@ def run(args: argparse.Namespace) -> None:
 
         report = evaluate(args.model, args.split, args.none_images)
         print(json.dumps({k: v for k, v in report.items() if k != "most_wrong"}, indent=2))
+        for refused in report.get("none_images", []):
+            print(f"{refused['folder']}: {refused['refused']} of {refused['images']} refused as none of the labels")
         if args.out:
             for path in write_report(report, args.out):
                 print(f"wrote {path}")

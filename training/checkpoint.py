@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from chalicelib.metadata import ModelMetadata
-from training.networks import build_network
+from training.networks import FeatureDistance, build_network
 
 
 def save_checkpoint(model: nn.Module, meta: ModelMetadata, out: Path, half: bool = False) -> None:
@@ -23,5 +23,7 @@ def load_checkpoint(folder: Path) -> tuple[nn.Module, ModelMetadata]:
     meta = ModelMetadata.from_json((folder / "metadata.json").read_text())
     state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
     model = build_network(meta.architecture, len(meta.labels), reference="reference.weight" in state)
+    if "distance.basis" in state:
+        model.distance = FeatureDistance(*state["distance.centres"].shape, state["distance.basis"].shape[1])
     model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
     return model.eval(), meta

@@ -17,11 +17,12 @@ from training.dataset import IMAGE_SUFFIXES, DatasetError, eval_batches, load_rg
 MOST_WRONG = 12
 
 
-def evaluate(model_file: Path, split_dir: Path, none_dir: Path | None = None, batch_size: int = 32) -> dict[str, Any]:
+def evaluate(model_file: Path, split_dir: Path, none_dirs: list[Path] | None = None,
+             batch_size: int = 32) -> dict[str, Any]:
     """Accuracy, per-class precision/recall, the confusion matrix (rows: true labels;
     columns: the labels, then "none" for images the model's none-rule refused), the
     calibration error of the confidences, the wrong answers the model was surest of and,
-    with none_dir (images of none of the labels), how many of those it refused."""
+    for each of none_dirs (images of none of the labels), how many of those it refused."""
     runtime = load_runtime(model_file)
     meta = runtime.metadata
     labels = meta.labels
@@ -70,8 +71,8 @@ def evaluate(model_file: Path, split_dir: Path, none_dir: Path | None = None, ba
         "most_wrong": sorted(wrong, key=lambda w: -w["confidence"])[:MOST_WRONG],
         "none_rule": asdict(meta.none_rule) if meta.none_rule else None,
     }
-    if none_dir is not None:
-        report["none_images"] = refusals(runtime, none_dir, batch_size)
+    if none_dirs:
+        report["none_images"] = [refusals(runtime, folder, batch_size) for folder in none_dirs]
     return report
 
 

@@ -21,15 +21,41 @@ IMAGENET_NORMALISATION = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 LITE_NORMALISATION = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 
+class FeatureDistance(nn.Module):
+    """exp(-d / features), d the smallest squared Mahalanobis distance from pooled features
+    to a class mean, under a covariance kept as its top RANK eigenpairs and one
+    variance for the rest (6 MB of float32 for Lite0's 1,280 features would otherwise go
+    into every model file)."""
+
+    RANK = 256  # eigenpairs kept: the shrunk covariance is near-isotropic past them
+
+    def __init__(self, classes: int, features: int, rank: int) -> None:
+        super().__init__()
+        self.register_buffer("centres", torch.zeros(classes, features))
+        self.register_buffer("basis", torch.zeros(features, rank))
+        self.register_buffer("inverse_variances", torch.ones(rank))
+        self.register_buffer("inverse_rest", torch.ones(()))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        offsets = features.unsqueeze(1) - self.centres.unsqueeze(0)  # (N, classes, features)
+        along = offsets @ self.basis  # (N, classes, rank)
+        kept = (along * along * self.inverse_variances).sum(dim=2)
+        rest = (offsets * offsets).sum(dim=2) - (along * along).sum(dim=2)
+        distance = (kept + rest.clamp(min=0) * self.inverse_rest).amin(dim=1)
+        return torch.exp(-distance / self.centres.shape[1])
+
+
 class Network(nn.Module):
     """backbone → pooled features → head (the labels' logits). reference: the frozen
-    ImageNet classifier, present only on pretrained networks."""
+    ImageNet classifier, present only on pretrained networks; distance: how far features
+    lie from the training images', where the none-rule uses it."""
 
     def __init__(self, backbone: nn.Module, features: int, num_classes: int, reference: nn.Linear | None) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = nn.Linear(features, num_classes)
         self.reference = reference
+        self.distance: FeatureDistance | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))

@@ -1,13 +1,19 @@
 """"None of these": a score per image computed inside the exported graph, and the threshold
 below which the service answers that the image looks like none of the labels.
 
-The score:
-- reference_mass, for pretrained networks: the frozen ImageNet head's probability summed
-  over chosen ImageNet classes (its food classes). That head has seen real photographs, so
-  it tells food from not-food on photos even when the new head has only seen renders.
-- max_probability, for networks trained from scratch: the new head's top probability.
+The scores, for pretrained networks (both read the frozen backbone's pooled features):
+- feature_distance: how near the features are to the nearest label's training images
+  (Mahalanobis distance to the class means, one shared covariance; Lee et al. 2018),
+  as exp(-distance / features). Works for any labels when the photos it will see are
+  like the ones it was trained on.
+- reference_mass: the frozen ImageNet head's probability summed over the ImageNet classes
+  the training images land on and the non-food images do not. That head has seen real
+  photographs, so it holds where the training images are unlike the photos to come (the
+  demo's renders): the training images' own distance does not carry over to photos.
+For networks trained from scratch: max_probability, the new head's top probability.
 The threshold accepts the validation split and refuses the non-food images
-(training/negatives.py) with the best balanced accuracy.
+(training/negatives.py) with the best balanced accuracy; `auto` picks the pretrained
+score that does so best on non-food images held out of that choice.
 """
 
 from __future__ import annotations
@@ -19,11 +25,14 @@ import torch
 from torch import nn
 
 from chalicelib.metadata import NoneRule
-from training.networks import Network
+from training.networks import FeatureDistance, Network
 
-# ImageNet-1k's food block, 923 'plate' to 965 'burrito', and 415 'bakery'; 966-969 are
-# drinks and cups, left out (a cup of coffee is not a donut).
-FOOD_CLASSES = (415, *range(923, 966))
+# The ImageNet classes reference_mass sums: those the training images put at least
+# LANDING_RATIO times the non-food images' mean probability on, the most probable first,
+# until they hold LANDING_COVER of the training images' mass on such classes.
+LANDING_RATIO = 10.0
+LANDING_COVER = 0.9
+PRETRAINED_SCORES = ("feature_distance", "reference_mass")
 
 
 class WithMaxProbability(nn.Module):
@@ -34,6 +43,39 @@ class WithMaxProbability(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.model(x)
         return logits, torch.softmax(logits, dim=1).amax(dim=1)
+
+
+def fit_feature_distance(features: np.ndarray, labels: np.ndarray, classes: int) -> FeatureDistance:
+    """Class means, and the within-class covariance shrunk by Ledoit and Wolf's rule (there
+    are fewer training views than feature dimensions)."""
+    from sklearn.covariance import LedoitWolf
+
+    centres = np.stack([features[labels == c].mean(axis=0) for c in range(classes)])
+    covariance = LedoitWolf(assume_centered=True).fit(features - centres[labels]).covariance_
+    variances, vectors = np.linalg.eigh(covariance)  # ascending
+    rank = min(FeatureDistance.RANK, len(variances) - 1)
+    distance = FeatureDistance(classes, features.shape[1], rank)
+    with torch.no_grad():
+        distance.centres.copy_(torch.from_numpy(centres))
+        distance.basis.copy_(torch.from_numpy(vectors[:, -rank:].copy()))
+        distance.inverse_variances.copy_(torch.from_numpy(1 / variances[-rank:]))
+        distance.inverse_rest.fill_(float(1 / variances[:-rank].mean()))
+    return distance
+
+
+class WithFeatureDistance(nn.Module):
+    def __init__(self, network: Network) -> None:
+        super().__init__()
+        if network.distance is None:
+            raise ValueError("feature_distance needs a network fitted with its training features' distance")
+        self.backbone, self.head, self.distance = network.backbone, network.head, network.distance
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.backbone(x)
+        return self.head(features), self.distance(features)
+
+    def score_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self.distance(features)
 
 
 class WithReferenceMass(nn.Module):
@@ -53,18 +95,12 @@ class WithReferenceMass(nn.Module):
         return torch.softmax(self.reference(features), dim=1).index_select(1, self.classes).sum(dim=1)
 
 
-def score_kind(network: nn.Module) -> str:
-    """reference_mass when the network kept its ImageNet head: the new head has seen only
-    the training images, and on photos unlike them (renders versus real photos) its top
-    probability refuses real food too; the ImageNet head has seen photographs. Without that
-    head, max_probability is all there is."""
-    return "reference_mass" if getattr(network, "reference", None) is not None else "max_probability"
-
-
-def scoring(model: nn.Module, kind: str, reference_classes: tuple[int, ...] = FOOD_CLASSES) -> nn.Module:
+def scoring(model: nn.Module, kind: str, reference_classes: tuple[int, ...] = ()) -> nn.Module:
     """model with the score of kind as a second output."""
     if kind == "reference_mass":
         return WithReferenceMass(model, reference_classes)
+    if kind == "feature_distance":
+        return WithFeatureDistance(model)
     if kind == "max_probability":
         return WithMaxProbability(model)
     raise ValueError(f"unknown none-rule score {kind!r}")
@@ -74,9 +110,15 @@ def scored(model: nn.Module, rule: NoneRule | None) -> nn.Module:
     """The module that is exported: logits alone, or logits and the rule's score."""
     if rule is None:
         return model
-    if rule.score == "reference_mass":  # the classes the rule was calibrated with, not today's default
-        return scoring(model, rule.score, tuple(rule.calibration["reference_classes"]))
-    return scoring(model, rule.score)
+    return scoring(model, rule.score, tuple(rule.calibration.get("reference_classes", ())))
+
+
+def landing_classes(train_probabilities: np.ndarray, none_probabilities: np.ndarray) -> tuple[int, ...]:
+    """The ImageNet classes the training images land on and the non-food images do not."""
+    train_mass, none_mass = train_probabilities.mean(axis=0), none_probabilities.mean(axis=0)
+    telling = [int(c) for c in np.argsort(-train_mass) if train_mass[c] >= LANDING_RATIO * none_mass[c]]
+    held = np.cumsum(train_mass[telling])
+    return tuple(telling[:int(np.searchsorted(held, LANDING_COVER * held[-1])) + 1]) if telling else ()
 
 
 def scores(module: nn.Module, batches) -> np.ndarray:
@@ -99,11 +141,54 @@ def best_threshold(accept: np.ndarray, refuse: np.ndarray) -> tuple[float, float
     return best
 
 
-def calibrate(kind: str, accept: np.ndarray, refuse: np.ndarray, reference_classes: tuple[int, ...] = FOOD_CLASSES,
+def pretrained_rule(network: Network, train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray,
+                    none_x: np.ndarray, requested: str, sources: dict[str, int]) -> NoneRule:
+    """The rule of a pretrained network from pooled features: train_x of every training
+    view (labels train_y), val_x and none_x of the service's view of the validation and
+    non-food images. requested: one of PRETRAINED_SCORES, or auto for the one with the
+    best balanced accuracy on the half of the non-food images its fitting did not see.
+    Leaves network.distance set only when feature_distance is chosen."""
+    network.distance = fit_feature_distance(train_x, train_y, network.head.out_features)
+    with torch.inference_mode():
+        train_probabilities = torch.softmax(network.reference(torch.from_numpy(train_x)), dim=1).numpy()
+
+    def fitted(kind: str, none_part: np.ndarray) -> tuple[nn.Module, tuple[int, ...]]:
+        if kind == "feature_distance":
+            return WithFeatureDistance(network), ()
+        with torch.inference_mode():
+            none_probabilities = torch.softmax(network.reference(torch.from_numpy(none_part)), dim=1).numpy()
+        classes = landing_classes(train_probabilities, none_probabilities)
+        return WithReferenceMass(network, classes), classes
+
+    def score(module: nn.Module, features: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return module.score_features(torch.from_numpy(features)).double().numpy()
+
+    kinds = PRETRAINED_SCORES if requested == "auto" else (requested,)
+    held_out: dict[str, float] = {}
+    if len(kinds) > 1:
+        fit_half, check_half = none_x[0::2], none_x[1::2]
+        for kind in kinds:
+            module, _ = fitted(kind, fit_half)
+            threshold, _ = best_threshold(score(module, val_x), score(module, fit_half))
+            held_out[kind] = round(float(((score(module, val_x) >= threshold).mean()
+                                          + (score(module, check_half) < threshold).mean()) / 2), 4)
+    kind = max(kinds, key=lambda k: held_out.get(k, 0.0))  # a tie keeps the first
+    module, classes = fitted(kind, none_x)
+    if kind != "feature_distance":
+        network.distance = None
+    rule = calibrate(kind, score(module, val_x), score(module, none_x), classes, sources)
+    if held_out:
+        rule.calibration["chosen_from"] = held_out  # balanced accuracy with half the non-food images held out
+    return rule
+
+
+def calibrate(kind: str, accept: np.ndarray, refuse: np.ndarray, reference_classes: tuple[int, ...] = (),
               sources: dict[str, int] | None = None) -> NoneRule:
     """The rule whose threshold best tells the validation images' scores (accept) from the
     non-food images' (refuse), both computed by scoring(network, kind)."""
     threshold, balanced = best_threshold(accept, refuse)
+    threshold = float(f"{threshold:.6g}")  # scores span decades: six significant digits, not places
     calibration: dict[str, Any] = {
         "balanced_accuracy": round(balanced, 4),
         "validation_images": len(accept),
@@ -114,11 +199,13 @@ def calibrate(kind: str, accept: np.ndarray, refuse: np.ndarray, reference_class
     }
     if kind == "reference_mass":
         calibration["reference_classes"] = list(reference_classes)
-    return NoneRule(kind, round(threshold, 6), DESCRIPTIONS[kind], calibration)
+    return NoneRule(kind, threshold, DESCRIPTIONS[kind], calibration)
 
 
 DESCRIPTIONS = {
-    "reference_mass": "recognised when the ImageNet head's probability summed over the reference classes "
-                      "(calibration.reference_classes) is at least the threshold",
+    "reference_mass": "recognised when the ImageNet head's probability summed over the ImageNet classes the "
+                      "training images land on (calibration.reference_classes) is at least the threshold",
+    "feature_distance": "recognised when the image's features are near enough to one label's training images: "
+                        "exp(-Mahalanobis distance / feature count) is at least the threshold",
     "max_probability": "recognised when the top label's probability is at least the threshold",
 }

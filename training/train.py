@@ -17,7 +17,7 @@ from torch import nn
 from tqdm import tqdm
 
 from chalicelib.imaging import preprocess
-from chalicelib.metadata import ModelMetadata
+from chalicelib.metadata import ModelMetadata, NoneRule
 from chalicelib.settings import usable_cpus
 from training import device as devices
 from training.dataset import Split, eval_batches, load_rgb, resize_side, split_parts
@@ -40,6 +40,7 @@ class TrainConfig:
     init_weights: Path | None = None
     pretrained: bool = True  # ImageNet weights; the backbone stays frozen, a new head trains
     views: int = 4  # frozen backbone: augmented views per training image, besides the service's own
+    none_rule: str = "auto"  # frozen backbone: auto, feature_distance or reference_mass (training/none_rule.py)
     none_images: Path | None = None  # the user's own negatives, added to the bundled ones
     threads: int = field(default_factory=usable_cpus)  # torch's, on the CPU
     device: str = "auto"  # auto, cpu, cuda or mps (training/device.py)
@@ -101,12 +102,19 @@ def seed_everything(seed: int) -> None:
 @dataclass
 class Fit:
     """What fitting left: the validation figures, how it ran (for the metadata) and, for a
-    frozen backbone, the validation images' pooled features (calibration reuses them)."""
+    frozen backbone, the pooled features the none-rule is fitted and calibrated on."""
 
     val_loss: float
     val_accuracy: float
     summary: dict[str, Any]
-    val_features: np.ndarray | None = None
+    features: Features | None = None
+
+
+@dataclass
+class Features:
+    train: np.ndarray  # (views, features): every view of every training image
+    train_labels: np.ndarray
+    val: np.ndarray  # (images, features): the service's view
 
 
 def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMetadata, dict[str, Split]]:
@@ -132,7 +140,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         fit = fit_epochs(model, parts, meta, cfg, device)
     # The rule is set on the CPU in float32, as the service computes its scores.
     model.cpu().eval().to(memory_format=torch.contiguous_format)
-    rule, realism = calibrate_none_rule(model, parts["val"].samples, meta, cfg, fit.val_features)
+    rule = calibrate_none_rule(model, parts["val"].samples, meta, cfg, fit.features)
     meta = ModelMetadata(**{**meta.__dict__, "none_rule": rule, "training": {
         "train_images": len(parts["train"].samples),
         "val_images": len(parts["val"].samples),
@@ -145,7 +153,6 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         "data": str(cfg.data),
         "init_weights": str(cfg.init_weights) if cfg.init_weights else None,
         "pretrained": weights_source(cfg) if cfg.pretrained else None,
-        **({"food_mass": realism} if realism else {}),
     }})
     print(f"val loss {fit.val_loss:.4f}, val accuracy {fit.val_accuracy:.4f}", flush=True)
     return model, meta, parts
@@ -180,7 +187,7 @@ def fit_frozen_head(model: Network, parts: dict[str, Split], meta: ModelMetadata
         "converged": head.converged,
         "refitted_on": "train+val",
         "device": where,
-    }, val_x)
+    }, Features(train_x.reshape(len(train_y), -1), train_y, val_x))
 
 
 def fit_epochs(model: Network, parts: dict[str, Split], meta: ModelMetadata, cfg: TrainConfig,
@@ -265,35 +272,25 @@ def weights_source(cfg: TrainConfig) -> str:
 
 
 def calibrate_none_rule(model: Network, val_samples, meta: ModelMetadata, cfg: TrainConfig,
-                        val_features: np.ndarray | None = None):
-    """The none-rule from the validation split and the non-food images, and (for networks
-    with an ImageNet head) the realism figures: mean food mass per class and on non-food.
-    val_features: the validation images' pooled features, where fitting computed them."""
+                        features: Features | None = None) -> NoneRule:
+    """The none-rule from the validation split and the non-food images. features: the
+    pooled features fitting computed, where the backbone was frozen."""
     from training.negatives import none_images
-    from training.none_rule import calibrate, score_kind, scores, scoring
+    from training.none_rule import calibrate, pretrained_rule, scores, scoring
 
     negatives, sources = none_images(meta.resize_size, cfg.none_images)
-    kind = score_kind(model)
-    module = scoring(model, kind).eval()
-    if val_features is not None:  # the score reads pooled features: no second pass over the images
-        with torch.inference_mode():
-            accept_scores = module.score_features(torch.from_numpy(val_features)).double().numpy()
-            refuse_scores = module.score_features(torch.from_numpy(
-                image_features(model.backbone, negatives, meta))).double().numpy()
+    if features is not None:
+        rule = pretrained_rule(model, features.train, features.train_labels, features.val,
+                               image_features(model.backbone, negatives, meta), cfg.none_rule, sources)
     else:
+        module = scoring(model, "max_probability").eval()
         refuse = [torch.from_numpy(np.concatenate([preprocess(image, meta) for image in negatives[i:i + cfg.batch_size]]))
                   for i in range(0, len(negatives), cfg.batch_size)]
         accept = [inputs for inputs, _ in eval_batches(val_samples, meta, cfg.batch_size)]
-        accept_scores, refuse_scores = scores(module, accept), scores(module, refuse)
-    rule = calibrate(kind, accept_scores, refuse_scores, sources=sources)
+        rule = calibrate("max_probability", scores(module, accept), scores(module, refuse), sources=sources)
+    chosen = rule.calibration.get("chosen_from")
     print(f"none-rule: {rule.score} >= {rule.threshold:.4g} ({rule.calibration['validation_accepted']:.1%} of "
-          f"validation images accepted, {rule.calibration['none_refused']:.1%} of {len(negatives)} non-food refused)",
+          f"validation images accepted, {rule.calibration['none_refused']:.1%} of {len(negatives)} non-food refused)"
+          + (f"; chosen over the other by balanced accuracy on held-out non-food images: {chosen}" if chosen else ""),
           flush=True)
-    if kind != "reference_mass":
-        return rule, None
-    # The rule's own scores are the food mass: the realism figures need no second pass.
-    labels = np.array([label for _, label in val_samples])
-    realism = {meta.labels[i]: round(float(accept_scores[labels == i].mean()), 4) for i in range(len(meta.labels))}
-    realism["non-food"] = round(float(refuse_scores.mean()), 4)
-    print(f"food mass (ImageNet head, mean): {realism}", flush=True)
-    return rule, realism
+    return rule
