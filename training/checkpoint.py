@@ -12,9 +12,11 @@ from training.networks import FeatureDistance, build_network
 
 
 def save_checkpoint(model: nn.Module, meta: ModelMetadata, out: Path, half: bool = False) -> None:
-    """half stores float16 weights: half the bytes, for checkpoints committed to git."""
+    """half stores float16 weights: half the bytes, for checkpoints committed to git. The
+    none-rule's feature distance stays float32: its inverse variances span decades."""
     out.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    state = {k: (v.half() if half and v.is_floating_point() and not k.startswith("distance.") else v)
+             for k, v in model.state_dict().items()}
     torch.save(state, out / "weights.pt")
     (out / "metadata.json").write_text(meta.to_json() + "\n")
 

@@ -61,6 +61,16 @@ class Network(nn.Module):
         return self.head(self.backbone(x))
 
 
+def backbone_blocks(network: Network) -> list[nn.Module]:
+    """The backbone's blocks, input side first: what `train --fine-tune N` unfreezes the
+    last N of (Lite0: its 16 inverted-residual blocks, then the 1x1 head convolution)."""
+    backbone = network.backbone
+    if hasattr(backbone, "blocks"):  # timm's EfficientNet
+        return [*(block for stage in backbone.blocks for block in stage),
+                nn.ModuleList([backbone.conv_head, backbone.bn2])]
+    return [*(block for layer in ("layer1", "layer2", "layer3", "layer4") for block in getattr(backbone, layer))]
+
+
 def normalisation(architecture: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return LITE_NORMALISATION if architecture == "efficientnet_lite0" else IMAGENET_NORMALISATION
 

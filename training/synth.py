@@ -357,13 +357,19 @@ def render_empty(seed: int, size: int) -> Image.Image:
     return _finish(rng, _background(rng, CANVAS)[0], size)
 
 
+def _path(job: Job) -> Path:
+    return job.out / job.split / job.label / f"{job.index:05d}.jpg"
+
+
 def _render_job(job: Job) -> None:
-    path = job.out / job.split / job.label / f"{job.index:05d}.jpg"
-    render(job.label, job.seed, job.size).save(path, quality=90)
+    render(job.label, job.seed, job.size).save(_path(job), quality=90)
 
 
-def synth(out: Path, per_class: int, seed: int = 0, size: int = 256, workers: int = 2) -> dict[str, int]:
-    """Writes out/{train,val,test}/<class>/*.jpg; returns the number of images per split."""
+def synth(out: Path, per_class: int, seed: int = 0, size: int = 256, workers: int = 2, renderer: str = "pillow",
+          samples: int = 16) -> dict[str, int]:
+    """Writes out/{train,val,test}/<class>/*.jpg; returns the number of images per split.
+    renderer: pillow (this module, about 100 images a second), or blender (Cycles path
+    tracing with samples per pixel, denoised; about 1 image per second per core)."""
     jobs, counts = [], {}
     start = 0
     for split, share in SPLITS.items():
@@ -376,6 +382,12 @@ def synth(out: Path, per_class: int, seed: int = 0, size: int = 256, workers: in
                 image_seed = seed * 1_000_003 + ci * 100_003 + start + i
                 jobs.append(Job(out, split, label, i, image_seed, size))
         start += count
+    if renderer == "blender":
+        from training.blender_synth import render_all
+
+        render_all([{"label": job.label, "seed": job.seed, "size": job.size, "samples": samples,
+                     "path": str(_path(job))} for job in jobs], workers)
+        return counts
     # spawn, not fork: forking a process that runs threads (a test runner, a server) can
     # deadlock the children on locks those threads held.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:

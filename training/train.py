@@ -23,7 +23,11 @@ from training import device as devices
 from training.dataset import Split, eval_batches, load_rgb, resize_side, split_parts
 from training.features import augmenter, image_features, pooled_features
 from training.head import MAX_ITERATIONS, fit_head
-from training.networks import Network, build_network, normalisation
+from training.networks import Network, backbone_blocks, build_network, normalisation
+
+
+class FineTuneError(ValueError):
+    """--fine-tune asks for more blocks than the backbone has."""
 
 
 @dataclass
@@ -40,6 +44,7 @@ class TrainConfig:
     init_weights: Path | None = None
     pretrained: bool = True  # ImageNet weights; the backbone stays frozen, a new head trains
     views: int = 4  # frozen backbone: augmented views per training image, besides the service's own
+    fine_tune: int = 0  # after the frozen head: the backbone's last blocks trained too, epoch by epoch
     none_rule: str = "auto"  # frozen backbone: auto, feature_distance or reference_mass (training/none_rule.py)
     none_images: Path | None = None  # the user's own negatives, added to the bundled ones
     threads: int = field(default_factory=usable_cpus)  # torch's, on the CPU
@@ -136,6 +141,15 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
           f"{len(parts['test'].samples)} test images", flush=True)
     if cfg.pretrained:
         fit = fit_frozen_head(model, parts, meta, cfg, device)
+        if cfg.fine_tune:
+            head_fit = fit.summary
+            unfreeze_last_blocks(model, cfg.fine_tune)
+            fit = fit_epochs(model, parts, meta, cfg, device, frozen_statistics=True)
+            # The none-rule reads the fine-tuned features: those it is fitted and calibrated on.
+            fit.features = frozen_features(model, parts, meta, cfg)
+            fit.summary = {**fit.summary, "method": f"logistic-regression head on frozen features, then the last "
+                           f"{cfg.fine_tune} blocks and the head fine-tuned epoch by epoch", "head": head_fit,
+                           "fine_tuned_blocks": cfg.fine_tune}
     else:
         fit = fit_epochs(model, parts, meta, cfg, device)
     # The rule is set on the CPU in float32, as the service computes its scores.
@@ -168,12 +182,9 @@ def fit_frozen_head(model: Network, parts: dict[str, Split], meta: ModelMetadata
     where = devices.describe(device)
     print(f"head on frozen {cfg.architecture} features, {cfg.views} augmented views per training image, "
           f"backbone on {where}", flush=True)
-    train_samples, val_samples = parts["train"].samples, parts["val"].samples
-    train_x = pooled_features(model.backbone, [p for p, _ in train_samples], meta, cfg.views, "training features")
-    val_x = pooled_features(model.backbone, [p for p, _ in val_samples], meta, desc="validation features")[:, 0]
-    train_y = np.repeat([label for _, label in train_samples], 1 + cfg.views)
-    val_y = np.array([label for _, label in val_samples])
-    head = fit_head(train_x.reshape(len(train_y), -1), train_y, val_x, val_y, len(meta.labels))
+    features = frozen_features(model, parts, meta, cfg)
+    val_y = np.array([label for _, label in parts["val"].samples])
+    head = fit_head(features.train, features.train_labels, features.val, val_y, len(meta.labels))
     model.head.load_state_dict(head.layer.state_dict())
     print(f"head: logistic regression, C={head.strength:g} chosen on validation (loss {head.val_loss:.4f}, "
           f"accuracy {head.val_accuracy:.4f}), then refitted on training and validation images", flush=True)
@@ -187,12 +198,35 @@ def fit_frozen_head(model: Network, parts: dict[str, Split], meta: ModelMetadata
         "converged": head.converged,
         "refitted_on": "train+val",
         "device": where,
-    }, Features(train_x.reshape(len(train_y), -1), train_y, val_x))
+    }, features)
+
+
+def frozen_features(model: Network, parts: dict[str, Split], meta: ModelMetadata, cfg: TrainConfig) -> Features:
+    """The backbone's pooled features: every view of the training images, the service's
+    view of the validation images."""
+    train_samples, val_samples = parts["train"].samples, parts["val"].samples
+    train_x = pooled_features(model.backbone, [p for p, _ in train_samples], meta, cfg.views, "training features")
+    val_x = pooled_features(model.backbone, [p for p, _ in val_samples], meta, desc="validation features")[:, 0]
+    train_y = np.repeat([label for _, label in train_samples], 1 + cfg.views)
+    return Features(train_x.reshape(len(train_y), -1), train_y, val_x)
+
+
+def unfreeze_last_blocks(model: Network, count: int) -> None:
+    blocks = backbone_blocks(model)
+    if not 0 < count <= len(blocks):
+        raise FineTuneError(f"--fine-tune {count}: this backbone has {len(blocks)} blocks to fine-tune")
+    for block in blocks[-count:]:
+        for parameter in block.parameters():
+            parameter.requires_grad_(True)
+    for parameter in model.head.parameters():
+        parameter.requires_grad_(True)
 
 
 def fit_epochs(model: Network, parts: dict[str, Split], meta: ModelMetadata, cfg: TrainConfig,
-               device: torch.device) -> Fit:
-    """Every layer, epoch by epoch, with early stopping on validation loss."""
+               device: torch.device, frozen_statistics: bool = False) -> Fit:
+    """The trainable layers, epoch by epoch, with early stopping on validation loss.
+    frozen_statistics: BatchNorm keeps the pretrained statistics (a few hundred photos
+    would shift them away from what the rest of the network expects)."""
     train_samples, val_samples = parts["train"].samples, parts["val"].samples
     model.to(device)
     workers = devices.loader_workers()
@@ -210,13 +244,21 @@ def fit_epochs(model: Network, parts: dict[str, Split], meta: ModelMetadata, cfg
         persistent_workers=True,
         generator=torch.Generator().manual_seed(cfg.seed),
     )
-    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=1e-4)
+    # Pretrained blocks move at a tenth of the new head's rate, so that a few hundred
+    # photos refine the ImageNet features rather than overwrite them.
+    backbone_rate = cfg.lr / 10 if frozen_statistics else cfg.lr
+    groups = [{"params": [p for p in model.backbone.parameters() if p.requires_grad], "lr": backbone_rate},
+              {"params": [p for p in model.head.parameters() if p.requires_grad], "lr": cfg.lr}]
+    groups = [group for group in groups if group["params"]]
+    optimiser = torch.optim.AdamW(groups, weight_decay=1e-4)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)  # float16 gradients would underflow unscaled
     steps = cfg.epochs * math.ceil(len(train_samples) / cfg.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.lr, total_steps=steps)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, [group["lr"] for group in groups], total_steps=steps)
     best = _Best(math.inf, 0.0, -1, copy.deepcopy(model.state_dict()))
     for epoch in range(cfg.epochs):
         model.train()
+        if frozen_statistics:
+            model.backbone.eval()
         seen, correct, loss_sum = 0, 0, 0.0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
         for inputs, targets in bar:

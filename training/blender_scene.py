@@ -1,0 +1,485 @@
+"""Photographs of donuts, bagels and vadas rendered by Blender's Cycles (path tracing on
+the CPU, denoised), everything procedural: meshes, materials, tables, plates, lights and
+camera drawn from one seeded generator per image.
+
+Runs inside .venv-render, whose bpy needs numpy < 2 (training/blender_synth.py makes it
+and starts this): it imports nothing of the project's.
+
+    python -m training.blender_scene JOBS.json   # [{"label", "seed", "path", "size", "samples"}, …]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+
+import bpy
+import bmesh
+from mathutils import Vector
+
+Colour = tuple[float, float, float]
+
+
+def _jitter(rng: random.Random, colour: Colour, amount: float = 0.08) -> Colour:
+    return tuple(min(1.0, max(0.0, c * rng.uniform(1 - amount, 1 + amount))) for c in colour)  # type: ignore[return-value]
+
+
+# --- materials ----------------------------------------------------------------------------
+
+
+def _material(name: str) -> tuple[bpy.types.Material, bpy.types.Node, bpy.types.NodeTree]:
+    material = bpy.data.materials.new(name)
+    material.use_nodes = True
+    tree = material.node_tree
+    return material, tree.nodes["Principled BSDF"], tree
+
+
+def _set(bsdf: bpy.types.Node, **inputs: object) -> None:
+    for key, value in inputs.items():
+        bsdf.inputs[key.replace("_", " ")].default_value = value
+
+
+def _noise_colour(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, dark: Colour, light: Colour, scale: float,
+                  detail: float = 6.0) -> bpy.types.Node:
+    """Base colour from noise between dark and light; returns the noise node (for bumps)."""
+    noise = tree.nodes.new("ShaderNodeTexNoise")
+    noise.inputs["Scale"].default_value = scale
+    noise.inputs["Detail"].default_value = detail
+    ramp = tree.nodes.new("ShaderNodeValToRGB")
+    ramp.color_ramp.elements[0].color = (*dark, 1)
+    ramp.color_ramp.elements[1].color = (*light, 1)
+    ramp.color_ramp.elements[0].position, ramp.color_ramp.elements[1].position = 0.3, 0.7
+    tree.links.new(noise.outputs["Fac"], ramp.inputs["Fac"])
+    tree.links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
+    return noise
+
+
+def _bump(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, strength: float,
+          kind: str = "ShaderNodeTexNoise") -> None:
+    texture = tree.nodes.new(kind)
+    texture.inputs["Scale"].default_value = scale
+    bump = tree.nodes.new("ShaderNodeBump")
+    bump.inputs["Strength"].default_value = strength
+    output = texture.outputs["Fac"] if "Fac" in texture.outputs else texture.outputs["Distance"]
+    tree.links.new(output, bump.inputs["Height"])
+    tree.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+
+
+def _pale_ring(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, dough: Colour, pale: Colour, width: float) -> None:
+    """Fried dough with the pale band where it floated in the fat: lighter where |z| is small."""
+    coords = tree.nodes.new("ShaderNodeTexCoord")
+    xyz = tree.nodes.new("ShaderNodeSeparateXYZ")
+    tree.links.new(coords.outputs["Object"], xyz.inputs["Vector"])
+    absolute = tree.nodes.new("ShaderNodeMath")
+    absolute.operation = "ABSOLUTE"
+    tree.links.new(xyz.outputs["Z"], absolute.inputs[0])
+    ramp = tree.nodes.new("ShaderNodeValToRGB")
+    ramp.color_ramp.elements[0].color = (*pale, 1)
+    ramp.color_ramp.elements[1].color = (*dough, 1)
+    ramp.color_ramp.elements[0].position, ramp.color_ramp.elements[1].position = width * 0.5, width
+    tree.links.new(absolute.outputs["Value"], ramp.inputs["Fac"])
+    tree.links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
+
+
+def simple(name: str, colour: Colour, roughness: float, **extra: object) -> bpy.types.Material:
+    material, bsdf, _ = _material(name)
+    _set(bsdf, Base_Color=(*colour, 1), Roughness=roughness, **extra)
+    return material
+
+
+# --- meshes -------------------------------------------------------------------------------
+
+
+def _torus(major: float, minor: float, location: Vector, segments: int = 48) -> bpy.types.Object:
+    bpy.ops.mesh.primitive_torus_add(major_radius=major, minor_radius=minor, major_segments=segments,
+                                     minor_segments=segments // 2, location=location)
+    return bpy.context.object
+
+
+def _displace(obj: bpy.types.Object, rng: random.Random, strength: float, size: float, levels: int = 1,
+              kind: str = "CLOUDS") -> None:
+    if levels:
+        subdivision = obj.modifiers.new("subdivision", "SUBSURF")
+        subdivision.levels = subdivision.render_levels = levels
+    texture = bpy.data.textures.new(f"bumps{rng.random()}", kind)
+    texture.noise_scale = size
+    if kind == "CLOUDS":
+        texture.noise_depth = 3
+    displace = obj.modifiers.new("displace", "DISPLACE")
+    displace.texture = texture
+    displace.strength = strength
+    displace.mid_level = 0.5
+    displace.texture_coords = "LOCAL"
+    obj.modifiers[-1].show_render = True
+    # A random offset of the texture per object: each item its own lumps.
+    empty = bpy.data.objects.new(f"offset{rng.random()}", None)
+    bpy.context.scene.collection.objects.link(empty)
+    empty.location = (rng.uniform(-50, 50), rng.uniform(-50, 50), rng.uniform(-50, 50))
+    displace.texture_coords = "OBJECT"
+    displace.texture_coords_object = empty
+
+
+def _smooth(obj: bpy.types.Object) -> None:
+    for polygon in obj.data.polygons:
+        polygon.use_smooth = True
+
+
+def _scatter_on_top(rng: random.Random, holder: bpy.types.Object, major: float, minor: float, count: int,
+                    template: bpy.types.Object, top_from: float = 0.15) -> None:
+    """Linked copies of template (seeds, sprinkles) on the upper surface of a torus."""
+    for _ in range(count):
+        theta = rng.uniform(0, 2 * math.pi)
+        phi = rng.uniform(top_from * math.pi, (1 - top_from) * math.pi)
+        radial = major + minor * math.cos(phi)
+        point = Vector((radial * math.cos(theta), radial * math.sin(theta), minor * math.sin(phi)))
+        copy = template.copy()
+        bpy.context.scene.collection.objects.link(copy)
+        copy.parent = holder
+        copy.location = point
+        copy.rotation_euler = (rng.uniform(0, 3.14), rng.uniform(0, 3.14), rng.uniform(0, 3.14))
+
+
+def _grain(name: str, scale: tuple[float, float, float], material: bpy.types.Material) -> bpy.types.Object:
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=8, ring_count=5, location=(0, 0, -100))
+    grain = bpy.context.object
+    grain.name = name
+    grain.scale = scale
+    grain.data.materials.append(material)
+    return grain
+
+
+def _sprinkle(material: bpy.types.Material) -> bpy.types.Object:
+    bpy.ops.mesh.primitive_cylinder_add(vertices=6, radius=0.018, depth=0.1, location=(0, 0, -100))
+    sprinkle = bpy.context.object
+    sprinkle.data.materials.append(material)
+    return sprinkle
+
+
+def _cut_top(obj: bpy.types.Object, rng: random.Random, level: float, drips: int) -> None:
+    """Keeps the part of a mesh above a wavy level (icing that ran down in drips)."""
+    mesh = bmesh.new()
+    mesh.from_mesh(obj.data)
+    centres = [rng.uniform(0, 2 * math.pi) for _ in range(drips)]
+    doomed = []
+    for vertex in mesh.verts:
+        theta = math.atan2(vertex.co.y, vertex.co.x)
+        dip = sum(0.22 * math.exp(-((math.remainder(theta - c, 2 * math.pi)) / 0.12) ** 2) for c in centres)
+        if vertex.co.z < level - dip + 0.04 * math.sin(5 * theta + centres[0] if centres else 0):
+            doomed.append(vertex)
+    bmesh.ops.delete(mesh, geom=doomed, context="VERTS")
+    mesh.to_mesh(obj.data)
+    mesh.free()
+
+
+# --- foods --------------------------------------------------------------------------------
+
+
+def donut(rng: random.Random, location: Vector) -> bpy.types.Object:
+    major, minor = rng.uniform(0.85, 1.0), rng.uniform(0.36, 0.46)
+    style = rng.choice(["chocolate", "pink", "white", "glazed", "glazed", "sugar", "powdered", "filled", "plain"])
+    material, bsdf, tree = _material("dough")
+    dough = _jitter(rng, (0.55, 0.27, 0.08), 0.15)
+    _pale_ring(tree, bsdf, dough, _jitter(rng, (0.86, 0.7, 0.45)), rng.uniform(0.08, 0.16) * minor / 0.4)
+    _set(bsdf, Roughness=0.55, Subsurface_Weight=0.15)
+    if style == "glazed":  # a thin translucent glaze: the dough shows through a glossy coat
+        _set(bsdf, Coat_Weight=1.0, Coat_Roughness=rng.uniform(0.02, 0.12), Coat_Tint=(1.0, 0.9, 0.75, 1))
+    if style == "filled":
+        bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, segments=32, ring_count=16, location=location)
+        body = bpy.context.object
+        body.scale = (1.0, 1.0, rng.uniform(0.55, 0.7))
+    else:
+        body = _torus(major, minor, location)
+    _displace(body, rng, 0.025, 0.6)
+    body.data.materials.append(material)
+    _smooth(body)
+    if style in ("sugar", "powdered", "filled"):
+        sugar = simple("sugar", (0.95, 0.93, 0.9), 0.95)
+        if style != "powdered":
+            grain = _grain("sugar grain", (0.025, 0.025, 0.025), sugar)
+            _scatter_on_top(rng, body, major if style != "filled" else 0.0, minor if style != "filled" else 0.6,
+                            rng.randint(150, 300), grain, top_from=0.0)
+        else:  # powdered: the dough's colour mixed with white where noise says so
+            _noise_colour(tree, bsdf, dough, (0.96, 0.95, 0.93), rng.uniform(3, 8))
+            _set(bsdf, Roughness=0.9)
+    if style in ("chocolate", "pink", "white"):
+        icing = _torus(major, minor + 0.06, Vector())
+        icing.parent = body  # moves, turns and sits down with the donut
+        _cut_top(icing, rng, rng.uniform(-0.05, 0.1), rng.randint(0, 6))
+        colour = {"chocolate": (0.09, 0.04, 0.018), "pink": (0.92, 0.38, 0.55), "white": (0.88, 0.85, 0.8)}[style]
+        icing.data.materials.append(simple("icing", _jitter(rng, colour), rng.uniform(0.12, 0.3), Coat_Weight=0.5))
+        _displace(icing, rng, 0.012, 0.5)
+        _smooth(icing)
+        if rng.random() < 0.55:
+            for hue in rng.sample([(0.9, 0.1, 0.1), (0.1, 0.5, 0.9), (0.95, 0.85, 0.1), (0.2, 0.7, 0.2),
+                                   (0.95, 0.95, 0.95), (0.9, 0.4, 0.7)], rng.randint(2, 5)):
+                template = _sprinkle(simple("sprinkle", hue, 0.35))
+                _scatter_on_top(rng, icing, major, minor + 0.04, rng.randint(12, 30), template, top_from=0.25)
+    return body
+
+
+def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
+    major, minor = rng.uniform(0.8, 0.9), rng.uniform(0.55, 0.62)  # dense and round, a small hole
+    body = _torus(major, minor, location)
+    body.scale = (1, 1, rng.uniform(0.75, 0.9))
+    sliced = rng.random() < 0.25
+    crust, bsdf, tree = _material("crust")
+    _noise_colour(tree, bsdf, _jitter(rng, (0.2, 0.07, 0.015), 0.25), _jitter(rng, (0.5, 0.24, 0.06), 0.2),
+                  rng.uniform(2, 5))
+    _set(bsdf, Roughness=rng.uniform(0.35, 0.55), Coat_Weight=rng.uniform(0.15, 0.6), Coat_Roughness=0.3)
+    _bump(tree, bsdf, rng.uniform(12, 30), 0.7, "ShaderNodeTexVoronoi")  # blisters
+    body.data.materials.append(crust)
+    if sliced:  # the lower half, its cut face up: crumb, perhaps spread with cream cheese
+        mesh = bmesh.new()
+        mesh.from_mesh(body.data)
+        result = bmesh.ops.bisect_plane(mesh, geom=mesh.verts[:] + mesh.edges[:] + mesh.faces[:], plane_co=(0, 0, 0),
+                                        plane_no=(0, 0, 1), clear_outer=True)
+        edges = [e for e in result["geom_cut"] if isinstance(e, bmesh.types.BMEdge)]
+        filled = bmesh.ops.triangle_fill(mesh, use_beauty=True, use_dissolve=False, edges=edges)  # the ring between both loops
+        crumb, crumb_bsdf, crumb_tree = _material("crumb")
+        _noise_colour(crumb_tree, crumb_bsdf, _jitter(rng, (0.72, 0.58, 0.38)), _jitter(rng, (0.9, 0.8, 0.6)), 30)
+        _bump(crumb_tree, crumb_bsdf, 40, 0.8, "ShaderNodeTexVoronoi")  # the open, chewy crumb
+        _set(crumb_bsdf, Roughness=0.9)
+        body.data.materials.append(crumb)
+        for face in filled["geom"]:
+            if not isinstance(face, bmesh.types.BMFace):
+                continue
+            face.material_index = 1
+        mesh.to_mesh(body.data)
+        mesh.free()
+        if rng.random() < 0.4:
+            bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=major + minor * 0.6, depth=0.06,
+                                                location=(0, 0, 0.03))
+            cheese = bpy.context.object
+            cheese.parent = body
+            _displace(cheese, rng, 0.04, 0.3, levels=2)
+            cheese.data.materials.append(simple("cream cheese", (0.95, 0.94, 0.9), 0.5))
+            bpy.ops.mesh.primitive_cylinder_add(vertices=32, radius=major - minor * 0.9, depth=0.3,
+                                                location=(0, 0, 0.03))
+            hole = bpy.context.object
+            hole.parent = body
+            cut = cheese.modifiers.new("hole", "BOOLEAN")
+            cut.object, cut.operation = hole, "DIFFERENCE"
+            hole.hide_render = True
+    else:
+        _displace(body, rng, 0.04, 0.4)
+        seeds = rng.choice(["none", "sesame", "poppy", "everything", "sesame", "everything"])
+        if seeds != "none":
+            sesame = _grain("sesame", (0.045, 0.025, 0.012), simple("sesame", (0.93, 0.85, 0.65), 0.5))
+            poppy = _grain("poppy", (0.014, 0.014, 0.014), simple("poppy", (0.05, 0.05, 0.07), 0.4))
+            onion = _grain("onion", (0.05, 0.035, 0.01), simple("onion", (0.55, 0.35, 0.15), 0.6))
+            kinds = {"sesame": [sesame], "poppy": [poppy], "everything": [sesame, poppy, onion]}[seeds]
+            for kind in kinds:
+                _scatter_on_top(rng, body, major, minor + 0.01, rng.randint(150, 300) // len(kinds), kind)
+    _smooth(body)
+    return body
+
+
+def vada(rng: random.Random, location: Vector) -> bpy.types.Object:
+    masala = rng.random() < 0.4
+    crust, bsdf, tree = _material("fried")
+    _noise_colour(tree, bsdf, _jitter(rng, (0.22, 0.08, 0.015), 0.2), _jitter(rng, (0.58, 0.3, 0.06), 0.15),
+                  rng.uniform(4, 10), detail=10)
+    _set(bsdf, Roughness=rng.uniform(0.35, 0.55), Coat_Weight=rng.uniform(0.0, 0.4))
+    _bump(tree, bsdf, rng.uniform(25, 45), 0.6)  # the crisp, rough skin
+    if masala:  # flat and lumpy, with split lentils showing
+        bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, segments=32, ring_count=16, location=location)
+        body = bpy.context.object
+        body.scale = (rng.uniform(0.9, 1.1), rng.uniform(0.9, 1.1), rng.uniform(0.28, 0.38))
+        _displace(body, rng, 0.18, 0.2, levels=2)
+        dal = _grain("dal", (0.07, 0.05, 0.025), simple("dal", _jitter(rng, (0.85, 0.58, 0.15)), 0.5))
+        leaf = _grain("curry leaf", (0.08, 0.03, 0.005), simple("leaf", (0.08, 0.2, 0.04), 0.4))
+        for template, count in ((dal, rng.randint(40, 90)), (leaf, rng.randint(0, 8))):
+            for _ in range(count):
+                angle, radius = rng.uniform(0, 2 * math.pi), math.sqrt(rng.random()) * 0.9
+                copy = template.copy()
+                bpy.context.scene.collection.objects.link(copy)
+                copy.parent = body
+                copy.location = Vector((radius * math.cos(angle), radius * math.sin(angle),
+                                        math.sqrt(max(0.0, 1 - radius ** 2)) * 0.97))
+                copy.rotation_euler = (rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5), rng.uniform(0, 3.14))
+    else:  # medu vada: an irregular, rough ring
+        body = _torus(rng.uniform(0.75, 0.9), rng.uniform(0.36, 0.44), location)
+        body.scale = (1, 1, rng.uniform(0.75, 0.95))
+        _displace(body, rng, rng.uniform(0.12, 0.22), rng.uniform(0.25, 0.45), levels=2)
+    body.data.materials.append(crust)
+    _smooth(body)
+    return body
+
+
+FOODS = {"bagel": bagel, "donut": donut, "vada": vada}
+
+# --- the set ------------------------------------------------------------------------------
+
+
+def table(rng: random.Random) -> None:
+    bpy.ops.mesh.primitive_plane_add(size=60, location=(0, 0, 0))
+    top = bpy.context.object
+    kind = rng.choice(["wood", "wood", "marble", "cloth", "slate", "paper"])
+    material, bsdf, tree = _material(kind)
+    if kind == "wood":
+        wave = tree.nodes.new("ShaderNodeTexWave")
+        wave.inputs["Scale"].default_value = rng.uniform(0.3, 1.0)
+        wave.inputs["Distortion"].default_value = rng.uniform(4, 12)
+        ramp = tree.nodes.new("ShaderNodeValToRGB")
+        base = _jitter(rng, rng.choice([(0.35, 0.2, 0.1), (0.55, 0.38, 0.22), (0.2, 0.12, 0.07)]), 0.15)
+        ramp.color_ramp.elements[0].color = (*base, 1)
+        ramp.color_ramp.elements[1].color = (*(c * 1.35 for c in base), 1)
+        tree.links.new(wave.outputs["Fac"], ramp.inputs["Fac"])
+        tree.links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
+        _set(bsdf, Roughness=rng.uniform(0.35, 0.7))
+    elif kind == "marble":
+        _noise_colour(tree, bsdf, (0.7, 0.7, 0.7), (0.95, 0.95, 0.94), rng.uniform(1, 3), detail=12)
+        _set(bsdf, Roughness=0.15)
+    elif kind == "slate":
+        _noise_colour(tree, bsdf, (0.05, 0.05, 0.06), (0.16, 0.16, 0.17), 8)
+        _set(bsdf, Roughness=0.7)
+    else:
+        colour = rng.choice([(0.9, 0.9, 0.88), (0.7, 0.2, 0.15), (0.2, 0.3, 0.5), (0.75, 0.6, 0.4), (0.45, 0.5, 0.3)])
+        _noise_colour(tree, bsdf, _jitter(rng, colour), _jitter(rng, tuple(min(1, c * 1.1) for c in colour)), 40)
+        _set(bsdf, Roughness=0.9)
+    top.data.materials.append(material)
+
+
+def plate(rng: random.Random, radius: float, label: str) -> float:
+    """A plate, a steel thali plate or a banana leaf under the food; returns its top's height."""
+    kinds = ["ceramic", "ceramic", "board", "paper"] + (["steel", "steel", "leaf"] if label == "vada" else [])
+    kind = rng.choice(kinds)
+    if kind == "leaf":
+        bpy.ops.mesh.primitive_plane_add(size=radius * 2.6, location=(0, 0, 0.01))
+        leaf = bpy.context.object
+        material, bsdf, tree = _material("banana leaf")
+        wave = tree.nodes.new("ShaderNodeTexWave")
+        wave.inputs["Scale"].default_value = 6
+        ramp = tree.nodes.new("ShaderNodeValToRGB")
+        ramp.color_ramp.elements[0].color = (0.05, 0.22, 0.03, 1)
+        ramp.color_ramp.elements[1].color = (0.15, 0.4, 0.08, 1)
+        tree.links.new(wave.outputs["Fac"], ramp.inputs["Fac"])
+        tree.links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
+        _set(bsdf, Roughness=0.3)
+        leaf.data.materials.append(material)
+        return 0.012
+    if kind in ("board", "paper"):
+        bpy.ops.mesh.primitive_cube_add(size=1, location=(0, 0, 0.03 if kind == "board" else 0.003))
+        slab = bpy.context.object
+        slab.scale = (radius * 2.4, radius * 2.0, 0.06 if kind == "board" else 0.006)
+        colour = (0.6, 0.42, 0.25) if kind == "board" else rng.choice([(0.75, 0.6, 0.42), (0.95, 0.94, 0.92)])
+        slab.data.materials.append(simple(kind, _jitter(rng, colour), 0.6 if kind == "board" else 0.85))
+        slab.rotation_euler.z = rng.uniform(-0.6, 0.6)
+        return 0.06 if kind == "board" else 0.006
+    bpy.ops.mesh.primitive_cylinder_add(vertices=96, radius=radius, depth=0.06, location=(0, 0, 0.03))
+    dish = bpy.context.object
+    bevel = dish.modifiers.new("rim", "BEVEL")
+    bevel.width, bevel.segments = 0.05, 3
+    if kind == "steel":
+        dish.data.materials.append(simple("steel", (0.8, 0.8, 0.8), rng.uniform(0.15, 0.35), Metallic=1.0))
+    else:
+        colour = rng.choice([(0.95, 0.95, 0.93), (0.95, 0.95, 0.93), (0.9, 0.85, 0.75), (0.25, 0.3, 0.4)])
+        dish.data.materials.append(simple("ceramic", colour, 0.08, Coat_Weight=0.5))
+    _smooth(dish)
+    return 0.06
+
+
+def bowls(rng: random.Random, spread: float) -> None:
+    """Chutney and sambar in small steel bowls beside the vadas."""
+    for colour in rng.sample([(0.93, 0.9, 0.8), (0.35, 0.55, 0.2), (0.6, 0.25, 0.06), (0.75, 0.3, 0.1)],
+                             rng.randint(1, 3)):
+        angle = rng.uniform(0, 2 * math.pi)
+        where = Vector((math.cos(angle), math.sin(angle), 0)) * (spread + 0.9)
+        bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=0.6, depth=0.35, location=where + Vector((0, 0, 0.2)))
+        bowl = bpy.context.object
+        bowl.data.materials.append(simple("bowl", (0.8, 0.8, 0.8), 0.2, Metallic=1.0))
+        bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=0.55, depth=0.02, location=where + Vector((0, 0, 0.38)))
+        bpy.context.object.data.materials.append(simple("chutney", _jitter(rng, colour), 0.3))
+
+
+def lights(rng: random.Random) -> None:
+    bpy.ops.object.light_add(type="SUN", rotation=(rng.uniform(0.1, 1.0), rng.uniform(-0.6, 0.6), rng.uniform(0, 6.28)))
+    sun = bpy.context.object.data
+    sun.energy = rng.uniform(1.5, 5.0)
+    sun.angle = math.radians(rng.uniform(1, 25))  # soft shadows through a window or hard ones in the sun
+    sun.color = _jitter(rng, (1.0, 0.95, 0.88), 0.06)
+    angle = rng.uniform(0, 2 * math.pi)
+    bpy.ops.object.light_add(type="AREA", location=(6 * math.cos(angle), 6 * math.sin(angle), rng.uniform(3, 8)))
+    area = bpy.context.object
+    area.data.energy = rng.uniform(200, 900)
+    area.data.size = rng.uniform(2, 6)
+    area.rotation_euler = (Vector((0, 0, 0)) - area.location).to_track_quat("-Z", "Y").to_euler()
+    world = bpy.data.worlds.new("room")
+    bpy.context.scene.world = world
+    world.use_nodes = True
+    world.node_tree.nodes["Background"].inputs[0].default_value = (*_jitter(rng, (0.75, 0.72, 0.68), 0.25), 1)
+    world.node_tree.nodes["Background"].inputs[1].default_value = rng.uniform(0.2, 0.7)
+
+
+def camera(rng: random.Random, target: Vector, spread: float) -> None:
+    lens = rng.uniform(35, 90)
+    data = bpy.data.cameras.new("camera")
+    data.lens = lens
+    cam = bpy.data.objects.new("camera", data)
+    bpy.context.scene.collection.objects.link(cam)
+    bpy.context.scene.camera = cam
+    elevation = math.radians(rng.uniform(25, 88))
+    azimuth = rng.uniform(0, 2 * math.pi)
+    # Far enough that the food fills between a third and most of the frame.
+    distance = (spread + 1.2) * lens / 36 * rng.uniform(1.1, 2.0)
+    cam.location = target + Vector((math.cos(azimuth) * math.cos(elevation), math.sin(azimuth) * math.cos(elevation),
+                                    math.sin(elevation))) * distance
+    look = target + Vector((rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3), 0))
+    cam.rotation_euler = (look - cam.location).to_track_quat("-Z", "Y").to_euler()
+    cam.rotation_euler.rotate_axis("Z", rng.uniform(-0.3, 0.3))
+    if rng.random() < 0.7:
+        data.dof.use_dof = True
+        data.dof.focus_distance = (look - cam.location).length
+        data.dof.aperture_fstop = rng.uniform(1.8, 8)
+
+
+def scene(label: str, seed: int) -> None:
+    rng = random.Random(f"{label}-{seed}")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    count = rng.choice([1, 1, 1, 2, 2, 3, 4, 6]) if label != "donut" or rng.random() > 0.15 else 12
+    spacing = 2.3
+    columns = math.ceil(math.sqrt(count))
+    spread = spacing * (columns - 1) / 2 + 1
+    table(rng)
+    height = plate(rng, spread + 0.8, label) if count <= 6 else 0.006
+    for index in range(count):
+        row, column = divmod(index, columns)
+        offset = Vector(((column - (columns - 1) / 2) * spacing + rng.uniform(-0.25, 0.25),
+                         (row - (columns - 1) / 2) * spacing + rng.uniform(-0.25, 0.25), 0))
+        item = FOODS[label](rng, Vector((offset.x, offset.y, 0)))
+        item.rotation_euler = (rng.uniform(-0.12, 0.12), rng.uniform(-0.12, 0.12), rng.uniform(0, 6.28))
+        lowest = min((item.matrix_world @ Vector(corner)).z for corner in item.bound_box)
+        item.location.z += height - lowest - 0.02
+    if label == "vada" and rng.random() < 0.5:
+        bowls(rng, spread + 0.8)
+    lights(rng)
+    camera(rng, Vector((0, 0, height + 0.3)), spread)
+
+
+def render(job: dict[str, object], threads: int) -> None:
+    scene(str(job["label"]), int(job["seed"]))  # type: ignore[call-overload]
+    settings = bpy.context.scene
+    settings.render.engine = "CYCLES"
+    settings.cycles.device = "CPU"
+    settings.cycles.samples = int(job["samples"])  # type: ignore[call-overload]
+    settings.cycles.use_denoising = True
+    settings.cycles.denoiser = "OPENIMAGEDENOISE"
+    settings.cycles.seed = int(job["seed"])  # type: ignore[call-overload]
+    settings.render.resolution_x = settings.render.resolution_y = int(job["size"])  # type: ignore[call-overload]
+    settings.render.resolution_percentage = 100
+    settings.render.threads_mode = "FIXED"
+    settings.render.threads = threads
+    settings.view_settings.view_transform = "Standard"  # AgX washes browns out to beige
+    settings.render.image_settings.file_format = "JPEG"
+    settings.render.image_settings.quality = 92
+    settings.render.filepath = str(job["path"])
+    bpy.ops.render.render(write_still=True)
+
+
+if __name__ == "__main__":
+    jobs = json.loads(open(sys.argv[1]).read())
+    for job in jobs:
+        render(job, int(sys.argv[2]) if len(sys.argv) > 2 else 1)
+        print(f"rendered {job['path']}", flush=True)

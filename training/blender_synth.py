@@ -1,0 +1,45 @@
+"""Runs training/blender_scene.py in .venv-render (made on first use: bpy is 374 MB and
+needs numpy < 2, so it cannot live in .venv), one process per usable CPU, each rendering
+its share of the images with one thread."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tqdm import tqdm
+
+from devtools import ROOT
+from devtools.venvs import ensure_render_venv
+
+DONE = "rendered "  # what blender_scene prints after each image
+
+
+class RenderError(RuntimeError):
+    """Blender failed; the message carries the end of its log."""
+
+
+def render_all(jobs: list[dict[str, object]], workers: int) -> None:
+    """jobs: blender_scene's job dicts (label, seed, path, size, samples)."""
+    print("setting up .venv-render (Blender as a Python module, 374 MB, once)", flush=True)
+    python = ensure_render_venv() / "bin" / "python"
+    with tempfile.TemporaryDirectory(prefix="blender-") as tmp:
+        processes = []
+        for index in range(workers):
+            share = Path(tmp) / f"jobs-{index}.json"
+            share.write_text(json.dumps(jobs[index::workers]))
+            log = (Path(tmp) / f"log-{index}.txt").open("w")
+            processes.append((subprocess.Popen([str(python), "-m", "training.blender_scene", str(share), "1"],
+                                               cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True), log))
+        with tqdm(total=len(jobs), desc="rendering", unit="image", disable=None) as bar:
+            for process, _ in processes:  # each prints a line per image; the others run meanwhile
+                for line in process.stdout or ():
+                    bar.update(line.startswith(DONE))
+        failed = [(process, log) for process, log in processes if process.wait() != 0]
+        for _, log in processes:
+            log.close()
+        if failed:
+            tail = Path(failed[0][1].name).read_text()[-2000:]
+            raise RenderError(f"Blender stopped with exit status {failed[0][0].returncode}:\n{tail}")
