@@ -189,3 +189,17 @@ def test_fine_tune_mistakes_are_one_line(argv: list[str], message: str, small_da
         assert code == 2
     error = capsys.readouterr().err
     assert message in error and "Traceback" not in error
+
+
+def test_evaluation_sees_an_image_exactly_as_the_service_decodes_it(tmp_path: Path) -> None:
+    """Training reads the cache's shrunk copy; evaluation must not, or its figures would
+    be for inputs the service never computes."""
+    from chalicelib.imaging import decode
+    from training.dataset import eval_batches
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg((1600, 1200), seed=3))
+    image_cache.load(photo, LITE0_META.resize_size)  # a cached copy exists, and is not what evaluation reads
+    inputs, _ = next(eval_batches([(photo, 0)], LITE0_META, 1))
+    served = preprocess(decode(photo.read_bytes(), LITE0_META.resize_size, 10**9), LITE0_META)
+    np.testing.assert_array_equal(inputs.numpy(), served)

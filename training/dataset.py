@@ -158,11 +158,19 @@ def load_rgb(path: Path, side: int) -> Image.Image:
         raise DatasetError(f"{path}: {exc}") from exc
 
 
+def load_as_served(path: Path, side: int) -> Image.Image:
+    """An image exactly as the service would decode it as an upload: for evaluation."""
+    try:
+        return image_cache.decoded(path.read_bytes(), side)
+    except image_cache.UnreadableImage as exc:
+        raise DatasetError(f"{path}: {exc}") from exc
+
+
 def eval_batches(samples: list[tuple[Path, int]], meta: ModelMetadata, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yields (inputs, targets) preprocessed exactly as the service does."""
+    """Yields (inputs, targets) decoded and preprocessed exactly as the service does."""
     for start in range(0, len(samples), batch_size):
         chunk = samples[start:start + batch_size]
-        arrays = [preprocess(load_rgb(path, meta.resize_size), meta) for path, _ in chunk]
+        arrays = [preprocess(load_as_served(path, meta.resize_size), meta) for path, _ in chunk]
         yield torch.from_numpy(np.concatenate(arrays)), torch.tensor([label for _, label in chunk])
 
 

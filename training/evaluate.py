@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from chalicelib.imaging import preprocess
 from chalicelib.runtimes import Runtime, load_runtime
-from training.dataset import IMAGE_SUFFIXES, DatasetError, eval_batches, load_rgb, scan
+from training.dataset import IMAGE_SUFFIXES, DatasetError, eval_batches, load_as_served, load_rgb, scan
 
 MOST_WRONG = 12
 
@@ -92,7 +92,7 @@ def refusals(runtime: Runtime, folder: Path, batch_size: int) -> dict[str, Any]:
     for start in range(0, len(files), batch_size):
         chunk = files[start:start + batch_size]
         probabilities, recognised = _answers(runtime, np.concatenate(
-            [preprocess(load_rgb(path, runtime.metadata.resize_size), runtime.metadata) for path in chunk]))
+            [preprocess(load_as_served(path, runtime.metadata.resize_size), runtime.metadata) for path in chunk]))
         accepted += [{"path": str(path), "predicted": runtime.metadata.labels[int(probs.argmax())],
                       "confidence": round(float(probs.max()), 4)}
                      for path, probs, ok in zip(chunk, probabilities, recognised) if ok]

@@ -40,16 +40,22 @@ def load(path: Path, side: int) -> Image.Image:
         return Image.fromarray(np.load(cached, allow_pickle=False), "RGB")
     except (OSError, ValueError):  # not cached yet, or a file another run left half-written
         pass
-    try:
-        image = decode(data, side, _NO_PIXEL_LIMIT)
-    except ApiError as exc:
-        raise UnreadableImage(exc.message) from exc
+    image = decoded(data, side)
     scale = side / min(image.size)
     if scale < 1:
         image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
                              Image.BILINEAR, reducing_gap=3.0)
     _store(cached, np.asarray(image))
     return image
+
+
+def decoded(data: bytes, side: int) -> Image.Image:
+    """The picture exactly as the service decodes an upload (a JPEG drafted to no less
+    than side), never shrunk further: what evaluation must see."""
+    try:
+        return decode(data, side, _NO_PIXEL_LIMIT)
+    except ApiError as exc:
+        raise UnreadableImage(exc.message) from exc
 
 
 def _store(path: Path, pixels: np.ndarray) -> None:
