@@ -101,19 +101,28 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def preprocess(image: Image.Image, meta: ModelMetadata) -> np.ndarray:
     """Resize (shorter side to resize_size), centre-crop to input_size and normalise.
 
-    Returns float32 NCHW with N = 1. Only the crop's source region is resampled, so the
-    cost and memory stay bounded whatever the aspect ratio (3000x1 included).
-    """
+    Returns float32 NCHW with N = 1."""
+    return normalise(centre_square(image, meta.resize_size, meta.input_size), meta)
+
+
+def centre_square(image: Image.Image, resize_size: int, input_size: int) -> np.ndarray:
+    """uint8 (input_size, input_size, 3): the centre crop of the image resized to a
+    resize_size shorter side. Only the crop's source region is resampled, so the cost
+    and memory stay bounded whatever the aspect ratio (3000x1 included)."""
     width, height = image.size
-    scale = meta.resize_size / min(width, height)
-    crop = meta.input_size / scale  # the crop's side in source pixels
+    scale = resize_size / min(width, height)
+    crop = input_size / scale  # the crop's side in source pixels
     left, top = (width - crop) / 2, (height - crop) / 2
     square = image.resize(
-        (meta.input_size, meta.input_size),
+        (input_size, input_size),
         Image.BILINEAR,
         box=(left, top, left + crop, top + crop),
     )
-    pixels = np.asarray(square, dtype=np.float32)
+    return np.asarray(square)
+
+
+def normalise(pixels: np.ndarray, meta: ModelMetadata) -> np.ndarray:
+    """uint8 HWC pixels → float32 NCHW (N = 1), normalised as the metadata says."""
     std = np.asarray(meta.std, dtype=np.float32)
-    normalised = pixels * (1.0 / (255.0 * std)) - np.asarray(meta.mean, dtype=np.float32) / std
+    normalised = pixels.astype(np.float32) * (1.0 / (255.0 * std)) - np.asarray(meta.mean, dtype=np.float32) / std
     return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None])

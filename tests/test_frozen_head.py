@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from chalicelib.imaging import preprocess
+from chalicelib.imaging import centre_square, decode, preprocess
 from chalicelib.metadata import ModelMetadata
 from training import image_cache
 from training.__main__ import main
@@ -41,24 +41,21 @@ def jpeg(size: tuple[int, int], seed: int = 0) -> bytes:
     return buffer.getvalue()
 
 
-def test_an_image_is_decoded_once_shrunk_and_kept_by_its_content(tmp_path: Path) -> None:
+def test_an_image_is_decoded_once_and_kept_by_its_content(tmp_path: Path) -> None:
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(jpeg((1600, 1200)))
-    image = image_cache.load(photo, 256)
-    assert image.size == (341, 256) and image.mode == "RGB"
-    cached = list(image_cache.cache_dir().glob("*-256.npy"))
-    assert len(cached) >= 1
-    entry = max(cached, key=lambda p: p.stat().st_mtime)
-    # Read back from the cache, not decoded again: the entry is what a second load returns.
-    np.save(entry, np.zeros((256, 341, 3), np.uint8))
-    assert np.asarray(image_cache.load(photo, 256)).max() == 0
-    # New bytes at the same path are a new entry.
+    view = image_cache.service_view(photo, 256, 224)
+    served = centre_square(decode(photo.read_bytes(), 256, 10**9), 256, 224)
+    np.testing.assert_array_equal(view, served)  # the service's very pixels
+    assert view.shape == (224, 224, 3) and view.dtype == np.uint8
+    entry = max(image_cache.cache_dir().glob("*-256-224.npy"), key=lambda p: p.stat().st_mtime)
+    # Read back from the cache, not decoded again: the entry is what a second read returns.
+    np.save(entry, np.zeros((224, 224, 3), np.uint8))
+    assert image_cache.service_view(photo, 256, 224).max() == 0
+    # New bytes at the same path are a new entry; other sizes too.
     photo.write_bytes(jpeg((1600, 1200), seed=1))
-    assert np.asarray(image_cache.load(photo, 256)).max() > 0
-    # A smaller image is never enlarged.
-    small = tmp_path / "small.jpg"
-    small.write_bytes(jpeg((200, 100)))
-    assert image_cache.load(small, 256).size == (200, 100)
+    assert image_cache.service_view(photo, 256, 224).max() > 0
+    assert image_cache.service_view(photo, 73, 64).shape == (64, 64, 3)
 
 
 def test_a_truncated_photo_is_unreadable_and_leaves_nothing_in_the_cache(tmp_path: Path) -> None:
@@ -66,7 +63,7 @@ def test_a_truncated_photo_is_unreadable_and_leaves_nothing_in_the_cache(tmp_pat
     photo.write_bytes(jpeg((800, 600), seed=7)[:-400])
     before = set(image_cache.cache_dir().glob("*")) if image_cache.cache_dir().exists() else set()
     with pytest.raises(image_cache.UnreadableImage, match="truncated"):
-        image_cache.load(photo, 128)
+        image_cache.service_view(photo, 146, 128)
     assert set(image_cache.cache_dir().glob("*")) == before
 
 
@@ -75,7 +72,7 @@ def test_a_cache_that_cannot_be_written_still_decodes(tmp_path: Path, monkeypatc
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file"))
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(jpeg((300, 200)))
-    assert image_cache.load(photo, 100).size == (150, 100)
+    assert image_cache.service_view(photo, 114, 100).shape == (100, 100, 3)
 
 
 def test_the_head_is_the_logistic_regression_folded_onto_raw_features() -> None:
@@ -104,14 +101,15 @@ def test_two_labels_give_two_logits() -> None:
 
 def test_the_first_view_is_the_service_view_and_a_seed_repeats_the_rest(small_data: Path) -> None:
     network = build_network("efficientnet_lite0", 3, pretrained=True)
-    files = [path for path, _ in scan(small_data / "train", LITE0_META.resize_size).samples][:4]
+    files = [path for path, _ in scan(small_data / "train", LITE0_META.input_size).samples][:4]
     torch.manual_seed(0)
     first = pooled_features(network.backbone, files, LITE0_META, augmented=2)
     torch.manual_seed(0)
     again = pooled_features(network.backbone, files, LITE0_META, augmented=2)
     assert first.shape == (4, 3, 1280)
     np.testing.assert_array_equal(first, again)
-    service = torch.from_numpy(np.concatenate([preprocess(image_cache.load(f, 73), LITE0_META) for f in files]))
+    service = torch.from_numpy(np.concatenate(
+        [preprocess(decode(f.read_bytes(), LITE0_META.resize_size, 10**9), LITE0_META) for f in files]))
     with torch.inference_mode():
         expected = network.backbone.eval()(service).numpy()
     np.testing.assert_allclose(first[:, 0], expected, atol=1e-4)
@@ -192,14 +190,12 @@ def test_fine_tune_mistakes_are_one_line(argv: list[str], message: str, small_da
 
 
 def test_evaluation_sees_an_image_exactly_as_the_service_decodes_it(tmp_path: Path) -> None:
-    """Training reads the cache's shrunk copy; evaluation must not, or its figures would
-    be for inputs the service never computes."""
-    from chalicelib.imaging import decode
+    """Validation, calibration and evaluation figures are for the inputs the service computes."""
     from training.dataset import eval_batches
 
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(jpeg((1600, 1200), seed=3))
-    image_cache.load(photo, LITE0_META.resize_size)  # a cached copy exists, and is not what evaluation reads
-    inputs, _ = next(eval_batches([(photo, 0)], LITE0_META, 1))
-    served = preprocess(decode(photo.read_bytes(), LITE0_META.resize_size, 10**9), LITE0_META)
-    np.testing.assert_array_equal(inputs.numpy(), served)
+    for _ in range(2):  # decoded, then read from the cache
+        inputs, _ = next(eval_batches([(photo, 0)], LITE0_META, 1))
+        served = preprocess(decode(photo.read_bytes(), LITE0_META.resize_size, 10**9), LITE0_META)
+        np.testing.assert_array_equal(inputs.numpy(), served)

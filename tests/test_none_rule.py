@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 import torch
 
+from chalicelib.imaging import preprocess
 from chalicelib.metadata import MetadataError, ModelLoadError, ModelMetadata, NoneRule
 from chalicelib.runtimes import load_runtime
 from tests.colour_model import colour_batch, COLOUR_META, MeanColour
-from training.dataset import load_rgb
+from training.dataset import service_input
 from training.export import export
 from training.negatives import clutter, photo_files
 from training.networks import build_network
 from training.checkpoint import load_checkpoint, save_checkpoint
-from training.features import image_features
+from training.features import input_features
 from training.none_rule import (WithFeatureDistance, WithReferenceMass, best_threshold, fit_feature_distance,
                                 landing_classes, pretrained_rule)
 from training.synth import render
@@ -66,11 +67,13 @@ def probe_features() -> dict[str, np.ndarray]:
     """Pooled Lite0 features: renders of the three foods to train and validate on, and
     non-food images (scikit-learn's two photos, rendered empty tables)."""
     network = build_network("efficientnet_lite0", 3, pretrained=True).eval()
-    train = [render(label, seed, 256) for seed in range(8) for label in FOODS]
-    val = [render(label, seed, 256) for seed in range(100, 104) for label in FOODS]
-    none = [load_rgb(p, 256) for p in photo_files()["scikit-learn samples"]] + clutter(10)
-    return {"train": image_features(network.backbone, train, PROBE), "train_labels": np.tile([0, 1, 2], 8),
-            "val": image_features(network.backbone, val, PROBE), "none": image_features(network.backbone, none, PROBE)}
+    inputs = lambda images: np.concatenate([preprocess(image, PROBE) for image in images])
+    train = inputs([render(label, seed, 256) for seed in range(8) for label in FOODS])
+    val = inputs([render(label, seed, 256) for seed in range(100, 104) for label in FOODS])
+    none = np.concatenate([*(service_input(p, PROBE) for p in photo_files()["scikit-learn samples"]),
+                           inputs(clutter(10))])
+    return {"train": input_features(network.backbone, train), "train_labels": np.tile([0, 1, 2], 8),
+            "val": input_features(network.backbone, val), "none": input_features(network.backbone, none)}
 
 
 @pytest.mark.parametrize("requested", ["feature_distance", "reference_mass", "auto"])

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from chalicelib.imaging import preprocess
+from chalicelib.imaging import normalise
 from chalicelib.metadata import ModelMetadata
 from chalicelib.settings import usable_cpus
 from training import image_cache
@@ -41,12 +41,13 @@ def resize_side(input_size: int) -> int:
     return round(input_size * 256 / 224)
 
 
-def scan(root: Path, side: int = resize_side(224)) -> Split:
+def scan(root: Path, input_size: int = 224) -> Split:
     """Lists an ImageFolder tree, refusing one that cannot train, with every problem named:
     fewer than two classes, an empty class, files that are not images, images that do not
-    decode (every one is decoded to its end, at side, into the image cache that training
-    then reads, so that a truncated file stops the run here). root may also be a part's
-    list that train wrote (build/mine/val.txt), whose images were checked when it was written."""
+    decode (every one is decoded to its end, for a model of input_size, into the image
+    cache that training then reads, so that a truncated file stops the run here). root may
+    also be a part's list that train wrote (build/mine/val.txt), whose images were checked
+    when it was written."""
     if root.is_file():
         return read_list(root)
     if not root.exists():
@@ -64,7 +65,7 @@ def scan(root: Path, side: int = resize_side(224)) -> Split:
         if not images:
             problems.append(f"{root / label}: class folder has no images")
         samples += [(p, index) for p in images]
-    problems += _undecodable([path for path, _ in samples], root, side)
+    problems += _undecodable([path for path, _ in samples], root, input_size)
     if problems:
         shown = "\n  ".join(problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
@@ -72,11 +73,11 @@ def scan(root: Path, side: int = resize_side(224)) -> Split:
     return Split(labels, samples)
 
 
-def _undecodable(images: list[Path], root: Path, side: int) -> list[str]:
+def _undecodable(images: list[Path], root: Path, input_size: int) -> list[str]:
     """The images that do not decode as training decodes them, each with the reason."""
     def problem(path: Path) -> str | None:
         try:
-            image_cache.load(path, side)
+            image_cache.service_view(path, resize_side(input_size), input_size)
         except image_cache.UnreadableImage as exc:
             return str(exc)
         except OSError as exc:
@@ -106,16 +107,16 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
 
 
 def split_parts(data: Path, val_fraction: float, test_fraction: float, seed: int,
-                side: int = resize_side(224)) -> dict[str, Split]:
+                input_size: int = 224) -> dict[str, Split]:
     """train, val and test: DATA/train, DATA/val and DATA/test where the tree has them;
     a part it lacks is held out of train (or, for DATA/<class>/*, of the whole), that
     fraction of each class, deterministically by seed."""
     whole = data / "train" if (data / "train").is_dir() else data
-    parts = {"train": scan(whole, side)}
+    parts = {"train": scan(whole, input_size)}
     left = 1.0  # of the whole, what train still holds
     for name, fraction in (("test", test_fraction), ("val", val_fraction)):
         if whole != data and (data / name).is_dir():
-            parts[name] = scan(data / name, side)
+            parts[name] = scan(data / name, input_size)
             if parts[name].labels != parts["train"].labels:
                 raise DatasetError(f"train/ has classes {list(parts['train'].labels)} but {name}/ has {list(parts[name].labels)}")
         else:
@@ -149,28 +150,24 @@ def read_list(path: Path) -> Split:
     return Split(tuple(labels), samples)
 
 
-def load_rgb(path: Path, side: int) -> Image.Image:
-    """A training image decoded as the service decodes an upload, its shorter side shrunk
-    to side, from the image cache."""
+def service_view(path: Path, meta: ModelMetadata) -> Image.Image:
+    """The square the service would crop from this file for meta's model (the image cache's)."""
     try:
-        return image_cache.load(path, side)
+        return Image.fromarray(image_cache.service_view(path, meta.resize_size, meta.input_size), "RGB")
     except image_cache.UnreadableImage as exc:
         raise DatasetError(f"{path}: {exc}") from exc
 
 
-def load_as_served(path: Path, side: int) -> Image.Image:
-    """An image exactly as the service would decode it as an upload: for evaluation."""
-    try:
-        return image_cache.decoded(path.read_bytes(), side)
-    except image_cache.UnreadableImage as exc:
-        raise DatasetError(f"{path}: {exc}") from exc
+def service_input(path: Path, meta: ModelMetadata) -> np.ndarray:
+    """float32 NCHW (N = 1): exactly what the service would feed the model for this file."""
+    return normalise(np.asarray(service_view(path, meta)), meta)
 
 
 def eval_batches(samples: list[tuple[Path, int]], meta: ModelMetadata, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yields (inputs, targets) decoded and preprocessed exactly as the service does."""
     for start in range(0, len(samples), batch_size):
         chunk = samples[start:start + batch_size]
-        arrays = [preprocess(load_as_served(path, meta.resize_size), meta) for path, _ in chunk]
+        arrays = [service_input(path, meta) for path, _ in chunk]
         yield torch.from_numpy(np.concatenate(arrays)), torch.tensor([label for _, label in chunk])
 
 

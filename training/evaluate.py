@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from chalicelib.imaging import preprocess
 from chalicelib.runtimes import Runtime, load_runtime
-from training.dataset import IMAGE_SUFFIXES, DatasetError, eval_batches, load_as_served, load_rgb, scan
+from training import image_cache
+from training.dataset import IMAGE_SUFFIXES, DatasetError, eval_batches, scan, service_input
 
 MOST_WRONG = 12
 
@@ -26,7 +26,7 @@ def evaluate(model_file: Path, split_dir: Path, none_dirs: list[Path] | None = N
     runtime = load_runtime(model_file)
     meta = runtime.metadata
     labels = meta.labels
-    split = scan(split_dir, meta.resize_size)
+    split = scan(split_dir, meta.input_size)
     if split.labels != labels:
         raise DatasetError(f"{split_dir} holds classes {list(split.labels)}, the model knows {list(labels)}")
     confusion = np.zeros((len(labels), len(labels) + 1), dtype=int)
@@ -92,7 +92,7 @@ def refusals(runtime: Runtime, folder: Path, batch_size: int) -> dict[str, Any]:
     for start in range(0, len(files), batch_size):
         chunk = files[start:start + batch_size]
         probabilities, recognised = _answers(runtime, np.concatenate(
-            [preprocess(load_as_served(path, runtime.metadata.resize_size), runtime.metadata) for path in chunk]))
+            [service_input(path, runtime.metadata) for path in chunk]))
         accepted += [{"path": str(path), "predicted": runtime.metadata.labels[int(probs.argmax())],
                       "confidence": round(float(probs.max()), 4)}
                      for path, probs, ok in zip(chunk, probabilities, recognised) if ok]
@@ -158,7 +158,7 @@ def draw_most_wrong(wrong: list[dict[str, Any]], side: int = 160) -> Image.Image
     for k, item in enumerate(wrong):
         x, y = (k % columns) * side, (k // columns) * (side + caption)
         path = Path(item["path"])
-        thumb = load_rgb(path, side)
+        thumb = Image.fromarray(image_cache.service_view(path, side, side), "RGB")  # what the model saw, in small
         thumb.thumbnail((side - 4, side - 4))
         sheet.paste(thumb, (x + 2, y + 2))
         answer = f"{item['label']} -> {item['predicted']} {item['confidence']:.0%}"  # ASCII: every font has it

@@ -16,10 +16,10 @@ from torch import nn
 from torchvision import transforms
 from tqdm import tqdm
 
-from chalicelib.imaging import preprocess
+from chalicelib.imaging import normalise
 from chalicelib.metadata import ModelMetadata
 from chalicelib.settings import usable_cpus
-from training.dataset import load_rgb
+from training.dataset import service_view
 
 BATCH = 32
 T = TypeVar("T")
@@ -38,9 +38,6 @@ def augmenter(meta: ModelMetadata, size: int | None = None) -> transforms.Compos
     ])
 
 
-def views(image: Image.Image, meta: ModelMetadata, augmented: int, augment: transforms.Compose) -> list[torch.Tensor]:
-    """The service's view of image, then augmented random ones."""
-    return [torch.from_numpy(preprocess(image, meta)[0]), *(augment(image) for _ in range(augmented))]
 
 
 def pooled_features(backbone: nn.Module, files: list[Path], meta: ModelMetadata, augmented: int = 0,
@@ -51,9 +48,14 @@ def pooled_features(backbone: nn.Module, files: list[Path], meta: ModelMetadata,
     augment = augmenter(meta)
     per_batch = max(1, BATCH // (1 + augmented))
     rows: list[np.ndarray] = []
+    def decoded(path: Path) -> tuple[np.ndarray, Image.Image]:
+        view = service_view(path, meta)  # augmented views are drawn from the service's own square
+        return normalise(np.asarray(view), meta)[0], view
+
     with ThreadPoolExecutor(usable_cpus()) as pool:
-        images = _prefetched(pool, lambda path: load_rgb(path, meta.resize_size), files, 2 * BATCH)
-        stacks = (torch.stack(views(image, meta, augmented, augment)) for image in images)
+        images = _prefetched(pool, decoded, files, 2 * BATCH)
+        stacks = (torch.stack([torch.from_numpy(served), *(augment(image) for _ in range(augmented))])
+                  for served, image in images)
         for chunk in tqdm(_chunks(stacks, per_batch), total=-(-len(files) // per_batch), desc=desc, unit="batch",
                           leave=False, disable=None):  # None: shown on a terminal only
             rows.append(_forward(backbone, torch.cat(chunk)).reshape(len(chunk), 1 + augmented, -1))
@@ -80,9 +82,9 @@ def _forward(backbone: nn.Module, batch: torch.Tensor) -> np.ndarray:
         return backbone(batch.to(device).contiguous(memory_format=torch.channels_last)).float().cpu().numpy()
 
 
-def image_features(backbone: nn.Module, images: Iterable[Image.Image], meta: ModelMetadata) -> np.ndarray:
-    """float32 (N, features): the service's view of decoded images."""
-    batches = _chunks((torch.from_numpy(preprocess(image, meta)[0]) for image in images), BATCH)
+def input_features(backbone: nn.Module, inputs: np.ndarray) -> np.ndarray:
+    """float32 (N, features) of float32 NCHW model inputs."""
+    batches = _chunks((torch.from_numpy(row) for row in inputs), BATCH)
     rows = [_forward(backbone, torch.stack(chunk)) for chunk in batches]
     return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
 

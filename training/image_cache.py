@@ -1,10 +1,12 @@
-"""Training images decoded once: each file is decoded as the service decodes it (JPEGs in
-Pillow's draft mode), shrunk to the side training needs, and kept on disk keyed by the
-file's content and that side, so that the folder check, training, calibration and export,
-in this run and the next, never decode the same photo twice.
+"""Training images decoded once: each file is decoded as the service decodes an upload
+(JPEGs in Pillow's draft mode), resized and centre-cropped as the service does, and the
+resulting pixels (the model's input before normalising) are kept on disk keyed by the
+file's content and the model's sizes. The folder check, training, calibration, export and
+evaluation, in this run and the next, read those: no photo is decoded twice, and none is
+scored otherwise than the service would score it.
 
 The cache lives in $XDG_CACHE_HOME/donut-or-not/images (~/.cache/… by default): one .npy
-file of RGB bytes per image and side, written atomically; deleting the folder is safe.
+file of RGB bytes per image and size, written atomically; deleting the folder is safe.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from chalicelib.errors import ApiError
-from chalicelib.imaging import decode
+from chalicelib.imaging import centre_square, decode
 
 _NO_PIXEL_LIMIT = 10**12  # training photos are the user's own: no decompression-bomb guard
 
@@ -32,30 +33,21 @@ def cache_dir() -> Path:
     return Path(base) / "donut-or-not" / "images"
 
 
-def load(path: Path, side: int) -> Image.Image:
-    """path's picture, upright RGB, its shorter side shrunk to side (never enlarged)."""
+def service_view(path: Path, resize_size: int, input_size: int) -> np.ndarray:
+    """uint8 (input_size, input_size, 3): exactly what the service would feed a model of
+    these sizes for this file as an upload, before normalising."""
     data = path.read_bytes()
-    cached = cache_dir() / f"{hashlib.sha256(data).hexdigest()}-{side}.npy"
+    cached = cache_dir() / f"{hashlib.sha256(data).hexdigest()}-{resize_size}-{input_size}.npy"
     try:
-        return Image.fromarray(np.load(cached, allow_pickle=False), "RGB")
+        return np.load(cached, allow_pickle=False)
     except (OSError, ValueError):  # not cached yet, or a file another run left half-written
         pass
-    image = decoded(data, side)
-    scale = side / min(image.size)
-    if scale < 1:
-        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                             Image.BILINEAR, reducing_gap=3.0)
-    _store(cached, np.asarray(image))
-    return image
-
-
-def decoded(data: bytes, side: int) -> Image.Image:
-    """The picture exactly as the service decodes an upload (a JPEG drafted to no less
-    than side), never shrunk further: what evaluation must see."""
     try:
-        return decode(data, side, _NO_PIXEL_LIMIT)
+        pixels = centre_square(decode(data, resize_size, _NO_PIXEL_LIMIT), resize_size, input_size)
     except ApiError as exc:
         raise UnreadableImage(exc.message) from exc
+    _store(cached, pixels)
+    return pixels
 
 
 def _store(path: Path, pixels: np.ndarray) -> None:

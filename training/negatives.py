@@ -15,9 +15,13 @@ import importlib.util
 import re
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
-from training.dataset import IMAGE_SUFFIXES, load_rgb
+from chalicelib.imaging import preprocess
+from chalicelib.metadata import ModelMetadata
+
+from training.dataset import IMAGE_SUFFIXES, service_input
 
 GNOME_WALLPAPERS = Path("/usr/share/backgrounds")
 PLASMA_WALLPAPERS = Path("/usr/share/wallpapers")  # <name>/contents/images/<width>x<height>.<ext>
@@ -80,15 +84,16 @@ def clutter(count: int = CLUTTER_COUNT, size: int = 256) -> list[Image.Image]:
     return [render_empty(seed, size) for seed in range(count)]
 
 
-def none_images(min_side: int, extra: Path | None = None) -> tuple[list[Image.Image], dict[str, int]]:
-    """Decoded (as the service decodes) non-food images for calibration, and their count by source."""
-    images, counts = [], {}
+def none_inputs(meta: ModelMetadata, extra: Path | None = None) -> tuple[np.ndarray, dict[str, int]]:
+    """float32 NCHW inputs of the non-food images for calibration, exactly as the service
+    would feed them to the model, and their count by source."""
+    inputs, counts = [], {}
     for source, files in photo_files(extra).items():
-        images += [load_rgb(path, min_side) for path in files]
+        inputs += [service_input(path, meta) for path in files]
         counts[source] = len(files)
     extra_clutter = clutter()
     counts["procedural clutter"] = len(extra_clutter)
-    return images + extra_clutter, counts
+    return np.concatenate(inputs + [preprocess(image, meta) for image in extra_clutter]), counts
 
 
 def held_out_photos() -> list[Path]:

@@ -16,12 +16,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from chalicelib.imaging import preprocess
 from chalicelib.metadata import ModelMetadata, NoneRule
 from chalicelib.settings import usable_cpus
 from training import device as devices
-from training.dataset import Split, eval_batches, load_rgb, resize_side, split_parts
-from training.features import augmenter, image_features, pooled_features
+from training.dataset import Split, eval_batches, resize_side, service_view, split_parts
+from training.features import augmenter, input_features, pooled_features
 from training.head import MAX_ITERATIONS, fit_head
 from training.networks import Network, backbone_blocks, build_network, normalisation
 
@@ -73,7 +72,7 @@ def load_init_weights(model: Network, path: Path) -> None:
 class _Augmented(torch.utils.data.Dataset):
     def __init__(self, samples: list[tuple[Path, int]], size: int, meta: ModelMetadata) -> None:
         self.samples = samples
-        self.side = meta.resize_size
+        self.meta = meta
         self.transform = augmenter(meta, size)
 
     def __len__(self) -> int:
@@ -81,7 +80,7 @@ class _Augmented(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         path, label = self.samples[i]
-        return self.transform(load_rgb(path, self.side)), label
+        return self.transform(service_view(path, self.meta)), label
 
 
 def evaluate_loss(model: nn.Module, samples, meta: ModelMetadata, batch_size: int,
@@ -129,7 +128,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     torch.set_num_threads(cfg.threads)
     device = devices.choose(cfg.device)
     side = resize_side(cfg.input_size)
-    parts = split_parts(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed, side)
+    parts = split_parts(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.input_size)
     mean, std = normalisation(cfg.architecture)
     meta = ModelMetadata(name=name, version=version, architecture=cfg.architecture, labels=parts["train"].labels,
                          input_size=cfg.input_size, resize_size=side, mean=mean, std=std)
@@ -317,17 +316,16 @@ def calibrate_none_rule(model: Network, val_samples, meta: ModelMetadata, cfg: T
                         features: Features | None = None) -> NoneRule:
     """The none-rule from the validation split and the non-food images. features: the
     pooled features fitting computed, where the backbone was frozen."""
-    from training.negatives import none_images
+    from training.negatives import none_inputs
     from training.none_rule import calibrate, pretrained_rule, scores, scoring
 
-    negatives, sources = none_images(meta.resize_size, cfg.none_images)
+    negatives, sources = none_inputs(meta, cfg.none_images)
     if features is not None:
         rule = pretrained_rule(model, features.train, features.train_labels, features.val,
-                               image_features(model.backbone, negatives, meta), cfg.none_rule, sources)
+                               input_features(model.backbone, negatives), cfg.none_rule, sources)
     else:
         module = scoring(model, "max_probability").eval()
-        refuse = [torch.from_numpy(np.concatenate([preprocess(image, meta) for image in negatives[i:i + cfg.batch_size]]))
-                  for i in range(0, len(negatives), cfg.batch_size)]
+        refuse = [torch.from_numpy(negatives[i:i + cfg.batch_size]) for i in range(0, len(negatives), cfg.batch_size)]
         accept = [inputs for inputs, _ in eval_batches(val_samples, meta, cfg.batch_size)]
         rule = calibrate("max_probability", scores(module, accept), scores(module, refuse), sources=sources)
     chosen = rule.calibration.get("chosen_from")
