@@ -31,6 +31,19 @@ def rendered(label: str, seed: int, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def local_label(data: bytes) -> str:
+    """The served demo file's answer for these bytes, computed here, outside the sandbox:
+    the zip must give the same one (parity, whatever the demo's accuracy on renders)."""
+    from chalicelib.imaging import decode, preprocess
+    from chalicelib.runtimes import load_runtime
+    from devtools.demo_model import SERVED
+
+    runtime = load_runtime(SERVED)
+    meta = runtime.metadata
+    probabilities = runtime.run(preprocess(decode(data, meta.resize_size, 10**9), meta)).probabilities
+    return meta.labels[int(probabilities.argmax())]
+
+
 @pytest.fixture(scope="module")
 def sandbox(package: Path, s3: Any, local_s3: Any) -> Iterator[LambdaSandbox]:
     from devtools.demo_model import build_demo_models
@@ -93,14 +106,15 @@ def test_health_answers_before_any_model_load(cold_then_warm: dict) -> None:
 def test_first_prediction_is_cold_and_fetches_the_model_into_tmp(cold_then_warm: dict, sandbox: LambdaSandbox) -> None:
     answer = body(cold_then_warm["jpeg"])
     assert cold_then_warm["jpeg"]["statusCode"] == 200
-    assert answer["label"] == "vada" and answer["cold_start"] is True
+    assert answer["label"] == local_label(rendered("vada", 777, "JPEG")) and answer["cold_start"] is True
     assert answer["model"]["name"] == "donut-bagel-vada"
     cached = sorted(p.name for p in (sandbox.tmp / "donut-or-not-models").iterdir())
     assert f"{answer['model']['sha256']}.onnx" in cached and len(cached) == 2  # and its .source index
 
 
 def test_later_predictions_are_warm(cold_then_warm: dict) -> None:
-    for name, label in (("png", "vada"), ("multipart", "bagel")):
+    for name, label in (("png", local_label(rendered("vada", 777, "PNG"))),
+                        ("multipart", local_label(rendered("bagel", 779, "JPEG")))):
         assert cold_then_warm[name]["statusCode"] == 200, body(cold_then_warm[name])
         answer = body(cold_then_warm[name])
         assert answer["label"] == label and answer["cold_start"] is False
@@ -121,7 +135,6 @@ def test_phone_formats_answer_as_the_same_picture_does(cold_then_warm: dict, nam
     assert cold_then_warm[name]["statusCode"] == 200, body(cold_then_warm[name])
     reference = {p["label"]: p["probability"] for p in body(cold_then_warm["png"])["predictions"]}
     answer = body(cold_then_warm[name])
-    assert answer["label"] == "vada"
     assert all(abs(p["probability"] - reference[p["label"]]) < 0.05 for p in answer["predictions"])
 
 
@@ -153,5 +166,6 @@ def test_every_module_loads_from_the_zips_bytecode(cold_then_warm: dict, sandbox
 def test_a_new_container_reuses_the_verified_model_in_tmp(cold_then_warm: dict, sandbox: LambdaSandbox) -> None:
     before = {p: p.stat().st_mtime_ns for p in (sandbox.tmp / "donut-or-not-models").iterdir()}
     [response] = sandbox.invoke([api_event("POST", "/predict", rendered("vada", 777, "JPEG"), {"Content-Type": "image/jpeg"})])
-    assert body(response)["cold_start"] is True and body(response)["label"] == "vada"
+    assert body(response)["cold_start"] is True
+    assert body(response)["label"] == local_label(rendered("vada", 777, "JPEG"))
     assert {p: p.stat().st_mtime_ns for p in (sandbox.tmp / "donut-or-not-models").iterdir()} == before
