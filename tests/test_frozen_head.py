@@ -101,7 +101,7 @@ def test_two_labels_give_two_logits() -> None:
 
 def test_the_first_view_is_the_service_view_and_a_seed_repeats_the_rest(small_data: Path) -> None:
     network = build_network("efficientnet_lite0", 3, pretrained=True)
-    files = [path for path, _ in scan(small_data / "train", LITE0_META.input_size).samples][:4]
+    files = [path for path, _ in scan(small_data / "train", (LITE0_META.resize_size, LITE0_META.input_size)).samples][:4]
     torch.manual_seed(0)
     first = pooled_features(network.backbone, files, LITE0_META, augmented=2)
     torch.manual_seed(0)

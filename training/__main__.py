@@ -179,12 +179,13 @@ def run(args: argparse.Namespace) -> None:
         from training.dataset import check_batch, scan
 
         model, meta = load_checkpoint(args.weights)
-        check_images = scan(args.check_images, meta.input_size)
+        check_images = scan(args.check_images, (meta.resize_size, meta.input_size))
         check = check_batch(check_images, meta)
         if args.int8:
             from training.quantize import CALIBRATION_IMAGES, VALIDATION_IMAGES, export_int8
 
-            calibration = check_batch(scan(args.calibration_images, meta.input_size), meta, CALIBRATION_IMAGES)
+            calibration = check_batch(scan(args.calibration_images, (meta.resize_size, meta.input_size)), meta,
+                                      CALIBRATION_IMAGES)
             validation = check_batch(check_images, meta, VALIDATION_IMAGES)
         for out in args.out:
             if args.int8:

@@ -41,13 +41,13 @@ def resize_side(input_size: int) -> int:
     return round(input_size * 256 / 224)
 
 
-def scan(root: Path, input_size: int = 224) -> Split:
+def scan(root: Path, sizes: tuple[int, int] = (resize_side(224), 224)) -> Split:
     """Lists an ImageFolder tree, refusing one that cannot train, with every problem named:
     fewer than two classes, an empty class, files that are not images, images that do not
-    decode (every one is decoded to its end, for a model of input_size, into the image
-    cache that training then reads, so that a truncated file stops the run here). root may
-    also be a part's list that train wrote (build/mine/val.txt), whose images were checked
-    when it was written."""
+    decode (every one is decoded to its end, for a model of sizes (resize_size, input_size),
+    into the image cache that training then reads, so that a truncated file stops the run
+    here). root may also be a part's list that train wrote (build/mine/val.txt), whose
+    images were checked when it was written."""
     if root.is_file():
         return read_list(root)
     if not root.exists():
@@ -65,7 +65,7 @@ def scan(root: Path, input_size: int = 224) -> Split:
         if not images:
             problems.append(f"{root / label}: class folder has no images")
         samples += [(p, index) for p in images]
-    problems += _undecodable([path for path, _ in samples], root, input_size)
+    problems += _undecodable([path for path, _ in samples], root, sizes)
     if problems:
         shown = "\n  ".join(problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
@@ -73,11 +73,11 @@ def scan(root: Path, input_size: int = 224) -> Split:
     return Split(labels, samples)
 
 
-def _undecodable(images: list[Path], root: Path, input_size: int) -> list[str]:
+def _undecodable(images: list[Path], root: Path, sizes: tuple[int, int]) -> list[str]:
     """The images that do not decode as training decodes them, each with the reason."""
     def problem(path: Path) -> str | None:
         try:
-            image_cache.service_view(path, resize_side(input_size), input_size)
+            image_cache.service_view(path, *sizes)
         except image_cache.UnreadableImage as exc:
             return str(exc)
         except OSError as exc:
@@ -107,16 +107,16 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
 
 
 def split_parts(data: Path, val_fraction: float, test_fraction: float, seed: int,
-                input_size: int = 224) -> dict[str, Split]:
+                sizes: tuple[int, int] = (resize_side(224), 224)) -> dict[str, Split]:
     """train, val and test: DATA/train, DATA/val and DATA/test where the tree has them;
     a part it lacks is held out of train (or, for DATA/<class>/*, of the whole), that
     fraction of each class, deterministically by seed."""
     whole = data / "train" if (data / "train").is_dir() else data
-    parts = {"train": scan(whole, input_size)}
+    parts = {"train": scan(whole, sizes)}
     left = 1.0  # of the whole, what train still holds
     for name, fraction in (("test", test_fraction), ("val", val_fraction)):
         if whole != data and (data / name).is_dir():
-            parts[name] = scan(data / name, input_size)
+            parts[name] = scan(data / name, sizes)
             if parts[name].labels != parts["train"].labels:
                 raise DatasetError(f"train/ has classes {list(parts['train'].labels)} but {name}/ has {list(parts[name].labels)}")
         else:

@@ -26,7 +26,7 @@ def evaluate(model_file: Path, split_dir: Path, none_dirs: list[Path] | None = N
     runtime = load_runtime(model_file)
     meta = runtime.metadata
     labels = meta.labels
-    split = scan(split_dir, meta.input_size)
+    split = scan(split_dir, (meta.resize_size, meta.input_size))
     if split.labels != labels:
         raise DatasetError(f"{split_dir} holds classes {list(split.labels)}, the model knows {list(labels)}")
     confusion = np.zeros((len(labels), len(labels) + 1), dtype=int)

@@ -38,8 +38,6 @@ def augmenter(meta: ModelMetadata, size: int | None = None) -> transforms.Compos
     ])
 
 
-
-
 def pooled_features(backbone: nn.Module, files: list[Path], meta: ModelMetadata, augmented: int = 0,
                     desc: str = "features") -> np.ndarray:
     """float32 (len(files), 1 + augmented, features): per file, its views' pooled features.
@@ -48,6 +46,8 @@ def pooled_features(backbone: nn.Module, files: list[Path], meta: ModelMetadata,
     augment = augmenter(meta)
     per_batch = max(1, BATCH // (1 + augmented))
     rows: list[np.ndarray] = []
+    forward = _forward(backbone)
+
     def decoded(path: Path) -> tuple[np.ndarray, Image.Image]:
         view = service_view(path, meta)  # augmented views are drawn from the service's own square
         return normalise(np.asarray(view), meta)[0], view
@@ -58,7 +58,7 @@ def pooled_features(backbone: nn.Module, files: list[Path], meta: ModelMetadata,
                   for served, image in images)
         for chunk in tqdm(_chunks(stacks, per_batch), total=-(-len(files) // per_batch), desc=desc, unit="batch",
                           leave=False, disable=None):  # None: shown on a terminal only
-            rows.append(_forward(backbone, torch.cat(chunk)).reshape(len(chunk), 1 + augmented, -1))
+            rows.append(forward(torch.cat(chunk)).reshape(len(chunk), 1 + augmented, -1))
     return np.concatenate(rows) if rows else np.zeros((0, 1 + augmented, 0), np.float32)
 
 
@@ -73,19 +73,23 @@ def _prefetched(pool: ThreadPoolExecutor, work: Callable[[T], R], items: list[T]
         yield ahead.popleft().result()
 
 
-def _forward(backbone: nn.Module, batch: torch.Tensor) -> np.ndarray:
-    """On the backbone's device; channels_last, where the CPU runs depthwise convolutions
-    about three times faster."""
+def _forward(backbone: nn.Module) -> Callable[[torch.Tensor], np.ndarray]:
+    """Pooled features of a batch, on the backbone's device; channels_last, where the CPU
+    runs depthwise convolutions about three times faster."""
     backbone.eval().to(memory_format=torch.channels_last)
     device = next(backbone.parameters()).device
-    with torch.inference_mode():
-        return backbone(batch.to(device).contiguous(memory_format=torch.channels_last)).float().cpu().numpy()
+
+    def forward(batch: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            return backbone(batch.to(device).contiguous(memory_format=torch.channels_last)).float().cpu().numpy()
+
+    return forward
 
 
 def input_features(backbone: nn.Module, inputs: np.ndarray) -> np.ndarray:
     """float32 (N, features) of float32 NCHW model inputs."""
-    batches = _chunks((torch.from_numpy(row) for row in inputs), BATCH)
-    rows = [_forward(backbone, torch.stack(chunk)) for chunk in batches]
+    forward = _forward(backbone)
+    rows = [forward(torch.stack(chunk)) for chunk in _chunks((torch.from_numpy(row) for row in inputs), BATCH)]
     return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
 
 

@@ -113,6 +113,13 @@ def scored(model: nn.Module, rule: NoneRule | None) -> nn.Module:
     return scoring(model, rule.score, tuple(rule.calibration.get("reference_classes", ())))
 
 
+def imagenet_probabilities(network: Network, features: np.ndarray) -> np.ndarray:
+    """The frozen ImageNet head's probabilities for pooled features."""
+    assert network.reference is not None
+    with torch.inference_mode():
+        return torch.softmax(network.reference(torch.from_numpy(features)), dim=1).numpy()
+
+
 def landing_classes(train_probabilities: np.ndarray, none_probabilities: np.ndarray) -> tuple[int, ...]:
     """The ImageNet classes the training images land on and the non-food images do not."""
     train_mass, none_mass = train_probabilities.mean(axis=0), none_probabilities.mean(axis=0)
@@ -148,23 +155,22 @@ def pretrained_rule(network: Network, train_x: np.ndarray, train_y: np.ndarray, 
     non-food images. requested: one of PRETRAINED_SCORES, or auto for the one with the
     best balanced accuracy on the half of the non-food images its fitting did not see.
     Leaves network.distance set only when feature_distance is chosen."""
-    network.distance = fit_feature_distance(train_x, train_y, network.head.out_features)
-    with torch.inference_mode():
-        train_probabilities = torch.softmax(network.reference(torch.from_numpy(train_x)), dim=1).numpy()
+    kinds = PRETRAINED_SCORES if requested == "auto" else (requested,)
+    network.distance = None
+    if "feature_distance" in kinds:
+        network.distance = fit_feature_distance(train_x, train_y, network.head.out_features)
+    train_probabilities = imagenet_probabilities(network, train_x) if "reference_mass" in kinds else None
 
     def fitted(kind: str, none_part: np.ndarray) -> tuple[nn.Module, tuple[int, ...]]:
         if kind == "feature_distance":
             return WithFeatureDistance(network), ()
-        with torch.inference_mode():
-            none_probabilities = torch.softmax(network.reference(torch.from_numpy(none_part)), dim=1).numpy()
-        classes = landing_classes(train_probabilities, none_probabilities)
+        classes = landing_classes(train_probabilities, imagenet_probabilities(network, none_part))
         return WithReferenceMass(network, classes), classes
 
     def score(module: nn.Module, features: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             return module.score_features(torch.from_numpy(features)).double().numpy()
 
-    kinds = PRETRAINED_SCORES if requested == "auto" else (requested,)
     held_out: dict[str, float] = {}
     if len(kinds) > 1:
         fit_half, check_half = none_x[0::2], none_x[1::2]

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from chalicelib.metadata import ModelMetadata
 from training.dataset import resize_side, scan
 from training.features import pooled_features
 from training.networks import LITE_NORMALISATION, build_network
+from training.none_rule import imagenet_probabilities
 
 # ImageNet-1k's food block, 923 'plate' to 965 'burrito', and 415 'bakery'; 966-969 are
 # drinks and cups, left out (a cup of coffee is not a donut).
@@ -35,10 +35,8 @@ def realism(data: Path) -> dict[str, Any]:
     meta = ModelMetadata("realism", "0", "efficientnet_lite0", split.labels, 224, resize_side(224),
                          *LITE_NORMALISATION)  # type: ignore[arg-type]
     network = build_network("efficientnet_lite0", len(split.labels), pretrained=True).eval()
-    assert network.reference is not None
     features = pooled_features(network.backbone, [path for path, _ in split.samples], meta)[:, 0]
-    with torch.inference_mode():
-        probabilities = torch.softmax(network.reference(torch.from_numpy(features)), dim=1).numpy()
+    probabilities = imagenet_probabilities(network, features)
     labels = np.array([label for _, label in split.samples])
     unit = features / np.linalg.norm(features, axis=1, keepdims=True)
     names = timm.data.ImageNetInfo()

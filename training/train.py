@@ -128,7 +128,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     torch.set_num_threads(cfg.threads)
     device = devices.choose(cfg.device)
     side = resize_side(cfg.input_size)
-    parts = split_parts(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.input_size)
+    parts = split_parts(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed, (side, cfg.input_size))
     mean, std = normalisation(cfg.architecture)
     meta = ModelMetadata(name=name, version=version, architecture=cfg.architecture, labels=parts["train"].labels,
                          input_size=cfg.input_size, resize_size=side, mean=mean, std=std)
