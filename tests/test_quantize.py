@@ -16,7 +16,7 @@ from tests.colour_model import COLOUR_META, ConvColour
 from tests.imagefiles import BLUE, GREEN, RED, noisy_photo, solid
 from tests.support import make_store
 from training import quantize
-from training.export import ExportError
+from training.errors import ExportError
 from training.publish import publish
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,12 @@ from chalicelib.runtimes import load_runtime
 from training.__main__ import main
 from training.checkpoint import load_checkpoint, save_checkpoint
 from tests import imagefiles as f
-from training.dataset import PARTS, DatasetError, check_batch, scan, service_view, split_parts, write_list
-from training.export import WRITERS, ExportError, write_checked
+from training.dataset import PARTS, check_batch, scan, service_view, split_parts, write_list
+from training.errors import AlreadyPublished, DatasetError, ExportError
+from training.export import WRITERS, write_checked
 from training.networks import build_network
 from training.none_rule import scored
-from training.publish import AlreadyPublished, publish
+from training.publish import publish
 from training.synth import CLASSES, synth
 from training.train import TrainConfig, train
 
@@ -420,3 +422,25 @@ def test_image_loaders_follow_the_usable_cpus(cpus: int, workers: int, monkeypat
 
     monkeypatch.setattr(device, "usable_cpus", lambda: cpus)
     assert device.loader_workers() == workers
+
+
+def test_publish_and_evaluate_of_an_onnx_file_run_without_torch(tiny_run: Path, tiny_data: Path, bucket: str,
+                                                                prefix: str, tmp_path: Path) -> None:
+    """In .venv-serve, as the README's deploy step runs publish: no torch there."""
+    from devtools import ROOT
+    from devtools.venvs import ensure_serve_venv
+
+    python = str(ensure_serve_venv() / "bin" / "python")
+    assert subprocess.run([python, "-c", "import torch"], capture_output=True).returncode != 0
+    run = lambda *argv: subprocess.run([python, "-m", "training", *argv], cwd=ROOT, capture_output=True, text=True,
+                                       timeout=300)
+    evaluated = run("evaluate", str(tiny_run / "model.onnx"), "--split", str(tiny_data / "test"),
+                    "--out", str(tmp_path / "eval"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads((tmp_path / "eval" / "report.json").read_text())["images"] == 3  # one per class
+    published = run("publish", str(tiny_run / "model.onnx"), "--bucket", bucket, "--prefix", prefix)
+    assert published.returncode == 0, published.stderr
+    assert published.stdout.strip() == f"s3://{bucket}/{prefix}/tiny/0.1/model.onnx"
+    trained = run("train", "--data", str(tiny_data), "--out", str(tmp_path / "o"), "--name", "x", "--version", "1")
+    assert trained.returncode == 2 and trained.stderr.count("\n") == 1
+    assert trained.stderr.startswith("error: train needs torch") and "Traceback" not in trained.stderr

@@ -7,9 +7,7 @@ import functools
 import sys
 from pathlib import Path
 
-from training.device import DEVICES
-from training.networks import ARCHITECTURES
-from training.none_rule import PRETRAINED_SCORES
+from training.choices import ARCHITECTURES, DEVICES, PRETRAINED_SCORES
 
 
 class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
@@ -128,17 +126,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--fine-tune N refines a pretrained backbone: drop --no-pretrained, or train every layer "
                      "without --fine-tune")
     from chalicelib.metadata import ModelLoadError
-    from training.dataset import DatasetError
-    from training.device import DeviceError
-    from training.export import ExportError
-    from training.blender_synth import RenderError
-    from training.publish import PublishError
-    from training.train import FineTuneError
+    from training.errors import TrainingError
 
     try:
         run(args)
-    except (DatasetError, DeviceError, ExportError, PublishError, RenderError, FineTuneError, ModelLoadError) as exc:
+    except (TrainingError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # a command that trains or exports, run where only serving is installed
+        print(f"error: {args.command} needs {exc.name}, which this Python lacks: run it with .venv/bin/python "
+              "(./scripts/bootstrap makes .venv)", file=sys.stderr)
         return 2
     except OSError as exc:  # a file or folder named on the command line that cannot be read or written
         print(f"error: {exc.strerror or exc}: {exc.filename}" if exc.filename else f"error: {exc}", file=sys.stderr)
@@ -147,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> None:
-    from training.dataset import DatasetError
+    from training.errors import DatasetError
 
     if args.command == "synth":
         from training.synth import synth

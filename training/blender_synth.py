@@ -13,12 +13,9 @@ from tqdm import tqdm
 
 from devtools import ROOT
 from devtools.venvs import ensure_render_venv
+from training.errors import RenderError
 
 DONE = "rendered "  # what blender_scene prints after each image
-
-
-class RenderError(RuntimeError):
-    """Blender failed; the message carries the end of its log."""
 
 
 def render_all(jobs: list[dict[str, object]], workers: int) -> None:

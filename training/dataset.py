@@ -7,10 +7,9 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
-import torch
 from PIL import Image
 from tqdm import tqdm
 
@@ -18,12 +17,12 @@ from chalicelib.imaging import normalise
 from chalicelib.metadata import ModelMetadata
 from chalicelib.settings import usable_cpus
 from training import image_cache
+from training.errors import DatasetError
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".avif", ".heic", ".heif"}
-
-
-class DatasetError(ValueError):
-    """The image folder cannot be trained on; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -163,16 +162,20 @@ def service_input(path: Path, meta: ModelMetadata) -> np.ndarray:
     return normalise(np.asarray(service_view(path, meta)), meta)
 
 
-def eval_batches(samples: list[tuple[Path, int]], meta: ModelMetadata, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yields (inputs, targets) decoded and preprocessed exactly as the service does."""
+def eval_batches(samples: list[tuple[Path, int]], meta: ModelMetadata,
+                 batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yields (inputs, targets) decoded and preprocessed exactly as the service does:
+    float32 NCHW and int64 arrays (numpy, so that evaluate runs without torch)."""
     for start in range(0, len(samples), batch_size):
         chunk = samples[start:start + batch_size]
         arrays = [service_input(path, meta) for path, _ in chunk]
-        yield torch.from_numpy(np.concatenate(arrays)), torch.tensor([label for _, label in chunk])
+        yield np.concatenate(arrays), np.array([label for _, label in chunk], dtype=np.int64)
 
 
 def check_batch(split: Split, meta: ModelMetadata, count: int = 32) -> torch.Tensor:
     """Up to count images spread over every class, preprocessed as the service does."""
+    import torch  # export's, which has it
+
     step = max(1, len(split.samples) // count)
     inputs, _ = next(eval_batches(split.samples[::step][:count], meta, count))
-    return inputs
+    return torch.from_numpy(inputs)

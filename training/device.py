@@ -9,13 +9,10 @@ from typing import ContextManager
 import torch
 
 from chalicelib.settings import usable_cpus
+from training.choices import DEVICES
+from training.errors import DeviceError
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_LOADER_WORKERS = 8  # past this, decoding outruns any one GPU this network trains on
-
-
-class DeviceError(Exception):
-    """A device was asked for that this machine's torch cannot use."""
 
 
 def available(kind: str) -> bool:

@@ -12,7 +12,8 @@ from PIL import Image, ImageDraw
 
 from chalicelib.runtimes import Runtime, load_runtime
 from training import image_cache
-from training.dataset import IMAGE_SUFFIXES, DatasetError, eval_batches, scan, service_input
+from training.dataset import IMAGE_SUFFIXES, eval_batches, scan, service_input
+from training.errors import DatasetError
 
 MOST_WRONG = 12
 
@@ -33,13 +34,13 @@ def evaluate(model_file: Path, split_dir: Path, none_dirs: list[Path] | None = N
     confidences, hits, wrong = [], [], []
     batches = eval_batches(split.samples, meta, batch_size)
     for start, (inputs, targets) in zip(range(0, len(split.samples), batch_size), batches, strict=True):
-        probabilities, recognised = _answers(runtime, inputs.numpy())
+        probabilities, recognised = _answers(runtime, inputs)
         top = probabilities.argmax(axis=1)
         predicted = np.where(recognised, top, len(labels))
-        np.add.at(confusion, (targets.numpy(), predicted), 1)
+        np.add.at(confusion, (targets, predicted), 1)
         confidences += probabilities.max(axis=1).tolist()
-        hits += (top == targets.numpy()).tolist()
-        for offset in np.flatnonzero(predicted != targets.numpy()):
+        hits += (top == targets).tolist()
+        for offset in np.flatnonzero(predicted != targets):
             path, truth = split.samples[start + offset]
             wrong.append({
                 "path": str(path),

@@ -13,15 +13,12 @@ from torch import nn
 
 from chalicelib.metadata import METADATA_FILE, ModelMetadata
 from chalicelib.runtimes import load_runtime, tensor_outputs, torchscript_deprecation_silenced
+from training.errors import ExportError
 from training.none_rule import scored
 
 PARITY_TOLERANCE = 1e-4
 # The dynamo exporter's lowest opset; ONNX Runtime 1.31 (the Lambda's) runs up to opset 23.
 ONNX_OPSET = 18
-
-
-class ExportError(RuntimeError):
-    """The exported file would not answer like the trained model."""
 
 
 def write_torchscript(model: nn.Module, meta: ModelMetadata, path: Path) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-ARCHITECTURES = ("efficientnet_lite0", "resnet18", "resnet34", "resnet50")
+from training.choices import ARCHITECTURES
+
 # What each architecture's ImageNet weights expect (the metadata's mean and std).
 IMAGENET_NORMALISATION = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 # Google's EfficientNet-Lite checkpoints take x/127.5 - 1, that is (x/255 - 0.5) / 0.5.

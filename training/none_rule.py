@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from chalicelib.metadata import NoneRule
+from training.choices import PRETRAINED_SCORES
 from training.networks import FeatureDistance, Network
 
 # The ImageNet classes reference_mass sums: those the training images put at least
@@ -32,7 +33,6 @@ from training.networks import FeatureDistance, Network
 # until they hold LANDING_COVER of the training images' mass on such classes.
 LANDING_RATIO = 10.0
 LANDING_COVER = 0.9
-PRETRAINED_SCORES = ("feature_distance", "reference_mass")
 
 
 class WithMaxProbability(nn.Module):

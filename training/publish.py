@@ -13,16 +13,9 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 from chalicelib.model_cache import sha256_of
 from chalicelib.model_sources import SHA256_METADATA_KEY
 from chalicelib.runtimes import load_runtime
+from training.errors import AlreadyPublished, PublishError
 
 
-class PublishError(RuntimeError):
-    """Publishing failed for a reason the message names in one line."""
-
-
-class AlreadyPublished(PublishError):
-    def __init__(self, uri: str) -> None:
-        super().__init__(f"{uri} exists; publish a new version or pass --force")
-        self.uri = uri
 
 
 def model_key(prefix: str, name: str, version: str, precision: str, suffix: str) -> str:

@@ -17,7 +17,8 @@ from torch import nn
 
 from chalicelib.metadata import METADATA_FILE, ModelMetadata
 from chalicelib.runtimes import Outputs, Runtime, load_runtime
-from training.export import ExportError, export
+from training.errors import ExportError
+from training.export import export
 
 AGREEMENT = 0.99
 CALIBRATION_IMAGES = 200

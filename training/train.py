@@ -20,13 +20,10 @@ from chalicelib.metadata import ModelMetadata, NoneRule
 from chalicelib.settings import usable_cpus
 from training import device as devices
 from training.dataset import Split, eval_batches, resize_side, service_view, split_parts
+from training.errors import FineTuneError
 from training.features import augmenter, input_features, pooled_features
 from training.head import MAX_ITERATIONS, fit_head
 from training.networks import Network, backbone_blocks, build_network, normalisation
-
-
-class FineTuneError(ValueError):
-    """--fine-tune asks for more blocks than the backbone has."""
 
 
 @dataclass
@@ -88,8 +85,8 @@ def evaluate_loss(model: nn.Module, samples, meta: ModelMetadata, batch_size: in
     model.eval()
     total_loss, correct = 0.0, 0
     with torch.inference_mode():
-        for inputs, targets in eval_batches(samples, meta, batch_size):
-            inputs, targets = inputs.to(device), targets.to(device)
+        for batch, labels in eval_batches(samples, meta, batch_size):
+            inputs, targets = torch.from_numpy(batch).to(device), torch.from_numpy(labels).to(device)
             with devices.autocast(device):
                 logits = model(inputs).float()
             total_loss += nn.functional.cross_entropy(logits, targets, reduction="sum").item()
@@ -326,7 +323,7 @@ def calibrate_none_rule(model: Network, val_samples, meta: ModelMetadata, cfg: T
     else:
         module = scoring(model, "max_probability").eval()
         refuse = [torch.from_numpy(negatives[i:i + cfg.batch_size]) for i in range(0, len(negatives), cfg.batch_size)]
-        accept = [inputs for inputs, _ in eval_batches(val_samples, meta, cfg.batch_size)]
+        accept = [torch.from_numpy(inputs) for inputs, _ in eval_batches(val_samples, meta, cfg.batch_size)]
         rule = calibrate("max_probability", scores(module, accept), scores(module, refuse), sources=sources)
     chosen = rule.calibration.get("chosen_from")
     print(f"none-rule: {rule.score} >= {rule.threshold:.4g} ({rule.calibration['validation_accepted']:.1%} of "
