@@ -42,9 +42,14 @@ def ensure_venv(venv: Path, python: str, packages: list[str]) -> Path:
     if stamp.exists() and stamp.read_text() == want:
         return venv
     if not (venv / "bin" / "python").exists():
+        print(f"{venv.name}: making the environment ({python})", flush=True)
         subprocess.run([python, "-m", "venv", str(venv)], check=True)
     args = [part for arg in packages for part in (["-r", str(ROOT / arg[3:])] if arg.startswith("-r ") else [arg])]
+    # pip itself stays quiet (its output is shown when it fails); a line says what runs and why it may take long.
+    print(f"{venv.name}: installing {' '.join(packages)} (minutes the first time; then only when these change)",
+          flush=True)
     pip(str(venv / "bin" / "python"), "install", *args)
+    print(f"{venv.name}: ready", flush=True)
     stamp.write_text(want)
     return venv
 

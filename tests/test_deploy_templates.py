@@ -53,7 +53,7 @@ def test_every_accepted_upload_type_is_binary(package: Path) -> None:
 def test_function_settings(package: Path, prod: Path, stage: str) -> None:
     function = sam(package if stage == "dev" else prod)["Resources"]["APIHandler"]["Properties"]
     assert function["Runtime"] == "python3.12" and function["Handler"] == "app.app"
-    assert function["MemorySize"] == 1769  # one full vCPU: README, "Deploying"
+    assert function["MemorySize"] == 1769  # one full vCPU: docs/deploying.md
     assert function["Timeout"] < API_GATEWAY_TIMEOUT_S
     variables = function["Environment"]["Variables"]
     assert variables["MODEL_URI"] == f"s3://donut-or-not-{stage}/models/donut-bagel-vada/3.0.0/model.onnx"
@@ -127,7 +127,7 @@ def test_terraform_carries_the_api_and_the_s3_batch_trigger(batch_terraform: dic
 
 
 def test_sam_cannot_express_s3_events_on_an_existing_bucket(tmp_path: Path) -> None:
-    """Why BATCH_BUCKET is empty in the stages by default: README, "Deploying"."""
+    """Why BATCH_BUCKET is empty in the stages by default: docs/deploying.md, "S3-event batch classification"."""
     project = copy_project(tmp_path / "project", {"BATCH_BUCKET": "donut-or-not-dev-batch"})
     with pytest.raises(subprocess.CalledProcessError):
         build_package(tmp_path / "out", "--project-dir", str(project))

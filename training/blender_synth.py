@@ -20,8 +20,7 @@ DONE = "rendered "  # what blender_scene prints after each image
 
 def render_all(jobs: list[dict[str, object]], workers: int) -> None:
     """jobs: blender_scene's job dicts (label, seed, path, size, samples)."""
-    print("setting up .venv-render (Blender as a Python module, 374 MB, once)", flush=True)
-    python = ensure_render_venv() / "bin" / "python"
+    python = ensure_render_venv() / "bin" / "python"  # says so when it installs Blender (374 MB, once)
     with tempfile.TemporaryDirectory(prefix="blender-") as tmp:
         processes = []
         for index in range(workers):
