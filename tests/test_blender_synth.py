@@ -1,5 +1,5 @@
 """The demo's photographic renders: Blender's Cycles through bpy, in .venv-render, made on
-first use as a user's `synth --renderer blender` makes it."""
+first use as a user's `synth --renderer blender` makes it; and the other foods the demo must refuse."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from training.__main__ import main
+from training.blender_synth import OTHER_FOODS
 from training.synth import CLASSES
 
 
@@ -38,3 +39,19 @@ def test_the_same_seed_renders_the_same_scene(rendered: Path, tmp_path: Path) ->
         first = np.asarray(Image.open(rendered / "train" / label / "00000.jpg"), dtype=np.float32)
         again = np.asarray(Image.open(tmp_path / "train" / label / "00000.jpg"), dtype=np.float32)
         assert np.abs(first - again).mean() < 2  # path tracing's noise is seeded; JPEG may differ by a level
+
+
+def test_other_foods_are_rendered_one_folder_each(tmp_path: Path) -> None:
+    assert main(["other-foods", "--out", str(tmp_path), "--per-kind", "1", "--size", "48", "--samples", "2"]) == 0
+    for food in OTHER_FOODS:
+        [image] = (tmp_path / food).iterdir()
+        with Image.open(image) as picture:
+            assert picture.size == (48, 48)
+            assert np.asarray(picture.convert("RGB"), dtype=np.float32).std() > 5
+
+
+def test_other_foods_needs_at_least_one_per_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["other-foods", "--out", str(tmp_path), "--per-kind", "0"])
+    assert stopped.value.code == 2 and "--per-kind must be 1 or more" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -95,6 +95,13 @@ def test_exports_carry_the_metadata_and_match_the_weights(tiny_run: Path, tiny_d
     np.testing.assert_allclose(result.scores, scores.double().numpy(), atol=1e-4)
 
 
+@pytest.mark.parametrize("suffix", [".pt", ".onnx"])
+def test_exported_files_are_as_readable_as_any_other_new_file(tiny_run: Path, tmp_path: Path, suffix: str) -> None:
+    other = tmp_path / "other"
+    other.write_text("")  # created as open() creates files, under the same umask
+    assert (tiny_run / f"model{suffix}").stat().st_mode & 0o777 == other.stat().st_mode & 0o777
+
+
 def test_int8_export_cli_names_its_calibration_and_refuses_what_disagrees(
         tiny_run: Path, tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     from training import quantize

@@ -108,6 +108,14 @@ def main(argv: list[str] | None = None) -> int:
                                            "calibration, to a folder: a test set for evaluate --none-images")
     p.add_argument("--out", type=Path, required=True)
 
+    p = add("other-foods", help="render photographs of other foods (pretzels, croissants, cookies, idli, samosas) "
+                                "with Blender's Cycles, one folder each: a test set for evaluate --none-images")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--per-kind", type=int, default=20, help="images of each food")
+    p.add_argument("--size", type=int, default=256, help="side of each square render, in pixels")
+    p.add_argument("--seed", type=int, default=0, help="the same seed renders the same images")
+    p.add_argument("--samples", type=int, default=16, help="path-tracing samples per pixel")
+
     p = add("publish", help="upload a model file to S3 with its sha256")
     p.add_argument("model", type=Path)
     p.add_argument("--bucket", required=True)
@@ -118,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "export" and args.int8 and args.calibration_images is None:
         parser.error("--int8 needs --calibration-images (training images, e.g. build/mine/train.txt)")
+    if args.command == "other-foods" and args.per_kind < 1:
+        parser.error("--per-kind must be 1 or more")
     if args.command == "train" and args.views < 0:
         parser.error("--views must be 0 or more")
     if args.command == "train" and args.pretrained is None:
@@ -227,6 +237,12 @@ def run(args: argparse.Namespace) -> None:
         for photo in photos:
             shutil.copy(photo, args.out / photo.name)
         print(f"wrote {len(photos)} photos to {args.out}")
+    elif args.command == "other-foods":
+        from chalicelib.settings import usable_cpus
+        from training.blender_synth import render_other_foods
+
+        count = render_other_foods(args.out, args.per_kind, args.seed, args.size, args.samples, usable_cpus())
+        print(f"wrote {count} images to {args.out}")
     elif args.command == "publish":
         from training.publish import publish
 

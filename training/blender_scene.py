@@ -1,5 +1,5 @@
-"""Photographs of donuts, bagels and vadas rendered by Blender's Cycles (path tracing on
-the CPU, denoised), everything procedural: meshes, materials, tables, plates, lights and
+"""Photographs of donuts, bagels and vadas, and of other foods the demo must refuse,
+rendered by Blender's Cycles (path tracing on the CPU, denoised), everything procedural: meshes, materials, tables, plates, lights and
 camera drawn from one seeded generator per image.
 
 Runs inside .venv-render, whose bpy needs numpy < 2 (training/blender_synth.py makes it
@@ -308,7 +308,128 @@ def vada(rng: random.Random, location: Vector) -> bpy.types.Object:
     return body
 
 
+def pretzel(rng: random.Random, location: Vector) -> bpy.types.Object:
+    """A knotted rope of dark, glossy, lye-dipped dough with coarse salt."""
+    curve = bpy.data.curves.new("pretzel", "CURVE")
+    curve.dimensions = "3D"
+    curve.bevel_depth = rng.uniform(0.16, 0.22)
+    curve.bevel_resolution = 6
+    spline = curve.splines.new("NURBS")
+    # The classic shape: two loops whose ends cross at the middle and rest on the belly.
+    points = [(-0.15, -0.75, 0.05), (-0.45, -0.2, 0.0), (-0.95, 0.1, 0.0), (-0.9, 0.7, 0.0), (-0.3, 0.8, 0.0),
+              (0.1, 0.1, 0.12), (0.0, -0.2, 0.2), (-0.1, 0.1, 0.12), (0.3, 0.8, 0.0), (0.9, 0.7, 0.0),
+              (0.95, 0.1, 0.0), (0.45, -0.2, 0.0), (0.15, -0.75, 0.05)]
+    spline.points.add(len(points) - 1)
+    for point, (x, y, z) in zip(spline.points, points):
+        point.co = (x + rng.uniform(-0.04, 0.04), y + rng.uniform(-0.04, 0.04), z, 1)
+    spline.use_endpoint_u = True
+    spline.order_u = 4
+    body = bpy.data.objects.new("pretzel", curve)
+    bpy.context.scene.collection.objects.link(body)
+    body.location = location
+    crust, bsdf, tree = _material("pretzel crust")
+    _noise_colour(tree, bsdf, _jitter(rng, (0.12, 0.045, 0.01), 0.2), _jitter(rng, (0.38, 0.16, 0.04), 0.2), 6)
+    _set(bsdf, Roughness=0.35, Coat_Weight=0.6, Coat_Roughness=0.15)
+    body.data.materials.append(crust)
+    if rng.random() < 0.7:
+        salt = _grain("salt", (0.03, 0.025, 0.02), simple("salt", (0.95, 0.95, 0.95), 0.3, Transmission_Weight=0.5))
+        for _ in range(rng.randint(20, 50)):
+            index = rng.randrange(1, len(points) - 1)
+            x, y, z = points[index]
+            copy = salt.copy()
+            bpy.context.scene.collection.objects.link(copy)
+            copy.parent = body
+            copy.location = Vector((x + rng.uniform(-0.1, 0.1), y + rng.uniform(-0.1, 0.1), z + 0.18))
+    return body
+
+
+def croissant(rng: random.Random, location: Vector) -> bpy.types.Object:
+    """A crescent of rolled, laminated dough: thick in the middle, tapering to the tips."""
+    body = _torus(1.0, 0.45, location, segments=64)
+    mesh = bmesh.new()
+    mesh.from_mesh(body.data)
+    gap = rng.uniform(0.9, 1.5)  # radians missing between the tips
+    doomed = []
+    for vertex in mesh.verts:
+        theta = math.atan2(vertex.co.y, vertex.co.x) % (2 * math.pi)
+        if theta < gap / 2 or theta > 2 * math.pi - gap / 2:
+            doomed.append(vertex)
+            continue
+        along = (theta - gap / 2) / (2 * math.pi - gap)  # 0 at one tip, 1 at the other
+        centre = Vector((math.cos(theta), math.sin(theta), 0))
+        swell = 0.35 + 0.65 * math.sin(math.pi * along) * (1 + 0.12 * math.sin(40 * math.pi * along))
+        vertex.co = centre + (vertex.co - centre) * swell
+    bmesh.ops.delete(mesh, geom=doomed, context="VERTS")
+    mesh.to_mesh(body.data)
+    mesh.free()
+    body.scale = (1, 1, rng.uniform(0.7, 0.9))
+    crust, bsdf, tree = _material("croissant")
+    _noise_colour(tree, bsdf, _jitter(rng, (0.45, 0.2, 0.04)), _jitter(rng, (0.85, 0.6, 0.25)), 5)
+    _set(bsdf, Roughness=0.4, Coat_Weight=0.5, Coat_Roughness=0.2)
+    _bump(tree, bsdf, rng.uniform(20, 40), 0.3)
+    body.data.materials.append(crust)
+    _smooth(body)
+    return body
+
+
+def cookie(rng: random.Random, location: Vector) -> bpy.types.Object:
+    """A flat, cracked biscuit, perhaps with chocolate chips."""
+    bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=rng.uniform(0.8, 1.0), depth=0.18, location=location)
+    body = bpy.context.object
+    _displace(body, rng, 0.08, 0.3, levels=2)
+    dough, bsdf, tree = _material("cookie")
+    _noise_colour(tree, bsdf, _jitter(rng, (0.5, 0.3, 0.12)), _jitter(rng, (0.82, 0.62, 0.35)), 8)
+    _set(bsdf, Roughness=0.8)
+    _bump(tree, bsdf, 15, 0.6, "ShaderNodeTexVoronoi")
+    body.data.materials.append(dough)
+    if rng.random() < 0.6:
+        chip = _grain("chip", (0.07, 0.07, 0.04), simple("chocolate", (0.07, 0.03, 0.015), 0.3))
+        for _ in range(rng.randint(6, 15)):
+            angle, radius = rng.uniform(0, 2 * math.pi), math.sqrt(rng.random()) * 0.75
+            copy = chip.copy()
+            bpy.context.scene.collection.objects.link(copy)
+            copy.parent = body
+            copy.location = Vector((radius * math.cos(angle), radius * math.sin(angle), 0.1))
+    _smooth(body)
+    return body
+
+
+def idli(rng: random.Random, location: Vector) -> bpy.types.Object:
+    """A steamed rice cake: white, spongy, domed on both sides."""
+    bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, segments=32, ring_count=16, location=location)
+    body = bpy.context.object
+    body.scale = (rng.uniform(0.85, 0.95), rng.uniform(0.85, 0.95), rng.uniform(0.3, 0.38))
+    _displace(body, rng, 0.03, 0.5)
+    cake, bsdf, tree = _material("idli")
+    _noise_colour(tree, bsdf, _jitter(rng, (0.82, 0.8, 0.72), 0.04), _jitter(rng, (0.96, 0.95, 0.9), 0.03), 40)
+    _set(bsdf, Roughness=0.85, Subsurface_Weight=0.3)
+    _bump(tree, bsdf, 60, 0.4, "ShaderNodeTexVoronoi")  # steam pores
+    body.data.materials.append(cake)
+    _smooth(body)
+    return body
+
+
+def samosa(rng: random.Random, location: Vector) -> bpy.types.Object:
+    """A fried pastry triangle: a three-sided pyramid of blistered, golden crust."""
+    bpy.ops.mesh.primitive_cone_add(vertices=3, radius1=1.0, depth=0.9, location=location)
+    body = bpy.context.object
+    bevel = body.modifiers.new("folds", "BEVEL")
+    bevel.width, bevel.segments = 0.12, 3
+    _displace(body, rng, 0.05, 0.3, levels=2)
+    crust, bsdf, tree = _material("samosa")
+    _noise_colour(tree, bsdf, _jitter(rng, (0.5, 0.26, 0.05)), _jitter(rng, (0.85, 0.6, 0.22)), 10)
+    _set(bsdf, Roughness=0.45, Coat_Weight=0.3)
+    _bump(tree, bsdf, 30, 0.5, "ShaderNodeTexVoronoi")  # blisters from the fat
+    body.data.materials.append(crust)
+    _smooth(body)
+    return body
+
+
 FOODS = {"bagel": bagel, "donut": donut, "vada": vada}
+# Foods that are none of the demo's classes, some of them close (a pretzel is baked dough
+# like a bagel; idli and samosa share the vada's table): the rule's test, never training.
+OTHER_FOODS = {"pretzel": pretzel, "croissant": croissant, "cookie": cookie, "idli": idli, "samosa": samosa}
+SOUTH_INDIAN = ("vada", "idli", "samosa")
 
 # --- the set ------------------------------------------------------------------------------
 
@@ -344,7 +465,7 @@ def table(rng: random.Random) -> None:
 
 def plate(rng: random.Random, radius: float, label: str) -> float:
     """A plate, a steel thali plate or a banana leaf under the food; returns its top's height."""
-    kinds = ["ceramic", "ceramic", "board", "paper"] + (["steel", "steel", "leaf"] if label == "vada" else [])
+    kinds = ["ceramic", "ceramic", "board", "paper"] + (["steel", "steel", "leaf"] if label in SOUTH_INDIAN else [])
     kind = rng.choice(kinds)
     if kind == "leaf":
         bpy.ops.mesh.primitive_plane_add(size=radius * 2.6, location=(0, 0, 0.01))
@@ -448,11 +569,11 @@ def scene(label: str, seed: int) -> None:
         row, column = divmod(index, columns)
         offset = Vector(((column - (columns - 1) / 2) * spacing + rng.uniform(-0.25, 0.25),
                          (row - (columns - 1) / 2) * spacing + rng.uniform(-0.25, 0.25), 0))
-        item = FOODS[label](rng, Vector((offset.x, offset.y, 0)))
+        item = {**FOODS, **OTHER_FOODS}[label](rng, Vector((offset.x, offset.y, 0)))
         item.rotation_euler = (rng.uniform(-0.12, 0.12), rng.uniform(-0.12, 0.12), rng.uniform(0, 6.28))
         lowest = min((item.matrix_world @ Vector(corner)).z for corner in item.bound_box)
         item.location.z += height - lowest - 0.02
-    if label == "vada" and rng.random() < 0.5:
+    if label in SOUTH_INDIAN and rng.random() < 0.5:
         bowls(rng, spread + 0.8)
     lights(rng)
     camera(rng, Vector((0, 0, height + 0.3)), spread)

@@ -16,6 +16,8 @@ from devtools.venvs import ensure_render_venv
 from training.errors import RenderError
 
 DONE = "rendered "  # what blender_scene prints after each image
+# blender_scene.OTHER_FOODS' keys (that module needs bpy): tests render each of them.
+OTHER_FOODS = ("pretzel", "croissant", "cookie", "idli", "samosa")
 
 
 def render_all(jobs: list[dict[str, object]], workers: int) -> None:
@@ -39,3 +41,15 @@ def render_all(jobs: list[dict[str, object]], workers: int) -> None:
         if failed:
             tail = Path(failed[0][1].name).read_text()[-2000:]
             raise RenderError(f"Blender stopped with exit status {failed[0][0].returncode}:\n{tail}")
+
+
+def render_other_foods(out: Path, per_kind: int, seed: int, size: int, samples: int, workers: int) -> int:
+    """out/<food>/NNNNN.jpg for each of OTHER_FOODS: photographs a food model should call
+    none of its classes (evaluate --none-images); returns how many were written."""
+    jobs: list[dict[str, object]] = []
+    for index, food in enumerate(OTHER_FOODS):
+        (out / food).mkdir(parents=True, exist_ok=True)
+        jobs += [{"label": food, "seed": seed * 1_000_003 + index * 100_003 + i, "size": size, "samples": samples,
+                  "path": str(out / food / f"{i:05d}.jpg")} for i in range(per_kind)]
+    render_all(jobs, workers)
+    return len(jobs)

@@ -68,9 +68,16 @@ def write_checked(out: Path, write: Callable[[Path], None], reference: nn.Module
     try:
         write(tmp)
         assert_parity(reference, tmp, check)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would keep a web server or a container build out
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
 
 
 def assert_parity(model: nn.Module, exported: Path, inputs: torch.Tensor) -> None:
