@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import socket
 import subprocess
 import sys
@@ -20,6 +21,12 @@ FUZZ_REGRESSIONS = sorted((Path(__file__).parent / "fuzz-regressions").iterdir()
 
 # What Chromium sends with a plain form post.
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+
+def readme_sh_block(heading: str) -> str:
+    """The first ```sh block after heading in the README: a command a user runs as written."""
+    readme = (ROOT / "README.md").read_text()
+    return re.search(r"```sh\n(.*?)```", readme[readme.index(heading):], re.S).group(1)  # type: ignore[union-attr]
 
 
 def port_in_use(port: int) -> bool:

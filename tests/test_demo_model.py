@@ -4,7 +4,6 @@ checkpoint, and `./scripts/serve`, run as the README shows it, serves it with no
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import signal
 import subprocess
@@ -18,11 +17,10 @@ from devtools import ROOT
 from devtools.demo_model import CHECKPOINT, SERVED, check_images
 from devtools.processes import wait_until_serving
 from devtools.venvs import SERVE_VENV, size_mb
-from tests.support import port_in_use
+from tests.support import port_in_use, readme_sh_block
 from training.checkpoint import load_checkpoint
 from training.export import assert_parity
 from training.none_rule import scored
-from training.synth import render
 
 SERVE_VENV_LIMIT_MB = 1024
 
@@ -56,11 +54,15 @@ def test_scripts_serve_as_written_serves_the_demo_without_torch(tmp_path: Path) 
                                  start_new_session=True)
     try:
         wait_until_serving("http://127.0.0.1:8000/health", serve, 600, str(log))
-        photo = io.BytesIO()
-        render("donut", 10_001, 320).save(photo, "JPEG", quality=90)
-        answer = post_jpeg("http://127.0.0.1:8000/predict?top_k=3", photo.getvalue())
+        # The README's curl command, as written, on the example it names.
+        curl = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_sh_block("\nThen:\n")], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert curl.returncode == 0, curl.stderr
+        shown = json.loads(curl.stdout)
+        assert shown["recognised"] is True and shown["label"] == "donut" and shown["cold_start"] is True
+        answer = post_jpeg("http://127.0.0.1:8000/predict?top_k=3", (ROOT / "demo/examples/bagel.jpg").read_bytes())
         config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-        assert answer["model"]["name"] == "donut-bagel-vada" and answer["cold_start"] is True
+        assert answer["model"]["name"] == "donut-bagel-vada" and answer["cold_start"] is False
         assert sorted(p["label"] for p in answer["predictions"]) == ["bagel", "donut", "vada"]
         with urllib.request.urlopen("http://127.0.0.1:8000/model", timeout=10) as response:
             described = json.loads(response.read())

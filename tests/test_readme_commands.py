@@ -4,7 +4,6 @@ with their own folders, in both layouts the README accepts."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import signal
 import subprocess
@@ -16,16 +15,8 @@ import pytest
 from devtools import ROOT
 from devtools.processes import wait_until_serving
 from devtools.venvs import ensure_serve_venv
-from tests.support import port_in_use
+from tests.support import port_in_use, readme_sh_block as sh_block
 from training.synth import synth
-
-README = (ROOT / "README.md").read_text()
-
-
-def sh_block(heading: str) -> str:
-    """The first ```sh block after heading."""
-    return re.search(r"```sh\n(.*?)```", README[README.index(heading):], re.S).group(1)
-
 
 def user_clone(where: Path) -> Path:
     """What a clone gives a user: the project's files (so its .local-s3/ and build/ are the
