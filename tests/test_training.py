@@ -168,9 +168,16 @@ def test_help_shows_the_defaults(capsys: pytest.CaptureFixture) -> None:
     assert "(default: None)" not in shown and "(default: False)" not in shown
 
 
-def test_evaluate_reports_and_draws(tiny_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+def test_evaluate_reports_and_draws(tiny_run: Path, tiny_data: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", str(tiny_run / "model.onnx"), "--split", str(tiny_data / "test"), "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[0].startswith(f"3 images in {tiny_data / 'test'}: top-1 {report['accuracy']:.1%}")
+    for label in CLASSES:  # one line per class, with its count right
+        [line] = [line for line in shown if line.startswith(f"  {label}: ")]
+        assert f" of {report['per_class'][label]['support']} right" in line
+    assert f"wrote {tmp_path / 'report.json'}" in shown and not any(line.startswith("{") for line in shown)
     assert report["images"] == 3 and report["labels"] == list(CLASSES)
     assert sum(map(sum, report["confusion_matrix"])) == 3
     assert set(report["per_class"]) == set(CLASSES)

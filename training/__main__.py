@@ -203,17 +203,15 @@ def run(args: argparse.Namespace) -> None:
                 export(model, meta, out, check)
                 print(f"wrote {out}")
     elif args.command == "evaluate":
-        import json
-
-        from training.evaluate import evaluate, write_report
+        from training.evaluate import evaluate, summary, write_report
 
         report = evaluate(args.model, args.split, args.none_images)
-        print(json.dumps({k: v for k, v in report.items() if k != "most_wrong"}, indent=2))
-        for refused in report.get("none_images", []):
-            print(f"{refused['folder']}: {refused['refused']} of {refused['images']} refused as none of the labels")
+        print("\n".join(summary(report)))
         if args.out:
             for path in write_report(report, args.out):
                 print(f"wrote {path}")
+        else:
+            print("--out DIR writes report.json (every figure), confusion.png and most_wrong.png")
     elif args.command == "realism":
         import json
 

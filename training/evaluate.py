@@ -112,6 +112,22 @@ def expected_calibration_error(confidences: np.ndarray, hits: np.ndarray, bins: 
     return float(error)
 
 
+def summary(report: dict[str, Any]) -> list[str]:
+    """What a person reads first; report.json has the rest."""
+    lines = [f"{report['images']} images in {report['split']}: top-1 {report['accuracy']:.1%}, "
+             f"{report['accepted']:.1%} accepted by the none-rule, {report['accepted_and_right']:.1%} both; "
+             f"calibration error {report['calibration_error']:.3f}"]
+    for label, figures in report["per_class"].items():
+        right = round(figures["recall"] * figures["support"])
+        lines.append(f"  {label}: {right} of {figures['support']} right (recall {figures['recall']:.1%}), "
+                     f"precision {figures['precision']:.1%}")
+    lines += [f"{refused['folder']}: {refused['refused']} of {refused['images']} refused as none of the labels"
+              for refused in report.get("none_images", [])]
+    if not report["most_wrong"]:
+        lines.append("no mistakes: nothing to draw in most_wrong.png")
+    return lines
+
+
 def write_report(report: dict[str, Any], out_dir: Path) -> list[Path]:
     """Writes report.json, confusion.png and most_wrong.png (when there are mistakes)."""
     out_dir.mkdir(parents=True, exist_ok=True)
