@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -458,3 +462,22 @@ def test_publish_and_evaluate_of_an_onnx_file_run_without_torch(tiny_run: Path, 
     trained = run("train", "--data", str(tiny_data), "--out", str(tmp_path / "o"), "--name", "x", "--version", "1")
     assert trained.returncode == 2 and trained.stderr.count("\n") == 1
     assert trained.stderr.startswith("error: train needs torch") and "Traceback" not in trained.stderr
+
+
+def test_ctrl_c_during_training_says_so_in_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    from devtools import ROOT
+
+    """As a terminal sends it: SIGINT to the whole process group, while the backbone runs."""
+    synth(tmp_path / "photos", per_class=200, seed=3, size=64)  # minutes of features, so Ctrl+C lands mid-run
+    out = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "training", "train", "--data", str(tmp_path / "photos"),
+                                "--out", str(out), "--name", "x", "--version", "1"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    for line in process.stdout or ():
+        if line.startswith("head on frozen"):  # printed just before the features are computed
+            break
+    time.sleep(2)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and err == "train stopped by Ctrl+C; nothing written\n"
+    assert not out.exists()

@@ -150,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a file or folder named on the command line that cannot be read or written
         print(f"error: {exc.strerror or exc}: {exc.filename}" if exc.filename else f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # train writes its folder only once it has trained; export renames a checked file into place.
+        unwritten = "; nothing written" if args.command in ("train", "export") else ""
+        print(f"{args.command} stopped by Ctrl+C{unwritten}", file=sys.stderr)
+        return 130  # what a shell reports for a command that SIGINT ended
     return 0
 
 
