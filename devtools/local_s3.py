@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from devtools import ROOT
-from devtools.processes import free_port, wait_until_serving
+from devtools.processes import free_port, port_in_use, wait_until_serving
 
 # weed mini's servers; each also needs its gRPC port (default: port + 10000, which may be
 # taken), so every port is chosen explicitly.
@@ -126,6 +126,14 @@ def background(data: Path = DATA) -> tuple[int, str] | None:
     return (int(pid), endpoint) if alive else None
 
 
+def refuse_foreign_s3_port(port: int) -> None:
+    """Exits in one line when something that ./scripts/local-s3 did not start listens on
+    the S3 port: nothing may be written to a server the project did not start."""
+    if port_in_use(port):
+        raise SystemExit(f"error: 127.0.0.1:{port} is in use by a server ./scripts/local-s3 did not start: stop it "
+                         "or pass --s3-port N")
+
+
 def running(data: Path = DATA) -> str | None:
     """The endpoint of the background server, if it runs."""
     server = background(data)
@@ -140,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     server = background()
     endpoint = server[1] if server else None
     if args.command == "start" and endpoint is None:
+        refuse_foreign_s3_port(args.s3_port)
         started = LocalS3(DATA, s3_port=args.s3_port).start()
         (DATA / _PID_FILE).write_text(f"{started.pid} {started.endpoint}\n")
         endpoint = started.endpoint

@@ -16,6 +16,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def port_in_use(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def wait_until_serving(url: str, process: subprocess.Popen, timeout_s: float, log: str) -> None:
     """Returns once url answers HTTP at all (an error status is an answer too); raises if
     the process exits first or the time runs out. log: where to look when it does not."""

@@ -21,11 +21,11 @@ import boto3
 from devtools import ROOT
 from devtools.demo_model import SERVED
 from devtools.local_chalice import copy_project
-from devtools.local_s3 import LocalS3, client_env, running
+from devtools.local_s3 import LocalS3, client_env, refuse_foreign_s3_port, running
+from devtools.processes import port_in_use
 from devtools.policy import stage_model_uri
 
 OWN_BUCKET = "local-models"
-
 
 
 def ensure_published(models: list[Path], bucket: str) -> list[str]:
@@ -63,6 +63,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.model and not args.model.is_file():
         parser.error(f"--model {args.model}: no such file")
+    # Before anything starts or is written: a server on these ports is not ours to use.
+    if port_in_use(args.port):
+        raise SystemExit(f"error: 127.0.0.1:{args.port} is already in use (another ./scripts/serve?): stop that "
+                         "server or pass --port N")
     # A plain kill (SIGTERM) stops both servers too, through the finally below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
@@ -70,6 +74,8 @@ def main() -> int:
         print(f"MODEL_URI={os.environ['MODEL_URI']} in the environment is ignored: chalice local takes the stage's "
               "from .chalice/config.json; serve another model with --model FILE or --model-uri URI", flush=True)
     endpoint = running()
+    if endpoint is None:
+        refuse_foreign_s3_port(args.s3_port)
     s3 = None if endpoint else LocalS3(ROOT / ".local-s3", s3_port=args.s3_port)
     if s3 is None:
         print(f"using the local S3 that ./scripts/local-s3 started on {endpoint}", flush=True)

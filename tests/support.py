@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import socket
 import subprocess
 import sys
 import uuid
@@ -16,6 +15,7 @@ import pytest
 from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
 from devtools import ROOT
+from devtools.processes import port_in_use  # noqa: F401 (imported by the tests from here)
 
 FUZZ_REGRESSIONS = sorted((Path(__file__).parent / "fuzz-regressions").iterdir())  # inputs the fuzzer once failed on
 
@@ -27,12 +27,6 @@ def readme_sh_block(heading: str) -> str:
     """The first ```sh block after heading in the README: a command a user runs as written."""
     readme = (ROOT / "README.md").read_text()
     return re.search(r"```sh\n(.*?)```", readme[readme.index(heading):], re.S).group(1)  # type: ignore[union-attr]
-
-
-def port_in_use(port: int) -> bool:
-    """Whether something listens on 127.0.0.1:port (the README's commands use fixed ports)."""
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def make_store(uri: str, cache_dir: Path, **env: str) -> ModelStore:

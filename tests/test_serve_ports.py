@@ -1,0 +1,67 @@
+"""./scripts/serve and ./scripts/local-s3 when their ports belong to someone else: one
+line, a non-zero exit, and nothing sent to the server that holds the port."""
+
+from __future__ import annotations
+
+import http.server
+import subprocess
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from devtools import ROOT
+from devtools.local_s3 import running
+from devtools.processes import free_port
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    seen: list[str] = []
+
+    def _any(self) -> None:
+        self.seen.append(f"{self.command} {self.path}")
+        self.send_response(200)
+        self.end_headers()
+
+    do_GET = do_PUT = do_HEAD = do_POST = _any
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def foreign_server() -> Iterator[tuple[int, list[str]]]:
+    """A plain HTTP server, not the project's, on a loopback port; what it was asked."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    _Recorder.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], _Recorder.seen
+    server.shutdown()
+    server.server_close()
+
+
+def run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_serve_refuses_a_web_port_in_use(foreign_server: tuple[int, list[str]]) -> None:
+    port, seen = foreign_server
+    result = run("./scripts/serve", "--port", str(port), "--s3-port", str(free_port()))
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: 127.0.0.1:{port} is already in use (another ./scripts/serve?): stop that server or pass --port N")
+    assert "Traceback" not in result.stderr and "serving on" not in result.stdout and not seen
+
+
+@pytest.mark.skipif(running() is not None, reason="./scripts/local-s3 runs here: serve would use it")
+@pytest.mark.parametrize("command", [["./scripts/serve", "--port", "{free}"], ["./scripts/local-s3", "start"]])
+def test_an_s3_port_held_by_another_server_is_left_alone(foreign_server: tuple[int, list[str]],
+                                                         command: list[str]) -> None:
+    port, seen = foreign_server
+    argv = [part.format(free=free_port()) for part in command]
+    result = run(*argv, "--s3-port", str(port))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: 127.0.0.1:{port} is in use by a server ./scripts/local-s3 did not start: stop it or pass --s3-port N")
+    assert seen == []  # no create-bucket PUT, no probe: not a byte to a server we did not start
