@@ -15,7 +15,6 @@ import pytest
 from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
 from devtools import ROOT
-from devtools.processes import port_in_use  # noqa: F401 (imported by the tests from here)
 
 FUZZ_REGRESSIONS = sorted((Path(__file__).parent / "fuzz-regressions").iterdir())  # inputs the fuzzer once failed on
 

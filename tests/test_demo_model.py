@@ -15,9 +15,9 @@ import pytest
 from chalicelib.runtimes import load_runtime
 from devtools import ROOT
 from devtools.demo_model import CHECKPOINT, SERVED, check_images
-from devtools.processes import wait_until_serving
+from devtools.processes import port_in_use, wait_until_serving
 from devtools.venvs import SERVE_VENV, size_mb
-from tests.support import port_in_use, readme_sh_block
+from tests.support import readme_sh_block
 from training.checkpoint import load_checkpoint
 from training.export import assert_parity
 from training.none_rule import scored

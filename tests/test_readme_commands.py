@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from devtools import ROOT
-from devtools.processes import wait_until_serving
+from devtools.processes import port_in_use, wait_until_serving
 from devtools.venvs import ensure_serve_venv
-from tests.support import port_in_use, readme_sh_block as sh_block
+from tests.support import readme_sh_block as sh_block
 from training.synth import synth
 
 def user_clone(where: Path) -> Path:
