@@ -53,6 +53,22 @@ def publish_own(model: Path) -> str:
     return uri
 
 
+def refuse_unservable(model: Path) -> None:
+    """Exits in one line when this Python cannot run the model file (a TorchScript file in
+    .venv-serve, which has no torch), before anything starts or is published."""
+    from chalicelib.metadata import ModelLoadError
+    from chalicelib.model_formats import import_library
+
+    try:
+        import_library(model)
+    except ModelLoadError as exc:
+        raise SystemExit(f"error: --model {model}: {exc}") from None
+    except ImportError as exc:
+        raise SystemExit(f"error: --model {model} needs {exc.name}, which ./scripts/serve's environment leaves out "
+                         "(as the Lambda does): export an ONNX file (python -m training export … model.onnx) and "
+                         "serve that") from None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8000)
@@ -63,6 +79,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.model and not args.model.is_file():
         parser.error(f"--model {args.model}: no such file")
+    if args.model:
+        refuse_unservable(args.model)
     # Before anything starts or is written: a server on these ports is not ours to use.
     if port_in_use(args.port):
         raise SystemExit(f"error: 127.0.0.1:{args.port} is already in use (another ./scripts/serve?): stop that "

@@ -1,5 +1,6 @@
-"""./scripts/serve and ./scripts/local-s3 when their ports belong to someone else: one
-line, a non-zero exit, and nothing sent to the server that holds the port."""
+"""./scripts/serve and ./scripts/local-s3 refusing what they cannot do, before anything
+starts: ports that belong to someone else (nothing is sent to the server that holds the
+port) and a model file serving's environment cannot run. One line, a non-zero exit."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import http.server
 import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +67,11 @@ def test_an_s3_port_held_by_another_server_is_left_alone(foreign_server: tuple[i
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: 127.0.0.1:{port} is in use by a server ./scripts/local-s3 did not start: stop it or pass --s3-port N")
     assert seen == []  # no create-bucket PUT, no probe: not a byte to a server we did not start
+
+
+def test_serve_refuses_a_torchscript_file_it_cannot_run(tmp_path: Path) -> None:
+    model = tmp_path / "model.pt"
+    model.write_bytes(b"not looked at: torch is missing before the file is read")
+    result = run("./scripts/serve", "--model", str(model), "--port", str(free_port()), "--s3-port", str(free_port()))
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "starting" not in result.stdout
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: --model {model} needs torch, which")
