@@ -60,5 +60,17 @@ def check(project: Path, stage: str, write: bool) -> None:
                          f"in Lambda every request would be a 503 model_forbidden. Grant {READ} on {folder} there, "
                          "or pass --write-policy to add it")
     policy.setdefault("Statement", []).append({"Effect": "Allow", "Action": [READ], "Resource": [folder]})
-    path.write_text(json.dumps(policy, indent=2) + "\n")
+    path.write_text(policy_json(policy) + "\n")
     print(f"added {READ} on {folder} to {path.relative_to(project)}", flush=True)
+
+
+def policy_json(value: object, indent: str = "") -> str:
+    """JSON in the policy files' own layout (objects one key a line, lists of strings on
+    one line), so that --write-policy adds its lines and changes no other."""
+    inner = indent + "  "
+    if isinstance(value, dict):
+        items = [f"{inner}{json.dumps(key)}: {policy_json(item, inner)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}" if items else "{}"
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        return "[\n" + ",\n".join(inner + policy_json(item, inner) for item in value) + f"\n{indent}]"
+    return json.dumps(value)

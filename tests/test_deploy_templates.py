@@ -93,9 +93,14 @@ def test_packaging_refuses_a_model_uri_the_policy_does_not_grant(tmp_path: Path)
 def test_write_policy_grants_the_model_folder_and_nothing_more(tmp_path: Path) -> None:
     elsewhere = "s3://my-own-bucket/models/my-model/1.0.0/model.onnx"
     project = copy_project(tmp_path / "project", {"MODEL_URI": elsewhere})
-    before = json.loads((project / ".chalice" / "policy-dev.json").read_text())
+    text = (project / ".chalice" / "policy-dev.json").read_text()
+    before = json.loads(text)
     check_policy(project, "dev", write=True)
-    after = json.loads((project / ".chalice" / "policy-dev.json").read_text())
+    written = (project / ".chalice" / "policy-dev.json").read_text()
+    after = json.loads(written)
+    # The file's own layout kept: its lines up to the last statement's end are untouched.
+    kept = text[:text.rindex("}", 0, text.rindex("]"))]
+    assert written.startswith(kept) and written.count("\n") == text.count("\n") + 5
     assert after["Statement"][:-1] == before["Statement"] and grants(after, elsewhere)
     assert after["Statement"][-1] == {"Effect": "Allow", "Action": ["s3:GetObject"],
                                       "Resource": ["arn:aws:s3:::my-own-bucket/models/my-model/1.0.0/*"]}
