@@ -113,8 +113,19 @@ def main() -> int:
         chalice("package", "--stage", args.stage, "--pkg-format", args.pkg_format, *extra, str(args.out.resolve()),
                 project=args.project_dir.resolve())
     else:
+        require_credentials()
         chalice("deploy", "--stage", args.stage)
     return 0
+
+
+def require_credentials() -> None:
+    """Exits in one line where boto3, as Chalice uses it, finds no AWS credentials: Chalice
+    would fail only after building the zip, in two tracebacks."""
+    import boto3
+
+    if boto3.Session().get_credentials() is None:
+        raise SystemExit("error: no AWS credentials found: run `aws configure` (or set AWS_PROFILE, or "
+                         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), then ./scripts/deploy again")
 
 
 if __name__ == "__main__":

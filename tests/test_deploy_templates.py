@@ -4,6 +4,7 @@ cfn-lint), Terraform output, the IAM policy, and the container route's merged te
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -171,3 +172,13 @@ def test_the_container_ships_the_torch_the_benchmark_measures() -> None:
 
     dockerfile = (ROOT / "deploy" / "container" / "Dockerfile").read_text()
     assert re.findall(r"\btorch==[\w.]+", dockerfile) == [TORCH_CPU]
+
+
+def test_deploy_without_credentials_says_so_in_one_line(tmp_path: Path) -> None:
+    """./scripts/deploy as written, where no credentials are: no ~/.aws, no AWS_* variables,
+    no instance metadata (disabled, as no EC2 is here)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true")
+    result = subprocess.run(["./scripts/deploy"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: no AWS credentials found: run `aws configure`")
