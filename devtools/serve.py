@@ -22,8 +22,8 @@ from devtools import ROOT
 from devtools.demo_model import SERVED
 from devtools.local_chalice import copy_project
 from devtools.local_s3 import LocalS3, client_env, refuse_foreign_s3_port, running
-from devtools.processes import port_in_use
 from devtools.policy import stage_model_uri
+from devtools.processes import port_in_use
 
 OWN_BUCKET = "local-models"
 

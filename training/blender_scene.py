@@ -1,6 +1,7 @@
 """Photographs of donuts, bagels and vadas, and of other foods the demo must refuse,
-rendered by Blender's Cycles (path tracing on the CPU, denoised), everything procedural: meshes, materials, tables, plates, lights and
-camera drawn from one seeded generator per image.
+rendered by Blender's Cycles (path tracing on the CPU, denoised), everything procedural:
+meshes, materials, tables, plates, lights and camera drawn from one seeded generator per
+image.
 
 Runs inside .venv-render, whose bpy needs numpy < 2 (training/blender_synth.py makes it
 and starts this): it imports nothing of the project's.
@@ -126,6 +127,17 @@ def _smooth(obj: bpy.types.Object) -> None:
         polygon.use_smooth = True
 
 
+def _place_copy(template: bpy.types.Object, holder: bpy.types.Object, location: Vector,
+                rotation: tuple[float, float, float] | None = None) -> None:
+    """A linked copy of template (a seed, a sprinkle, a lentil) that moves with holder."""
+    copy = template.copy()
+    bpy.context.scene.collection.objects.link(copy)
+    copy.parent = holder
+    copy.location = location
+    if rotation is not None:
+        copy.rotation_euler = rotation
+
+
 def _scatter_on_top(rng: random.Random, holder: bpy.types.Object, major: float, minor: float, count: int,
                     template: bpy.types.Object, top_from: float = 0.15) -> None:
     """Linked copies of template (seeds, sprinkles) on the upper surface of a torus."""
@@ -134,11 +146,7 @@ def _scatter_on_top(rng: random.Random, holder: bpy.types.Object, major: float, 
         phi = rng.uniform(top_from * math.pi, (1 - top_from) * math.pi)
         radial = major + minor * math.cos(phi)
         point = Vector((radial * math.cos(theta), radial * math.sin(theta), minor * math.sin(phi)))
-        copy = template.copy()
-        bpy.context.scene.collection.objects.link(copy)
-        copy.parent = holder
-        copy.location = point
-        copy.rotation_euler = (rng.uniform(0, 3.14), rng.uniform(0, 3.14), rng.uniform(0, 3.14))
+        _place_copy(template, holder, point, (rng.uniform(0, 3.14), rng.uniform(0, 3.14), rng.uniform(0, 3.14)))
 
 
 def _grain(name: str, scale: tuple[float, float, float], material: bpy.types.Material) -> bpy.types.Object:
@@ -293,12 +301,9 @@ def vada(rng: random.Random, location: Vector) -> bpy.types.Object:
         for template, count in ((dal, rng.randint(40, 90)), (leaf, rng.randint(0, 8))):
             for _ in range(count):
                 angle, radius = rng.uniform(0, 2 * math.pi), math.sqrt(rng.random()) * 0.9
-                copy = template.copy()
-                bpy.context.scene.collection.objects.link(copy)
-                copy.parent = body
-                copy.location = Vector((radius * math.cos(angle), radius * math.sin(angle),
-                                        math.sqrt(max(0.0, 1 - radius ** 2)) * 0.97))
-                copy.rotation_euler = (rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5), rng.uniform(0, 3.14))
+                _place_copy(template, body, Vector((radius * math.cos(angle), radius * math.sin(angle),
+                                                    math.sqrt(max(0.0, 1 - radius ** 2)) * 0.97)),
+                            (rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5), rng.uniform(0, 3.14)))
     else:  # medu vada: an irregular, rough ring
         body = _torus(rng.uniform(0.75, 0.9), rng.uniform(0.36, 0.44), location)
         body.scale = (1, 1, rng.uniform(0.75, 0.95))
@@ -334,12 +339,8 @@ def pretzel(rng: random.Random, location: Vector) -> bpy.types.Object:
     if rng.random() < 0.7:
         salt = _grain("salt", (0.03, 0.025, 0.02), simple("salt", (0.95, 0.95, 0.95), 0.3, Transmission_Weight=0.5))
         for _ in range(rng.randint(20, 50)):
-            index = rng.randrange(1, len(points) - 1)
-            x, y, z = points[index]
-            copy = salt.copy()
-            bpy.context.scene.collection.objects.link(copy)
-            copy.parent = body
-            copy.location = Vector((x + rng.uniform(-0.1, 0.1), y + rng.uniform(-0.1, 0.1), z + 0.18))
+            x, y, z = points[rng.randrange(1, len(points) - 1)]
+            _place_copy(salt, body, Vector((x + rng.uniform(-0.1, 0.1), y + rng.uniform(-0.1, 0.1), z + 0.18)))
     return body
 
 
@@ -386,10 +387,7 @@ def cookie(rng: random.Random, location: Vector) -> bpy.types.Object:
         chip = _grain("chip", (0.07, 0.07, 0.04), simple("chocolate", (0.07, 0.03, 0.015), 0.3))
         for _ in range(rng.randint(6, 15)):
             angle, radius = rng.uniform(0, 2 * math.pi), math.sqrt(rng.random()) * 0.75
-            copy = chip.copy()
-            bpy.context.scene.collection.objects.link(copy)
-            copy.parent = body
-            copy.location = Vector((radius * math.cos(angle), radius * math.sin(angle), 0.1))
+            _place_copy(chip, body, Vector((radius * math.cos(angle), radius * math.sin(angle), 0.1)))
     _smooth(body)
     return body
 
@@ -430,6 +428,7 @@ FOODS = {"bagel": bagel, "donut": donut, "vada": vada}
 # like a bagel; idli and samosa share the vada's table): the rule's test, never training.
 OTHER_FOODS = {"pretzel": pretzel, "croissant": croissant, "cookie": cookie, "idli": idli, "samosa": samosa}
 SOUTH_INDIAN = ("vada", "idli", "samosa")
+DISHES = {**FOODS, **OTHER_FOODS}
 
 # --- the set ------------------------------------------------------------------------------
 
@@ -569,7 +568,7 @@ def scene(label: str, seed: int) -> None:
         row, column = divmod(index, columns)
         offset = Vector(((column - (columns - 1) / 2) * spacing + rng.uniform(-0.25, 0.25),
                          (row - (columns - 1) / 2) * spacing + rng.uniform(-0.25, 0.25), 0))
-        item = {**FOODS, **OTHER_FOODS}[label](rng, Vector((offset.x, offset.y, 0)))
+        item = DISHES[label](rng, Vector((offset.x, offset.y, 0)))
         item.rotation_euler = (rng.uniform(-0.12, 0.12), rng.uniform(-0.12, 0.12), rng.uniform(0, 6.28))
         lowest = min((item.matrix_world @ Vector(corner)).z for corner in item.bound_box)
         item.location.z += height - lowest - 0.02

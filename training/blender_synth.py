@@ -14,6 +14,7 @@ from tqdm import tqdm
 from devtools import ROOT
 from devtools.venvs import ensure_render_venv
 from training.errors import RenderError
+from training.synth import image_seed
 
 DONE = "rendered "  # what blender_scene prints after each image
 # blender_scene.OTHER_FOODS' keys (that module needs bpy): tests render each of them.
@@ -49,7 +50,7 @@ def render_other_foods(out: Path, per_kind: int, seed: int, size: int, samples: 
     jobs: list[dict[str, object]] = []
     for index, food in enumerate(OTHER_FOODS):
         (out / food).mkdir(parents=True, exist_ok=True)
-        jobs += [{"label": food, "seed": seed * 1_000_003 + index * 100_003 + i, "size": size, "samples": samples,
+        jobs += [{"label": food, "seed": image_seed(seed, index, i), "size": size, "samples": samples,
                   "path": str(out / food / f"{i:05d}.jpg")} for i in range(per_kind)]
     render_all(jobs, workers)
     return len(jobs)

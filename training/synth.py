@@ -365,6 +365,11 @@ def _render_job(job: Job) -> None:
     render(job.label, job.seed, job.size).save(_path(job), quality=90)
 
 
+def image_seed(seed: int, kind: int, index: int) -> int:
+    """One seed per image (index) of a kind of food, independent of the worker that renders it."""
+    return seed * 1_000_003 + kind * 100_003 + index
+
+
 def synth(out: Path, per_class: int, seed: int = 0, size: int = 256, workers: int = 2, renderer: str = "pillow",
           samples: int = 16) -> dict[str, int]:
     """Writes out/{train,val,test}/<class>/*.jpg; returns the number of images per split.
@@ -378,9 +383,7 @@ def synth(out: Path, per_class: int, seed: int = 0, size: int = 256, workers: in
         for ci, label in enumerate(CLASSES):
             (out / split / label).mkdir(parents=True, exist_ok=True)
             for i in range(count):
-                # One seed per image, independent of the worker that renders it.
-                image_seed = seed * 1_000_003 + ci * 100_003 + start + i
-                jobs.append(Job(out, split, label, i, image_seed, size))
+                jobs.append(Job(out, split, label, i, image_seed(seed, ci, start + i), size))
         start += count
     if renderer == "blender":
         from training.blender_synth import render_all
