@@ -58,6 +58,11 @@ class ModelMetadata:
     none_rule: NoneRule | None = None  # without one, every image is taken as one of the labels
     precision: str = "fp32"  # or "int8": statically quantized (training/quantize.py)
     quantization: dict[str, Any] = field(default_factory=dict)  # int8: scheme, calibration and measured agreement
+    display_names: dict[str, str] = field(default_factory=dict)  # label -> words for people, where they differ
+
+    def display(self, label: str) -> str:
+        """A label as people read it: its display name, or the label with spaces for underscores."""
+        return self.display_names.get(label) or label.replace("_", " ")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -79,6 +84,7 @@ class ModelMetadata:
                 none_rule=NoneRule.from_dict(raw["none_rule"]) if raw.get("none_rule") else None,
                 precision=str(raw.get("precision", "fp32")),
                 quantization=dict(raw.get("quantization") or {}),
+                display_names={str(k): str(v) for k, v in (raw.get("display_names") or {}).items()},
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise MetadataError(f"model metadata is malformed: {exc!r}") from exc
@@ -86,6 +92,9 @@ class ModelMetadata:
             raise MetadataError("model metadata needs two or more distinct labels")
         if len(meta.mean) != 3 or len(meta.std) != 3 or min(meta.std) <= 0:
             raise MetadataError("model metadata needs three means and three positive stds")
+        if set(meta.display_names) - set(meta.labels):
+            raise MetadataError(f"model metadata names display names for labels it does not have: "
+                                f"{', '.join(sorted(set(meta.display_names) - set(meta.labels)))}")
         if meta.precision not in PRECISIONS:
             raise MetadataError(f"model metadata names precision {meta.precision!r}, not one of {', '.join(PRECISIONS)}")
         if not 0 < meta.input_size <= meta.resize_size:

@@ -40,6 +40,7 @@ class LoadedModel:
             "sha256": self.sha256,
             "architecture": meta.architecture,
             "labels": list(meta.labels),
+            "display_names": {label: meta.display(label) for label in meta.labels},
             "input_size": meta.input_size,
             "resize_size": meta.resize_size,
             "normalisation": {"mean": list(meta.mean), "std": list(meta.std)},

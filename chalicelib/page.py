@@ -6,6 +6,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from chalicelib.errors import Code
 from chalicelib.uploads import FILE_FIELD, FORMATS, MEDIA_TYPES
 
 # What the page calls each format; and suffixes a browser may not map to a media type
@@ -13,6 +14,43 @@ from chalicelib.uploads import FILE_FIELD, FORMATS, MEDIA_TYPES
 # picker still offers those files.
 _FORMAT_NAMES = {"WEBP": "WebP", "HEIF": "HEIC"}
 _UNTYPED_SUFFIXES = (".heic", ".heif", ".avif")
+_OPERATOR = " Trying again will not help until the service's operator "
+_DAMAGED = "This service's model file is damaged, or of a kind it cannot run." + _OPERATOR + "replaces it."
+
+
+def messages(format_names: str) -> dict[str, str]:
+    """What the page says for each error code, in words: whether trying again will help,
+    and when ({wait}: the Retry-After seconds); every code has one (a test checks)."""
+    return {
+        Code.BAD_TOP_K: "The page asked for something the service does not understand. Reload the page and try again.",
+        Code.MALFORMED_MULTIPART: "The photo did not arrive whole. Try again.",
+        Code.MISSING_FILE: "No photo arrived. Choose one and try again.",
+        Code.TOO_MANY_FILES: "Send one photo at a time.",
+        Code.UNSUPPORTED_MEDIA_TYPE: f"That kind of file can't be read here. Try a {format_names} photo.",
+        Code.UNSUPPORTED_IMAGE: "That picture is stored in a way this service cannot read. Save it as a JPEG and try again.",
+        Code.NOT_AN_IMAGE: "That file doesn't look like a picture. Try another photo.",
+        Code.CORRUPT_IMAGE: "That picture seems damaged or incomplete. Try another photo.",
+        Code.EMPTY_BODY: "That file is empty. Try another photo.",
+        Code.EMPTY_FILE: "That file is empty. Try another photo.",
+        Code.BODY_TOO_LARGE: "That photo is too large to send. Try a smaller one.",
+        Code.TOO_MANY_PIXELS: "That picture has too many pixels. Try a smaller one.",
+        Code.MODEL_LOADING: "The model is still loading. Try again in {wait} seconds.",
+        Code.MODEL_STORE_UNREACHABLE: "The service cannot reach the store that holds its model just now. "
+                                      "Try again in {wait} seconds.",
+        Code.MODEL_STORE_ERROR: "The store that holds the model did not hand it over just now. Try again in {wait} seconds.",
+        Code.MODEL_CACHE_UNWRITABLE: "The service has no room to unpack its model just now. Try again in {wait} seconds.",
+        Code.MODEL_NOT_CONFIGURED: "This service has not been given a model yet." + _OPERATOR + "names one.",
+        Code.MODEL_URI_INVALID: "This service's model address is mistyped." + _OPERATOR + "corrects it.",
+        Code.MODEL_NOT_FOUND: "This service's model is not where it was told to look." + _OPERATOR + "publishes it there.",
+        Code.MODEL_FORBIDDEN: "This service is not allowed to read its model." + _OPERATOR + "grants it access.",
+        Code.MODEL_UNVERIFIABLE: "This service's model was not published with a checksum, so it is not loaded."
+                                 + _OPERATOR + "publishes it again.",
+        Code.MODEL_CORRUPT: _DAMAGED,
+        Code.MODEL_INVALID: _DAMAGED,
+        Code.RUNTIME_UNAVAILABLE: "This service was deployed without the software its model needs." + _OPERATOR
+                                  + "deploys it with it.",
+        Code.INTERNAL_ERROR: "Something went wrong in the service. Try again; if it keeps happening, tell its operator.",
+    }
 
 
 @functools.cache
@@ -31,9 +69,11 @@ def render_index(max_body_bytes: int, api_base: str = "") -> str:
     """api_base: empty for URLs relative to the page (served by the app itself), or the
     API's URL for a copy of the page hosted elsewhere (devtools/static_page.py)."""
     names = [_FORMAT_NAMES.get(name, name) for name in FORMATS]
+    format_names = ", ".join(names[:-1]) + " or " + names[-1]
     return _templates().get_template("index.html").render(
         accept=",".join([*MEDIA_TYPES, *_UNTYPED_SUFFIXES]),
-        format_names=", ".join(names[:-1]) + " or " + names[-1],
+        format_names=format_names,
+        messages=messages(format_names),
         file_field=FILE_FIELD,
         max_body_bytes=max_body_bytes,
         api_base=api_base,

@@ -206,6 +206,14 @@ def test_unexpected_failure_is_a_json_500_without_traceback(client: Client, monk
     assert "secret" not in json.dumps(body) and "Traceback" not in json.dumps(body)
 
 
+def test_the_page_has_words_for_every_error_code() -> None:
+    from chalicelib.errors import Code
+    from chalicelib.page import messages
+
+    codes = {value for name, value in vars(Code).items() if name.isupper()}
+    assert set(messages("JPEG or PNG")) == codes
+
+
 def test_page_is_html_with_relative_urls(client: Client, service: ModuleType) -> None:
     response = client.http.get("/")
     assert response.status_code == 200

@@ -58,6 +58,17 @@ def test_metadata_round_trips_the_rule_and_refuses_a_bad_threshold() -> None:
     assert ModelMetadata.from_json(json.dumps(raw)).none_rule is None
 
 
+def test_display_names_default_to_the_label_with_spaces_and_name_only_its_labels() -> None:
+    raw = json.loads(COLOUR_META.to_json())
+    raw["labels"], raw["display_names"] = ["sky_blue", "grass_green", "red"], {"red": "Tomato red"}
+    meta = ModelMetadata.from_json(json.dumps(raw))
+    assert [meta.display(label) for label in meta.labels] == ["sky blue", "grass green", "Tomato red"]
+    assert ModelMetadata.from_json(meta.to_json()) == meta
+    raw["display_names"] = {"pink": "Pink"}
+    with pytest.raises(MetadataError, match="pink"):
+        ModelMetadata.from_json(json.dumps(raw))
+
+
 FOODS = ("bagel", "donut", "vada")
 PROBE = ModelMetadata("probe", "0", "efficientnet_lite0", FOODS, 224, 256, (0.5,) * 3, (0.5,) * 3)
 

@@ -37,10 +37,13 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+PHONE, LAPTOP = {"width": 390, "height": 844}, {"width": 1366, "height": 768}
+
+
 @pytest.fixture
 def page(browser, server: str) -> Iterator[object]:
-    """A fresh page on the app, failing the test on any console error or uncaught exception."""
-    context = browser.new_context(viewport={"width": 412, "height": 915})  # a phone
+    """A fresh page on the app at a phone's size, failing the test on any console error or uncaught exception."""
+    context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -184,14 +187,20 @@ def test_an_invalid_file_shows_the_error_in_plain_words(page, tmp_path: Path) ->
     page.wait_for_selector("#problem:not([hidden])")
     assert "doesn't look like a picture" in page.text_content("#error")
     assert page.is_hidden("#result") and page.is_enabled("#submit")
+    assert page.is_hidden("#preview")  # no broken-image icon above the error
     assert page.text_content("#status") == ""  # no spinner left behind
 
 
-def test_keyboard_reaches_the_file_picker_and_the_button(page) -> None:
+def test_tab_reaches_the_drop_zone_and_enter_opens_the_file_picker(page, tmp_path: Path) -> None:
+    assert page.is_hidden("#file") and page.is_hidden("#submit")  # the drop zone stands for both
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "file"
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "submit"
+    assert page.evaluate("document.activeElement.id") == "drop"
+    photo = tmp_path / "red.png"
+    photo.write_bytes(f.png(f.RED))
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(photo))
+    assert wait_for_answer(page).startswith("Looks like: red")
 
 
 def test_without_javascript_the_form_answers_in_html(browser, server: str, tmp_path: Path) -> None:
@@ -200,6 +209,7 @@ def test_without_javascript_the_form_answers_in_html(browser, server: str, tmp_p
     page.goto(f"{server}/")
     photo = tmp_path / "blue.jpg"
     photo.write_bytes(f.jpeg(f.BLUE))
+    assert page.is_visible("#file") and page.is_visible("#submit")
     page.set_input_files("#file", str(photo))
     page.click("#submit")
     page.wait_for_load_state()
@@ -246,3 +256,107 @@ def test_a_copy_hosted_elsewhere_calls_the_api_across_origins(browser, bucket: s
         finally:
             site.terminate()
             site.wait(10)
+
+
+def _axe_violations(page) -> str:
+    """axe-core's report of what breaks WCAG 2.1 AA on the page as it stands (empty when nothing)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa"]}})
+    return results.generate_report() if results.violations_count else ""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_on_a_laptop_the_answer_is_beside_the_photo(browser, server: str, tmp_path: Path, scheme: str) -> None:
+    context = browser.new_context(viewport=LAPTOP, color_scheme=scheme)
+    page = context.new_page()
+    page.goto(f"{server}/")
+    page.wait_for_function("document.getElementById('model').textContent.includes('test-colours')")
+    photo = tmp_path / "red.jpg"
+    photo.write_bytes(f.jpeg(f.RED, size=(800, 600)))
+    page.set_input_files("#file", str(photo))
+    wait_for_answer(page)
+    picture, answer = page.locator("#preview").bounding_box(), page.locator("#result").bounding_box()
+    assert answer["x"] >= picture["x"] + picture["width"]  # beside it, not under it
+    assert answer["y"] < picture["y"] + picture["height"]
+    assert _axe_violations(page) == ""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"page-laptop-{scheme}.png"))
+    context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_on_a_phone_the_answer_is_brought_into_view(browser, server: str, tmp_path: Path, scheme: str) -> None:
+    context = browser.new_context(viewport=PHONE, color_scheme=scheme)
+    page = context.new_page()
+    page.goto(f"{server}/")
+    page.wait_for_function("document.getElementById('model').textContent.includes('test-colours')")
+    photo = tmp_path / "portrait.jpg"
+    photo.write_bytes(f.jpeg(f.GREEN, size=(600, 900)))  # a tall photo: the answer lands below the fold
+    page.set_input_files("#file", str(photo))
+    wait_for_answer(page)
+    page.wait_for_function("(() => { const box = document.getElementById('result').getBoundingClientRect();"
+                           " return box.top >= 0 && box.bottom <= innerHeight; })()", timeout=5000)
+    assert page.evaluate("scrollY") > 0
+    assert _axe_violations(page) == ""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"page-phone-{scheme}.png"))
+    context.close()
+
+
+def test_the_page_speaks_the_models_name_and_its_labels_as_people_write_them(browser, bucket: str,
+                                                                              tmp_path: Path) -> None:
+    """A model whose labels have underscores and one display name: the heading, title, text,
+    answer and bars use the model's name and words, with JavaScript and without."""
+    from dataclasses import replace
+
+    from devtools.local_chalice import chalice_local, copy_project
+    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
+    from training.export import export
+    from training.publish import publish
+
+    meta = replace(COLOUR_META, name="paint-chips", labels=("sky_blue", "grass_green", "red"),
+                   display_names={"red": "Tomato red"})
+    model = tmp_path / "paint.onnx"
+    export(MeanColour(), meta, model, colour_batch())
+    uri = publish(model, bucket, prefix=f"named-{tmp_path.name}")
+    photo = tmp_path / "red.png"
+    photo.write_bytes(f.png(f.RED))
+    with chalice_local(copy_project(tmp_path / "project", {"MODEL_URI": uri}), tmp_path) as base:
+        page = browser.new_page(viewport=PHONE)
+        page.goto(f"{base}/")
+        page.wait_for_function("document.getElementById('title').textContent === 'paint-chips'")
+        assert page.title().startswith("paint-chips")
+        assert "sky blue, grass green or Tomato red" in page.text_content("#model")
+        page.set_input_files("#file", str(photo))
+        assert wait_for_answer(page).startswith("Looks like: Tomato red")
+        bars = page.locator("#bars .bar span:first-child").all_text_contents()
+        assert bars[0] == "Tomato red" and sorted(bars[1:]) == ["grass green", "sky blue"]
+        page.close()
+        context = browser.new_context(java_script_enabled=False)
+        page = context.new_page()
+        page.goto(f"{base}/")
+        page.set_input_files("#file", str(photo))
+        page.click("#submit")
+        page.wait_for_load_state()
+        assert page.text_content("h1") == "It looks like: Tomato red"
+        context.close()
+
+
+def test_a_model_that_is_not_there_is_said_in_words_not_as_warming_up(browser, tmp_path: Path) -> None:
+    """model_not_found will not mend by waiting: the page says so, in the model line and for a photo."""
+    from devtools.local_chalice import chalice_local, copy_project
+
+    project = copy_project(tmp_path / "project", {"MODEL_URI": f"file://{tmp_path}/no-such-model.onnx"})
+    photo = tmp_path / "red.png"
+    photo.write_bytes(f.png(f.RED))
+    with chalice_local(project, tmp_path) as base:
+        page = browser.new_page(viewport=PHONE)
+        page.goto(f"{base}/")
+        page.wait_for_function("document.getElementById('model').textContent.includes('not where it was told')")
+        page.set_input_files("#file", str(photo))
+        page.wait_for_selector("#problem:not([hidden])")
+        error = page.text_content("#error")
+        assert "not where it was told to look" in error and "will not help" in error
+        assert "warming up" not in error
+        page.close()

@@ -46,7 +46,7 @@ def tiny_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tiny-run")
     assert main(["train", "--data", str(tiny_data), "--out", str(out / "weights"), "--name", "tiny",
                  "--version", "0.1", "--architecture", "resnet18", "--input-size", "32", "--epochs", "1",
-                 "--batch-size", "8"]) == 0
+                 "--batch-size", "8", "--display-name", "vada=Medu vada"]) == 0
     assert main(["export", "--weights", str(out / "weights"), "--check-images", str(tiny_data / "val"),
                  "--out", str(out / "model.pt"), "--out", str(out / "model.onnx")]) == 0
     return out
@@ -70,6 +70,7 @@ def test_training_writes_weights_and_metadata(tiny_run: Path, tiny_data: Path) -
     meta = json.loads((tiny_run / "weights" / "metadata.json").read_text())
     assert meta["labels"] == list(CLASSES) and meta["architecture"] == "resnet18"
     assert meta["input_size"] == 32 and meta["name"] == "tiny" and meta["version"] == "0.1"
+    assert meta["display_names"] == {"vada": "Medu vada"}
     assert meta["training"]["train_images"] == 24 and meta["training"]["val_images"] == 3
     assert meta["training"]["test_images"] == 3
     # The parts it used, for export and evaluate: here the tree's own train/, val/ and test/.
@@ -383,6 +384,15 @@ def test_train_cli_reports_dataset_errors_without_traceback(tmp_path: Path, caps
     (tmp_path / "only-one-class").mkdir()
     assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--name", "x", "--version", "1"]) == 2
     assert "two or more class folders" in capsys.readouterr().err
+
+
+def test_a_display_name_for_a_label_the_data_lacks_is_one_line(tiny_data: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "o"), "--name", "x", "--version", "1",
+                 "--display-name", "vadai=Vada"]) == 2
+    error = capsys.readouterr().err
+    assert "--display-name names vadai" in error and error.count("\n") == 1
+    assert not (tmp_path / "o").exists()
 
 
 def test_init_weights_transfer_all_but_a_mismatched_head(tiny_run: Path, tmp_path: Path) -> None:

@@ -11,10 +11,18 @@ from training.choices import ARCHITECTURES, DEVICES, PRETRAINED_SCORES
 
 
 class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
-    """Each option's default in --help, where it has one (not "None" or "False")."""
+    """Each option's default in --help, where it has one (not "None", "False" or "[]")."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        return action.help if action.default is None or action.default is False else super()._get_help_string(action)
+        shown = not (action.default is None or action.default is False or action.default == [])
+        return super()._get_help_string(action) if shown else action.help
+
+
+def _display_name(text: str) -> tuple[str, str]:
+    label, equals, words = text.partition("=")
+    if not (equals and label and words.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not LABEL=WORDS (e.g. city_night=\"City at night\")")
+    return label, words.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
                         "reference_mass (the ImageNet head's mass on the classes the training images land on; holds "
                         "when the training images are renders), or auto: the one that tells held-out non-food "
                         "images from the validation images best")
+    p.add_argument("--display-name", type=_display_name, action="append", default=[], metavar="LABEL=WORDS",
+                   help="how the page and the API's display_name write a label (default: its folder's name with "
+                        "spaces for underscores); repeatable")
     p.add_argument("--input-size", type=int, default=224, help="side of the square the model sees, in pixels")
     p.add_argument("--train-size", type=int, help="crop size while training (default: input size)")
     p.add_argument("--epochs", type=int, default=10,
@@ -177,7 +188,7 @@ def run(args: argparse.Namespace) -> None:
             patience=args.patience, seed=args.seed, init_weights=args.init_weights, val_fraction=args.val_fraction,
             test_fraction=args.test_fraction,
             pretrained=args.pretrained, views=args.views, fine_tune=args.fine_tune, none_images=args.none_images, none_rule=args.none_rule,
-            device=args.device,
+            device=args.device, display_names=dict(args.display_name),
         )
         model, meta, parts = train(cfg, args.name, args.version)
         save_checkpoint(model, meta, args.out)

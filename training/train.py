@@ -20,7 +20,7 @@ from chalicelib.metadata import ModelMetadata, NoneRule
 from chalicelib.settings import usable_cpus
 from training import device as devices
 from training.dataset import Split, eval_batches, resize_side, service_view, split_parts
-from training.errors import FineTuneError
+from training.errors import DatasetError, FineTuneError
 from training.features import augmenter, input_features, pooled_features
 from training.head import MAX_ITERATIONS, fit_head
 from training.networks import Network, backbone_blocks, build_network, normalisation
@@ -47,6 +47,7 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda or mps (training/device.py)
     val_fraction: float = 0.15  # held out per class when data has no val/
     test_fraction: float = 0.15  # held out per class when data has no test/
+    display_names: dict[str, str] = field(default_factory=dict)  # label -> words for people (in the metadata)
 
 
 def load_init_weights(model: Network, path: Path) -> None:
@@ -127,8 +128,13 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     side = resize_side(cfg.input_size)
     parts = split_parts(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed, (side, cfg.input_size))
     mean, std = normalisation(cfg.architecture)
+    unknown = sorted(set(cfg.display_names) - set(parts["train"].labels))
+    if unknown:
+        raise DatasetError(f"--display-name names {', '.join(unknown)}, which {cfg.data} has no class folder for "
+                           f"(its classes: {', '.join(parts['train'].labels)})")
     meta = ModelMetadata(name=name, version=version, architecture=cfg.architecture, labels=parts["train"].labels,
-                         input_size=cfg.input_size, resize_size=side, mean=mean, std=std)
+                         input_size=cfg.input_size, resize_size=side, mean=mean, std=std,
+                         display_names=dict(cfg.display_names))
     model = build_network(cfg.architecture, len(meta.labels), pretrained=cfg.pretrained)
     if cfg.init_weights:
         load_init_weights(model, cfg.init_weights)
