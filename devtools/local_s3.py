@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from devtools import ROOT
-from devtools.processes import free_port, port_in_use, wait_until_serving
+from devtools.processes import free_port, holds_listener, port_in_use, wait_until_serving
 
 # weed mini's servers; each also needs its gRPC port (default: port + 10000, which may be
 # taken), so every port is chosen explicitly.
@@ -76,6 +76,9 @@ class LocalS3:
         try:
             # An anonymous listing is refused, and that refusal is the sign S3 is up.
             wait_until_serving(self.endpoint, self._process, timeout_s, str(self.log_path))
+            if holds_listener(self._process.pid, self.ports["s3.port"]) is False:
+                raise RuntimeError(f"{self.endpoint} answers, but not from the SeaweedFS just started (another "
+                                   f"server took the port first); see {self.log_path}")
         except (RuntimeError, TimeoutError):
             self.stop()
             raise
@@ -149,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = server[1] if server else None
     if args.command == "start" and endpoint is None:
         refuse_foreign_s3_port(args.s3_port)
-        started = LocalS3(DATA, s3_port=args.s3_port).start()
+        try:
+            started = LocalS3(DATA, s3_port=args.s3_port).start()
+        except (RuntimeError, TimeoutError) as exc:
+            raise SystemExit(f"error: the local S3 did not start: {exc}") from None
         (DATA / _PID_FILE).write_text(f"{started.pid} {started.endpoint}\n")
         endpoint = started.endpoint
     if args.command == "stop":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import subprocess
 import time
@@ -20,6 +22,24 @@ def port_in_use(port: int) -> bool:
     """Whether something listens on 127.0.0.1:port."""
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def holds_listener(pid: int, port: int) -> bool | None:
+    """Whether process pid holds the socket listening on 127.0.0.1:port (so what answers
+    there is that process, not another that had the port first); None where /proc cannot
+    say (not Linux)."""
+    try:
+        inodes = {fields[9] for table in ("/proc/net/tcp", "/proc/net/tcp6")
+                  for fields in (line.split() for line in Path(table).read_text().splitlines()[1:])
+                  if fields[1].endswith(f":{port:04X}") and fields[3] == "0A"}  # 0A: LISTEN
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return None
+    held = set()
+    for descriptor in descriptors:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            held.add(os.readlink(descriptor))
+    return any(f"socket:[{inode}]" in held for inode in inodes)
 
 
 def wait_until_serving(url: str, process: subprocess.Popen, timeout_s: float, log: str) -> None:

@@ -29,7 +29,11 @@ OWN_BUCKET = "local-models"
 
 
 def ensure_published(models: list[Path], bucket: str) -> list[str]:
-    """Creates the bucket and uploads each model file unless its version is there already."""
+    """Creates the bucket in the project's own local S3 and uploads each model file unless
+    the same bytes are there already; a version there holding other bytes (the demo rebuilt
+    at the same version) is replaced, or the old file would be served."""
+    from chalicelib.model_cache import sha256_of
+    from chalicelib.model_sources import SHA256_METADATA_KEY
     from training.errors import AlreadyPublished
     from training.publish import publish
 
@@ -40,8 +44,13 @@ def ensure_published(models: list[Path], bucket: str) -> list[str]:
             uris.append(publish(model, bucket, client=client, create_bucket=True))
             print(f"published {uris[-1]}", flush=True)
         except AlreadyPublished as exc:
-            uris.append(exc.uri)
-            print(f"{exc.uri} is already published", flush=True)
+            key = urlparse(exc.uri).path.lstrip("/")
+            held = client.head_object(Bucket=bucket, Key=key)["Metadata"].get(SHA256_METADATA_KEY)
+            with model.open("rb") as stream:
+                same = held == sha256_of(stream)
+            uris.append(exc.uri if same else publish(model, bucket, force=True, client=client))
+            print(f"{exc.uri} is already published" if same else
+                  f"replaced {exc.uri}: the local S3 held other bytes under this version", flush=True)
     return uris
 
 
@@ -99,7 +108,10 @@ def main() -> int:
         print(f"using the local S3 that ./scripts/local-s3 started on {endpoint}", flush=True)
     else:
         print(f"starting SeaweedFS (S3 on {s3.endpoint}, data in .local-s3/)", flush=True)
-        endpoint = s3.start().endpoint
+        try:
+            endpoint = s3.start().endpoint
+        except (RuntimeError, TimeoutError) as exc:
+            raise SystemExit(f"error: SeaweedFS did not start: {exc}") from None
     chalice = None
     try:
         os.environ.update(client_env(endpoint))

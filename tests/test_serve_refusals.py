@@ -75,3 +75,43 @@ def test_serve_refuses_a_torchscript_file_it_cannot_run(tmp_path: Path) -> None:
     result = run("./scripts/serve", "--model", str(model), "--port", str(free_port()), "--s3-port", str(free_port()))
     assert result.returncode != 0 and "Traceback" not in result.stderr and "starting" not in result.stdout
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: --model {model} needs torch, which")
+
+
+def test_a_started_seaweedfs_must_hold_its_port_itself(foreign_server: tuple[int, list[str]], local_s3,
+                                                       tmp_path: Path) -> None:
+    """The race the refusals above leave: the port is taken between the check and the start.
+    Whatever answers then is not taken for SeaweedFS; nothing but the readiness probe is sent."""
+    from devtools.local_s3 import LocalS3
+    from devtools.processes import holds_listener
+
+    assert holds_listener(local_s3.pid, local_s3.ports["s3.port"]) is True
+    port, seen = foreign_server
+    assert holds_listener(local_s3.pid, port) is False
+    server = LocalS3(tmp_path / "s3", s3_port=port)
+    with pytest.raises(RuntimeError):
+        server.start()
+    assert server.pid is None and all(request.startswith("GET ") for request in seen)
+
+
+def test_serve_replaces_a_version_its_local_s3_holds_with_other_bytes(s3, tmp_path: Path) -> None:
+    """The demo rebuilt at the same version: .local-s3 still holds the old file, which would be served."""
+    import uuid
+
+    import torch
+
+    from devtools.serve import ensure_published
+    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
+    from training.export import export
+
+    old, new = tmp_path / "old" / "model.onnx", tmp_path / "new" / "model.onnx"
+    export(MeanColour(), COLOUR_META, old, colour_batch())
+    retrained = MeanColour()
+    with torch.no_grad():
+        retrained.fc.weight.mul_(2)
+    export(retrained, COLOUR_META, new, colour_batch())
+    bucket = f"serve-{uuid.uuid4().hex[:8]}"
+    [uri] = ensure_published([old], bucket)
+    assert ensure_published([old], bucket) == [uri]
+    assert ensure_published([new], bucket) == [uri]
+    key = uri.split(f"s3://{bucket}/")[1]
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == new.read_bytes()
