@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,17 @@ def _templates() -> Any:
     )
 
 
+@functools.cache
+def examples() -> dict[str, str]:
+    """label -> the demo's example photo of it as a data: URL (chalicelib/examples/, about
+    12 KB each, written by python -m devtools.demo_model rebuild): in the page itself, so
+    that no binary route is needed behind API Gateway. The page offers those whose label
+    the served model has."""
+    folder = Path(__file__).parent / "examples"
+    return {path.stem: "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode()
+            for path in sorted(folder.glob("*.jpg"))}
+
+
 def render_index(max_body_bytes: int, api_base: str = "") -> str:
     """api_base: empty for URLs relative to the page (served by the app itself), or the
     API's URL for a copy of the page hosted elsewhere (devtools/static_page.py)."""
@@ -74,6 +86,7 @@ def render_index(max_body_bytes: int, api_base: str = "") -> str:
         accept=",".join([*MEDIA_TYPES, *_UNTYPED_SUFFIXES]),
         format_names=format_names,
         messages=messages(format_names),
+        examples=examples(),
         file_field=FILE_FIELD,
         max_body_bytes=max_body_bytes,
         api_base=api_base,

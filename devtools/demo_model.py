@@ -6,7 +6,8 @@ python -m devtools.demo_model re-exports the ONNX file when it no longer answers
 checkpoint (tests/test_demo_model.py fails until then), and otherwise leaves it be.
 python -m devtools.demo_model rebuild makes the demo from nothing: renders its training
 images with Blender's Cycles into data/demo-cycles (where they are not yet; about half an
-hour on 2 cores), trains, writes the float16 checkpoint and exports the ONNX file."""
+hour on 2 cores), trains, writes the float16 checkpoint, exports the ONNX file and renders
+the example photos (chalicelib/examples/: the README's curl and the page use them)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ DATA = Path("data") / "demo-cycles"  # relative to ROOT, as the metadata records
 NAME, VERSION = "donut-bagel-vada", "3.0.0"
 PER_CLASS, SEED, SIZE = 200, 0, 256
 SERVED = CHECKPOINT / "model.onnx"
+EXAMPLES = ROOT / "chalicelib" / "examples"
+EXAMPLE_SEED = 50_001  # training's seeds stay below 1,000 per class
 TORCHSCRIPT = ROOT / "build" / "demo" / "model.pt"
 
 
@@ -77,6 +80,25 @@ def served_is_current() -> bool:
     return True
 
 
+def render_examples() -> None:
+    """One photo of each class, rendered at 448 px with 32 samples and shrunk to 256 px
+    (enough for the model's 256 px resize; small enough to live inside the page)."""
+    import tempfile
+
+    from PIL import Image
+
+    from training.blender_synth import render_all
+    from training.synth import CLASSES
+
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = [{"label": label, "seed": EXAMPLE_SEED + index, "size": 448, "samples": 32,
+                 "path": f"{tmp}/{label}.jpg"} for index, label in enumerate(CLASSES)]
+        render_all(jobs, workers=1)
+        for job in jobs:
+            Image.open(str(job["path"])).resize((256, 256), Image.Resampling.LANCZOS).save(
+                EXAMPLES / f"{job['label']}.jpg", quality=88, optimize=True)
+
+
 def rebuild() -> None:
     import os
 
@@ -94,6 +116,7 @@ def rebuild() -> None:
     model, meta, _ = train(TrainConfig(data=DATA, none_rule="reference_mass"), NAME, VERSION)
     save_checkpoint(model, meta, CHECKPOINT, half=True)
     export_demo(SERVED)
+    render_examples()
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def test_scripts_serve_as_written_serves_the_demo_without_torch(tmp_path: Path) 
         assert curl.returncode == 0, curl.stderr
         shown = json.loads(curl.stdout)
         assert shown["recognised"] is True and shown["label"] == "donut" and shown["cold_start"] is True
-        answer = post_jpeg("http://127.0.0.1:8000/predict?top_k=3", (ROOT / "demo/examples/bagel.jpg").read_bytes())
+        answer = post_jpeg("http://127.0.0.1:8000/predict?top_k=3", (ROOT / "chalicelib/examples/bagel.jpg").read_bytes())
         config = json.loads((ROOT / ".chalice" / "config.json").read_text())
         assert answer["model"]["name"] == "donut-bagel-vada" and answer["cold_start"] is False
         assert sorted(p["label"] for p in answer["predictions"]) == ["bagel", "donut", "vada"]

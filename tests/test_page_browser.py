@@ -328,6 +328,7 @@ def test_the_page_speaks_the_models_name_and_its_labels_as_people_write_them(bro
         page.wait_for_function("document.getElementById('title').textContent === 'paint-chips'")
         assert page.title().startswith("paint-chips")
         assert "sky blue, grass green or Tomato red" in page.text_content("#model")
+        assert page.is_hidden("#examples")  # the demo's example photos show no sky or grass
         page.set_input_files("#file", str(photo))
         assert wait_for_answer(page).startswith("Looks like: Tomato red")
         bars = page.locator("#bars .bar span:first-child").all_text_contents()
@@ -359,4 +360,31 @@ def test_a_model_that_is_not_there_is_said_in_words_not_as_warming_up(browser, t
         error = page.text_content("#error")
         assert "not where it was told to look" in error and "will not help" in error
         assert "warming up" not in error
+        page.close()
+
+
+def test_the_examples_of_the_models_labels_are_offered_and_classified(browser, bucket: str, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from devtools.local_chalice import chalice_local, copy_project
+    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
+    from training.export import export
+    from training.publish import publish
+
+    meta = replace(COLOUR_META, name="fried-dough", labels=("bagel", "donut", "vada"),
+                   display_names={"vada": "Medu vada"})
+    model = tmp_path / "dough.onnx"
+    export(MeanColour(), meta, model, colour_batch())
+    uri = publish(model, bucket, prefix=f"examples-{tmp_path.name}")
+    with chalice_local(copy_project(tmp_path / "project", {"MODEL_URI": uri}), tmp_path) as base:
+        page = browser.new_page(viewport=PHONE)
+        sent: list[bytes] = []
+        page.route("**/predict*", lambda route: (sent.append(route.request.post_data_buffer), route.continue_()))
+        page.goto(f"{base}/")
+        page.wait_for_selector("#examples:not([hidden])")
+        assert page.locator(".example:visible").all_text_contents() == ["bagel", "donut", "Medu vada"]
+        page.click(".example[data-label=donut]")
+        wait_for_answer(page)
+        assert sent == [(ROOT / "chalicelib" / "examples" / "donut.jpg").read_bytes()]
+        assert _axe_violations(page) == ""
         page.close()
