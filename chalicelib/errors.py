@@ -1,4 +1,5 @@
-"""Errors a client can cause or should know about; chalicelib/responses.py turns each into a response."""
+"""Errors a client can cause or should know about (chalicelib/responses.py turns each into a
+response), and the one a model file that cannot be loaded raises."""
 
 from __future__ import annotations
 
@@ -71,3 +72,8 @@ class ModelUnavailable(ApiError):
 
     def __init__(self, code: str, message: str, retry_after_s: int = 5) -> None:
         super().__init__(code, message, {"Retry-After": str(retry_after_s)})
+
+
+class ModelLoadError(ValueError):
+    """The file is not a model this service can load: the one error type loading raises
+    (the store turns it into a 503 model_invalid)."""

@@ -6,14 +6,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from chalicelib.errors import ModelLoadError
+
 # Name of the JSON document inside a model file: a TorchScript extra file, or the key of
 # an ONNX model's metadata_props entry.
 METADATA_FILE = "donut_or_not.json"
 PRECISIONS = ("fp32", "int8")
-
-
-class ModelLoadError(ValueError):
-    """The file is not a model this service can load: the one error type loading raises."""
 
 
 class MetadataError(ModelLoadError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from chalicelib.metadata import ModelLoadError
+from chalicelib.errors import ModelLoadError
 
 LIBRARIES: dict[str, str] = {".onnx": "onnxruntime", ".pt": "torch"}
 

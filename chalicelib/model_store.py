@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib import s3_get
 from chalicelib.errors import Code, ModelUnavailable
-from chalicelib.metadata import ModelLoadError
+from chalicelib.errors import ModelLoadError
 from chalicelib.model_cache import Entry, ModelCache
 from chalicelib.model_formats import import_library, library_for
 from chalicelib.model_sources import GetObject, source_for

@@ -18,7 +18,8 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from chalicelib.metadata import METADATA_FILE, MetadataError, ModelLoadError, ModelMetadata, NoneRule
+from chalicelib.errors import ModelLoadError
+from chalicelib.metadata import METADATA_FILE, MetadataError, ModelMetadata, NoneRule
 from chalicelib.model_formats import LIBRARIES, library_for
 from chalicelib.settings import threads_for
 

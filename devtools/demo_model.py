@@ -63,7 +63,7 @@ def build_demo_models() -> list[Path]:
 
 
 def served_is_current() -> bool:
-    from chalicelib.metadata import ModelLoadError
+    from chalicelib.errors import ModelLoadError
     from chalicelib.runtimes import load_runtime
     from training.checkpoint import load_checkpoint
     from training.errors import ExportError

@@ -65,7 +65,7 @@ def publish_own(model: Path) -> str:
 def refuse_unservable(model: Path) -> None:
     """Exits in one line when this Python cannot run the model file (a TorchScript file in
     .venv-serve, which has no torch), before anything starts or is published."""
-    from chalicelib.metadata import ModelLoadError
+    from chalicelib.errors import ModelLoadError
     from chalicelib.model_formats import import_library
 
     try:

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from chalicelib.imaging import preprocess
-from chalicelib.metadata import MetadataError, ModelLoadError, ModelMetadata, NoneRule
+from chalicelib.errors import ModelLoadError
+from chalicelib.metadata import MetadataError, ModelMetadata, NoneRule
 from chalicelib.runtimes import load_runtime
 from tests.colour_model import colour_batch, COLOUR_META, MeanColour
 from training.dataset import service_input

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from chalicelib.metadata import ModelLoadError
+from chalicelib.errors import ModelLoadError
 from chalicelib.model_formats import LIBRARIES, import_library
 from chalicelib.runtimes import RUNTIMES, load_runtime
 from tests.colour_model import COLOUR_META, MeanColour

@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train" and args.fine_tune and not args.pretrained:
         parser.error("--fine-tune N refines a pretrained backbone: drop --no-pretrained, or train every layer "
                      "without --fine-tune")
-    from chalicelib.metadata import ModelLoadError
+    from chalicelib.errors import ModelLoadError
     from training.errors import TrainingError
 
     try:
