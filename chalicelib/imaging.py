@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 from chalicelib import heif
 from chalicelib.errors import BadRequest, Code, PayloadTooLarge
 from chalicelib.metadata import ModelMetadata
-from chalicelib.uploads import FORMATS, MEDIA_TYPES
+from chalicelib.image_formats import FORMATS, MEDIA_TYPES, check_pixels
 
 _SIXTEEN_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
 _WHITE = (255, 255, 255)
@@ -48,7 +48,7 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise PayloadTooLarge(Code.TOO_MANY_PIXELS, f"image dimensions are over the limit: {exc}") from exc
     except Exception as exc:  # Pillow's parsers raise more than OSError on hostile bytes: see below
-        from chalicelib import tiff  # after this module: tiff checks pixels with check_pixels
+        from chalicelib import tiff  # only for a body Pillow cannot open
 
         if tiff.is_tiff(data):  # a TIFF variant Pillow lacks (planar RGB, float samples…)
             return to_rgb(tiff.read(data, max_pixels))
@@ -73,15 +73,6 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
         # float (found by tests/test_fuzz.py), DecompressionBombError for a bomb in a frame.
         raise BadRequest(Code.CORRUPT_IMAGE, f"the image data is corrupt or truncated ({exc})") from exc
     return to_rgb(image)
-
-
-def check_pixels(width: int, height: int, max_pixels: int) -> None:
-    """The pixel limit, checked from an image's header before any pixel is decoded."""
-    if width * height > max_pixels:
-        raise PayloadTooLarge(
-            Code.TOO_MANY_PIXELS,
-            f"the image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}",
-        )
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

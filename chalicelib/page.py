@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.errors import Code
-from chalicelib.uploads import FILE_FIELD, FORMATS, MEDIA_TYPES
+from chalicelib.image_formats import FORMATS, MEDIA_TYPES
+from chalicelib.uploads import FILE_FIELD
 
 # What the page calls each format; and suffixes a browser may not map to a media type
 # (desktop Chrome on Linux or Windows gives an iPhone's .heic no type), so that the file

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from chalicelib.errors import ApiError, BadRequest, Code, PayloadTooLarge
-from chalicelib.imaging import check_pixels
+from chalicelib.image_formats import check_pixels
 
 SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}  # samples per pixel → Pillow mode

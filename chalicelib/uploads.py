@@ -8,22 +8,8 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from chalicelib.errors import BadRequest, Code, PayloadTooLarge, UnsupportedMediaType
+from chalicelib.image_formats import MEDIA_TYPES
 
-# The one list of image formats the service reads: Pillow's format name → the media types a
-# client sends it as. Here, not in imaging.py: app.py needs the types at start, and
-# imaging's numpy and Pillow load only while the model downloads. Order matters: Pillow
-# tries them in turn, and HEIF's plugin is registered only once a HEIF file arrives.
-FORMATS = {
-    "JPEG": ("image/jpeg",),
-    "PNG": ("image/png",),
-    "WEBP": ("image/webp",),
-    "GIF": ("image/gif",),
-    "BMP": ("image/bmp",),
-    "TIFF": ("image/tiff",),
-    "AVIF": ("image/avif",),
-    "HEIF": ("image/heic", "image/heif"),  # iPhone photos: HEVC in a HEIF container
-}
-MEDIA_TYPES = tuple(media for types in FORMATS.values() for media in types)
 # Bodies that are the image itself; octet-stream is sniffed from the bytes like the rest.
 IMAGE_TYPES = (*MEDIA_TYPES, "application/octet-stream")
 MULTIPART = "multipart/form-data"

@@ -15,7 +15,8 @@ from PIL import Image
 
 from chalicelib.errors import ApiError
 from chalicelib.imaging import decode, preprocess
-from chalicelib.uploads import ACCEPTED_TYPES, FORMATS, image_bytes
+from chalicelib.image_formats import FORMATS
+from chalicelib.uploads import ACCEPTED_TYPES, image_bytes
 from devtools import ROOT
 from tests import imagefiles as f
 from tests.colour_model import COLOUR_META
