@@ -184,78 +184,148 @@ def _cut_top(obj: bpy.types.Object, rng: random.Random, level: float, drips: int
 # --- foods --------------------------------------------------------------------------------
 
 
+ICINGS = {"chocolate": (0.09, 0.04, 0.018), "pink": (0.92, 0.38, 0.55), "white": (0.88, 0.85, 0.8),
+          "caramel": (0.5, 0.25, 0.07), "yellow": (0.95, 0.75, 0.2), "blue": (0.3, 0.55, 0.9),
+          "green": (0.35, 0.75, 0.3)}
+SPRINKLES = [(0.9, 0.1, 0.1), (0.1, 0.5, 0.9), (0.95, 0.85, 0.1), (0.2, 0.7, 0.2), (0.95, 0.95, 0.95),
+             (0.9, 0.4, 0.7), (0.95, 0.5, 0.1), (0.5, 0.2, 0.7)]
+
+
+def _icing(rng: random.Random, colour: Colour) -> bpy.types.Material:
+    """Icing, sometimes drizzled across with thin stripes of another."""
+    material, bsdf, tree = _material("icing")
+    _set(bsdf, Base_Color=(*colour, 1), Roughness=rng.uniform(0.15, 0.45), Coat_Weight=rng.uniform(0.0, 0.5))
+    if rng.random() < 0.3:
+        wave = tree.nodes.new("ShaderNodeTexWave")
+        wave.inputs["Scale"].default_value = rng.uniform(1.5, 3.5)
+        wave.inputs["Distortion"].default_value = rng.uniform(0.5, 3)
+        ramp = tree.nodes.new("ShaderNodeValToRGB")
+        ramp.color_ramp.interpolation = "CONSTANT"
+        ramp.color_ramp.elements[0].color = (*colour, 1)
+        ramp.color_ramp.elements[1].color = (*_jitter(rng, rng.choice(list(ICINGS.values()))), 1)
+        ramp.color_ramp.elements[1].position = rng.uniform(0.75, 0.9)
+        tree.links.new(wave.outputs["Fac"], ramp.inputs["Fac"])
+        tree.links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
+    return material
+
+
+def _toppings(rng: random.Random, icing: bpy.types.Object, major: float, minor: float) -> None:
+    """Sprinkles, nonpareils or coconut, densely over the icing as bakeries do it."""
+    kind = rng.choice(["sprinkles", "sprinkles", "nonpareils", "coconut"])
+    if kind == "coconut":
+        template = _grain("coconut", (0.06, 0.02, 0.008), simple("coconut", (0.95, 0.94, 0.9), 0.7))
+        _scatter_on_top(rng, icing, major, minor, rng.randint(150, 300), template, top_from=0.2)
+        return
+    for hue in rng.sample(SPRINKLES, rng.randint(3, 7)):
+        colour = simple("sprinkle", hue, 0.35)
+        if kind == "nonpareils":
+            template = _grain("nonpareil", (0.04, 0.04, 0.04), colour)
+        else:
+            bpy.ops.mesh.primitive_cylinder_add(vertices=6, radius=0.03, depth=0.18, location=(0, 0, -100))
+            template = bpy.context.object
+            template.data.materials.append(colour)
+        _scatter_on_top(rng, icing, major, minor, rng.randint(40, 80), template, top_from=0.2)
+
+
 def donut(rng: random.Random, location: Vector) -> bpy.types.Object:
-    major, minor = rng.uniform(0.85, 1.0), rng.uniform(0.36, 0.46)
-    style = rng.choice(["chocolate", "pink", "white", "glazed", "glazed", "sugar", "powdered", "filled", "plain"])
+    """Soft fried dough, matte with fine pores and a pale band where it floated in the fat;
+    under a translucent glaze, thick icing (perhaps drizzled) with toppings, or sugar."""
+    major, minor = rng.uniform(0.85, 1.0), rng.uniform(0.38, 0.48)
+    style = rng.choice(["iced", "iced", "iced", "iced", "glazed", "glazed", "sugar", "powdered", "filled", "plain"])
     material, bsdf, tree = _material("dough")
-    dough = _jitter(rng, (0.55, 0.27, 0.08), 0.15)
-    _pale_ring(tree, bsdf, dough, _jitter(rng, (0.86, 0.7, 0.45)), rng.uniform(0.08, 0.16) * minor / 0.4)
-    _set(bsdf, Roughness=0.55, Subsurface_Weight=0.15)
+    dough = _jitter(rng, rng.choice([(0.62, 0.33, 0.1), (0.72, 0.45, 0.16), (0.5, 0.26, 0.08)]), 0.12)
+    _pale_ring(tree, bsdf, dough, _jitter(rng, (0.88, 0.72, 0.46)), rng.uniform(0.08, 0.18) * minor / 0.4)
+    _set(bsdf, Roughness=rng.uniform(0.7, 0.9), Specular_IOR_Level=0.3, Subsurface_Weight=0.15)
+    _bump(tree, bsdf, rng.uniform(40, 90), 0.2)  # the fine pores of fried dough
     if style == "glazed":  # a thin translucent glaze: the dough shows through a glossy coat
-        _set(bsdf, Coat_Weight=1.0, Coat_Roughness=rng.uniform(0.02, 0.12), Coat_Tint=(1.0, 0.9, 0.75, 1))
+        _set(bsdf, Coat_Weight=1.0, Coat_Roughness=rng.uniform(0.05, 0.25), Coat_Tint=(1.0, 0.9, 0.75, 1))
     if style == "filled":
         bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, segments=32, ring_count=16, location=location)
         body = bpy.context.object
         body.scale = (1.0, 1.0, rng.uniform(0.55, 0.7))
     else:
         body = _torus(major, minor, location)
-    _displace(body, rng, 0.025, 0.6)
+    _displace(body, rng, 0.03, 0.6)
     body.data.materials.append(material)
     _smooth(body)
     if style in ("sugar", "powdered", "filled"):
         sugar = simple("sugar", (0.95, 0.93, 0.9), 0.95)
         if style != "powdered":
-            grain = _grain("sugar grain", (0.025, 0.025, 0.025), sugar)
+            grain = _grain("sugar grain", (0.018, 0.018, 0.018), sugar)
             _scatter_on_top(rng, body, major if style != "filled" else 0.0, minor if style != "filled" else 0.6,
-                            rng.randint(150, 300), grain, top_from=0.0)
+                            rng.randint(400, 700), grain, top_from=0.0)
         else:  # powdered: the dough's colour mixed with white where noise says so
             _noise_colour(tree, bsdf, dough, (0.96, 0.95, 0.93), rng.uniform(3, 8))
             _set(bsdf, Roughness=0.9)
-    if style in ("chocolate", "pink", "white"):
+    if style == "iced":
         icing = _torus(major, minor + 0.06, Vector())
         icing.parent = body  # moves, turns and sits down with the donut
-        _cut_top(icing, rng, rng.uniform(-0.05, 0.1), rng.randint(0, 6))
-        colour = {"chocolate": (0.09, 0.04, 0.018), "pink": (0.92, 0.38, 0.55), "white": (0.88, 0.85, 0.8)}[style]
-        icing.data.materials.append(simple("icing", _jitter(rng, colour), rng.uniform(0.12, 0.3), Coat_Weight=0.5))
+        _cut_top(icing, rng, rng.uniform(-0.05, 0.12), rng.randint(0, 6))
+        icing.data.materials.append(_icing(rng, _jitter(rng, rng.choice(list(ICINGS.values())))))
         _displace(icing, rng, 0.012, 0.5)
         _smooth(icing)
-        if rng.random() < 0.55:
-            for hue in rng.sample([(0.9, 0.1, 0.1), (0.1, 0.5, 0.9), (0.95, 0.85, 0.1), (0.2, 0.7, 0.2),
-                                   (0.95, 0.95, 0.95), (0.9, 0.4, 0.7)], rng.randint(2, 5)):
-                template = _sprinkle(simple("sprinkle", hue, 0.35))
-                _scatter_on_top(rng, icing, major, minor + 0.04, rng.randint(12, 30), template, top_from=0.25)
+        if rng.random() < 0.6:
+            _toppings(rng, icing, major, minor + 0.05)
     return body
 
 
+def _cut_half(obj: bpy.types.Object, crumb: bpy.types.Material, upper: bool) -> None:
+    """Keeps the upper or lower half of a bread ring, its cut face filled with crumb."""
+    mesh = bmesh.new()
+    mesh.from_mesh(obj.data)
+    result = bmesh.ops.bisect_plane(mesh, geom=mesh.verts[:] + mesh.edges[:] + mesh.faces[:], plane_co=(0, 0, 0),
+                                    plane_no=(0, 0, 1), clear_outer=not upper, clear_inner=upper)
+    edges = [e for e in result["geom_cut"] if isinstance(e, bmesh.types.BMEdge)]
+    filled = bmesh.ops.triangle_fill(mesh, use_beauty=True, use_dissolve=False, edges=edges)  # the ring between both loops
+    obj.data.materials.append(crumb)
+    for face in filled["geom"]:
+        if isinstance(face, bmesh.types.BMFace):
+            face.material_index = 1
+    mesh.to_mesh(obj.data)
+    mesh.free()
+
+
+def _seeds(rng: random.Random, holder: bpy.types.Object, major: float, minor: float) -> None:
+    seeds = rng.choice(["none", "sesame", "poppy", "everything", "sesame", "everything"])
+    if seeds == "none":
+        return
+    sesame = _grain("sesame", (0.045, 0.025, 0.012), simple("sesame", (0.93, 0.85, 0.65), 0.5))
+    poppy = _grain("poppy", (0.014, 0.014, 0.014), simple("poppy", (0.05, 0.05, 0.07), 0.4))
+    onion = _grain("onion", (0.05, 0.035, 0.01), simple("onion", (0.55, 0.35, 0.15), 0.6))
+    kinds = {"sesame": [sesame], "poppy": [poppy], "everything": [sesame, poppy, onion]}[seeds]
+    for kind in kinds:
+        _scatter_on_top(rng, holder, major, minor + 0.01, rng.randint(150, 300) // len(kinds), kind)
+
+
+FILLINGS = {"smoked salmon": (0.95, 0.45, 0.3), "lettuce": (0.35, 0.65, 0.15), "tomato": (0.8, 0.12, 0.08),
+            "cheese": (0.95, 0.75, 0.25), "ham": (0.9, 0.55, 0.55), "egg": (0.97, 0.9, 0.5)}
+
+
 def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
+    """Dense, glossy, blistered crust with seeds: whole, a half cut face up (perhaps with
+    cream cheese), or a sandwich with its fillings between both halves."""
     major, minor = rng.uniform(0.8, 0.9), rng.uniform(0.55, 0.62)  # dense and round, a small hole
     body = _torus(major, minor, location)
     body.scale = (1, 1, rng.uniform(0.75, 0.9))
-    sliced = rng.random() < 0.25
+    style = rng.choice(["whole", "whole", "whole", "whole", "whole", "half", "half", "sandwich", "sandwich"])
     crust, bsdf, tree = _material("crust")
     _noise_colour(tree, bsdf, _jitter(rng, (0.2, 0.07, 0.015), 0.25), _jitter(rng, (0.5, 0.24, 0.06), 0.2),
                   rng.uniform(2, 5))
     _set(bsdf, Roughness=rng.uniform(0.35, 0.55), Coat_Weight=rng.uniform(0.15, 0.6), Coat_Roughness=0.3)
     _bump(tree, bsdf, rng.uniform(12, 30), 0.7, "ShaderNodeTexVoronoi")  # blisters
     body.data.materials.append(crust)
-    if sliced:  # the lower half, its cut face up: crumb, perhaps spread with cream cheese
-        mesh = bmesh.new()
-        mesh.from_mesh(body.data)
-        result = bmesh.ops.bisect_plane(mesh, geom=mesh.verts[:] + mesh.edges[:] + mesh.faces[:], plane_co=(0, 0, 0),
-                                        plane_no=(0, 0, 1), clear_outer=True)
-        edges = [e for e in result["geom_cut"] if isinstance(e, bmesh.types.BMEdge)]
-        filled = bmesh.ops.triangle_fill(mesh, use_beauty=True, use_dissolve=False, edges=edges)  # the ring between both loops
-        crumb, crumb_bsdf, crumb_tree = _material("crumb")
-        _noise_colour(crumb_tree, crumb_bsdf, _jitter(rng, (0.72, 0.58, 0.38)), _jitter(rng, (0.9, 0.8, 0.6)), 30)
-        _bump(crumb_tree, crumb_bsdf, 40, 0.8, "ShaderNodeTexVoronoi")  # the open, chewy crumb
-        _set(crumb_bsdf, Roughness=0.9)
-        body.data.materials.append(crumb)
-        for face in filled["geom"]:
-            if not isinstance(face, bmesh.types.BMFace):
-                continue
-            face.material_index = 1
-        mesh.to_mesh(body.data)
-        mesh.free()
+    crumb, crumb_bsdf, crumb_tree = _material("crumb")
+    _noise_colour(crumb_tree, crumb_bsdf, _jitter(rng, (0.72, 0.58, 0.38)), _jitter(rng, (0.9, 0.8, 0.6)), 30)
+    _bump(crumb_tree, crumb_bsdf, 40, 0.8, "ShaderNodeTexVoronoi")  # the open, chewy crumb
+    _set(crumb_bsdf, Roughness=0.9)
+    if style == "whole":
+        _displace(body, rng, 0.04, 0.4)
+        _seeds(rng, body, major, minor)
+        _smooth(body)
+        return body
+    _cut_half(body, crumb, upper=False)
+    _smooth(body)
+    if style == "half":
         if rng.random() < 0.4:
             bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=major + minor * 0.6, depth=0.06,
                                                 location=(0, 0, 0.03))
@@ -270,17 +340,23 @@ def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
             cut = cheese.modifiers.new("hole", "BOOLEAN")
             cut.object, cut.operation = hole, "DIFFERENCE"
             hole.hide_render = True
-    else:
-        _displace(body, rng, 0.04, 0.4)
-        seeds = rng.choice(["none", "sesame", "poppy", "everything", "sesame", "everything"])
-        if seeds != "none":
-            sesame = _grain("sesame", (0.045, 0.025, 0.012), simple("sesame", (0.93, 0.85, 0.65), 0.5))
-            poppy = _grain("poppy", (0.014, 0.014, 0.014), simple("poppy", (0.05, 0.05, 0.07), 0.4))
-            onion = _grain("onion", (0.05, 0.035, 0.01), simple("onion", (0.55, 0.35, 0.15), 0.6))
-            kinds = {"sesame": [sesame], "poppy": [poppy], "everything": [sesame, poppy, onion]}[seeds]
-            for kind in kinds:
-                _scatter_on_top(rng, body, major, minor + 0.01, rng.randint(150, 300) // len(kinds), kind)
-    _smooth(body)
+        return body
+    height = 0.0
+    for name in rng.sample(sorted(FILLINGS), rng.randint(2, 4)):
+        thick = rng.uniform(0.05, 0.14)
+        bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=(major + minor) * rng.uniform(0.95, 1.15),
+                                            depth=thick, location=(0, 0, height + thick / 2))
+        layer = bpy.context.object
+        layer.parent = body
+        _displace(layer, rng, 0.12, 0.25, levels=2)  # ragged edges hanging over the crust
+        layer.data.materials.append(simple(name, _jitter(rng, FILLINGS[name]), 0.45))
+        height += thick * 0.8
+    top = _torus(major, minor, Vector((0, 0, height)))
+    top.parent = body
+    top.data.materials.append(crust)
+    _cut_half(top, crumb, upper=True)
+    _seeds(rng, top, major, minor)
+    _smooth(top)
     return body
 
 
@@ -436,7 +512,7 @@ DISHES = {**FOODS, **OTHER_FOODS}
 def table(rng: random.Random) -> None:
     bpy.ops.mesh.primitive_plane_add(size=60, location=(0, 0, 0))
     top = bpy.context.object
-    kind = rng.choice(["wood", "wood", "marble", "cloth", "slate", "paper"])
+    kind = rng.choice(["wood", "wood", "marble", "cloth", "slate", "paper", "studio"])
     material, bsdf, tree = _material(kind)
     if kind == "wood":
         wave = tree.nodes.new("ShaderNodeTexWave")
@@ -452,6 +528,8 @@ def table(rng: random.Random) -> None:
     elif kind == "marble":
         _noise_colour(tree, bsdf, (0.7, 0.7, 0.7), (0.95, 0.95, 0.94), rng.uniform(1, 3), detail=12)
         _set(bsdf, Roughness=0.15)
+    elif kind == "studio":  # the plain white sweep of a product photograph
+        _set(bsdf, Base_Color=(0.95, 0.95, 0.95, 1), Roughness=0.9)
     elif kind == "slate":
         _noise_colour(tree, bsdf, (0.05, 0.05, 0.06), (0.16, 0.16, 0.17), 8)
         _set(bsdf, Roughness=0.7)
@@ -464,8 +542,21 @@ def table(rng: random.Random) -> None:
 
 def plate(rng: random.Random, radius: float, label: str) -> float:
     """A plate, a steel thali plate or a banana leaf under the food; returns its top's height."""
-    kinds = ["ceramic", "ceramic", "board", "paper"] + (["steel", "steel", "leaf"] if label in SOUTH_INDIAN else [])
+    kinds = ["ceramic", "ceramic", "board", "paper", "none"] + (
+        ["steel", "steel", "leaf"] if label in SOUTH_INDIAN else ["rack"])
     kind = rng.choice(kinds)
+    if kind == "none":
+        return 0.0
+    if kind == "rack":  # a wire cooling rack
+        wire = simple("wire", (0.75, 0.75, 0.75), 0.3, Metallic=1.0)
+        bars = int(radius * 2.6 / 0.3)
+        for index in range(bars + 1):
+            offset = -radius * 1.3 + index * 0.3
+            for rotation, where in (((0, math.pi / 2, 0), (0, offset, 0.15)), ((math.pi / 2, 0, 0), (offset, 0, 0.17))):
+                bpy.ops.mesh.primitive_cylinder_add(vertices=8, radius=0.012, depth=radius * 2.6, location=where,
+                                                    rotation=rotation)
+                bpy.context.object.data.materials.append(wire)
+        return 0.18
     if kind == "leaf":
         bpy.ops.mesh.primitive_plane_add(size=radius * 2.6, location=(0, 0, 0.01))
         leaf = bpy.context.object
@@ -533,7 +624,7 @@ def lights(rng: random.Random) -> None:
     world.node_tree.nodes["Background"].inputs[1].default_value = rng.uniform(0.2, 0.7)
 
 
-def camera(rng: random.Random, target: Vector, spread: float) -> None:
+def camera(rng: random.Random, target: Vector, spread: float, near: float = 1.1) -> None:
     lens = rng.uniform(35, 90)
     data = bpy.data.cameras.new("camera")
     data.lens = lens
@@ -543,7 +634,7 @@ def camera(rng: random.Random, target: Vector, spread: float) -> None:
     elevation = math.radians(rng.uniform(25, 88))
     azimuth = rng.uniform(0, 2 * math.pi)
     # Far enough that the food fills between a third and most of the frame.
-    distance = (spread + 1.2) * lens / 36 * rng.uniform(1.1, 2.0)
+    distance = (spread + 1.2) * lens / 36 * rng.uniform(near, 2.0)
     cam.location = target + Vector((math.cos(azimuth) * math.cos(elevation), math.sin(azimuth) * math.cos(elevation),
                                     math.sin(elevation))) * distance
     look = target + Vector((rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3), 0))
@@ -555,15 +646,53 @@ def camera(rng: random.Random, target: Vector, spread: float) -> None:
         data.dof.aperture_fstop = rng.uniform(1.8, 8)
 
 
+def _stack(rng: random.Random, label: str, height: float) -> float:
+    """Items piled one on another, each a little askew; returns the pile's height."""
+    top = height
+    for _ in range(rng.randint(2, 5)):
+        item = DISHES[label](rng, Vector((rng.uniform(-0.15, 0.15), rng.uniform(-0.15, 0.15), 0)))
+        item.rotation_euler = (rng.uniform(-0.15, 0.15), rng.uniform(-0.15, 0.15), rng.uniform(0, 6.28))
+        bpy.context.view_layer.update()
+        corners = [(item.matrix_world @ Vector(corner)).z for corner in item.bound_box]
+        item.location.z += top - min(corners) - 0.06
+        top += max(corners) - min(corners) - 0.06
+    return top
+
+
+def box(rng: random.Random, spread: float) -> float:
+    """The open cardboard box a dozen donuts come in; returns its floor's height."""
+    colour = rng.choice([(0.95, 0.94, 0.92), (0.72, 0.55, 0.36), (0.93, 0.7, 0.75)])
+    card = simple("cardboard", _jitter(rng, colour, 0.05), 0.85)
+    width = 2 * spread + 0.6
+    for x, y, scale in ((0, 0, (width, width, 0.02)), (1, 0, (0.03, width, 0.5)), (-1, 0, (0.03, width, 0.5)),
+                        (0, 1, (width, 0.03, 0.5)), (0, -1, (width, 0.03, 0.5))):
+        bpy.ops.mesh.primitive_cube_add(size=1, location=(x * width / 2, y * width / 2, scale[2] / 2))
+        side = bpy.context.object
+        side.scale = scale
+        side.data.materials.append(card)
+    return 0.02
+
+
 def scene(label: str, seed: int) -> None:
     rng = random.Random(f"{label}-{seed}")
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    count = rng.choice([1, 1, 1, 2, 2, 3, 4, 6]) if label != "donut" or rng.random() > 0.15 else 12
-    spacing = 2.3
+    if label == "donut":  # donuts come by the dozen, in boxes and piles, more than other foods
+        count = rng.choice([1, 1, 2, 3, 4, 6, 9, 12, "stack"])
+    elif label == "vada":  # vadas come in heaps too
+        count = rng.choice([1, 1, 2, 2, 3, 4, 6, 9, "stack"])
+    else:
+        count = rng.choice([1, 1, 1, 2, 2, 3, 4, 6, "stack"])
+    table(rng)
+    if count == "stack":
+        height = plate(rng, 2.2, label)
+        top = _stack(rng, label, height)
+        lights(rng)
+        camera(rng, Vector((0, 0, (height + top) / 2)), 1.5, near=0.9)
+        return
+    spacing = {"donut": 2.8, "vada": 2.0}.get(label, 2.3)
     columns = math.ceil(math.sqrt(count))
     spread = spacing * (columns - 1) / 2 + 1
-    table(rng)
-    height = plate(rng, spread + 0.8, label) if count <= 6 else 0.006
+    height = plate(rng, spread + 0.8, label) if label != "donut" or count <= 6 else box(rng, spread)
     for index in range(count):
         row, column = divmod(index, columns)
         offset = Vector(((column - (columns - 1) / 2) * spacing + rng.uniform(-0.25, 0.25),
@@ -575,7 +704,8 @@ def scene(label: str, seed: int) -> None:
     if label in SOUTH_INDIAN and rng.random() < 0.5:
         bowls(rng, spread + 0.8)
     lights(rng)
-    camera(rng, Vector((0, 0, height + 0.3)), spread)
+    # Donuts are photographed close, the frame full of them.
+    camera(rng, Vector((0, 0, height + 0.3)), spread, near=0.85 if label == "donut" else 1.1)
 
 
 def render(job: dict[str, object], threads: int) -> None:
