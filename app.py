@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, Mapping, cast
 
 from chalice import Chalice, CORSConfig, Response
 from chalice.app import Request, S3Event
-
 from chalicelib.model_store import ModelStore
 from chalicelib.observability import emit, request_record
 from chalicelib.page import render_index, render_result
@@ -64,8 +63,11 @@ def model() -> dict:
 def predict() -> dict:
     started = time.perf_counter()
     request = app.current_request
-    data = image_bytes(request.headers.get("content-type"), request.raw_body or b"", settings.max_body_bytes)
-    top_k = parse_top_k((request.query_params or {}).get("top_k"))
+    assert request is not None  # Chalice sets it before any view runs
+    body = cast(bytes, request.raw_body or b"")  # bytes in chalice local and behind API Gateway alike
+    data = image_bytes(request.headers.get("content-type"), body, settings.max_body_bytes)
+    query: Mapping[str, str] = request.query_params or {}
+    top_k = parse_top_k(query.get("top_k"))
     loaded, cold = store.get()
     # Imported here, not above: numpy and Pillow are heavy, and a cold start loads them
     # while the model downloads (store.get), not before the first byte is asked for.

@@ -25,13 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-
-from bench import RESULT
-from bench.first_answer import first_answer
-from bench.images import KINDS, read_images, write_images
-from bench.networks import forward_times
-from bench.training import training_times
-from bench.worker import interleaved
 from chalicelib.settings import usable_cpus
 from devtools import ROOT
 from devtools.demo_model import build_demo_models
@@ -40,6 +33,13 @@ from devtools.local_s3 import LocalS3
 from devtools.processes import free_port, memory_mb, wait_until_serving
 from devtools.venvs import ensure_torch_cpu_venv
 from training.publish import publish
+
+from bench import RESULT
+from bench.first_answer import first_answer
+from bench.images import KINDS, read_images, write_images
+from bench.networks import forward_times
+from bench.training import training_times
+from bench.worker import interleaved
 
 LAMBDA_MEMORY_MB = 1769
 PRICE_GB_S = 0.0000166667  # x86 Lambda, us-east-1, first tier
@@ -141,12 +141,42 @@ def targets(r: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
     rows = []
     for runtime in ("onnx", "torchscript"):
         w = r[runtime]["in_process"]
-        rows.append((f"{runtime}: warm p50 224 px JPEG / bare forward", w["warm_in_process"]["jpeg_224"]["p50"] / w["floor_forward"]["p50"], 1.2))
-        rows.append((f"{runtime}: warm p50 12 MP JPEG / request floor", w["warm_in_process"]["jpeg_12mp"]["p50"] / w["floor_request_12mp"]["p50"], 1.3))
-    rows.append(("onnx: warm p50 12 MP JPEG over HTTP / FastAPI peer", r["onnx"]["http"]["jpeg_12mp"]["p50"] / r["peer"]["http"]["jpeg_12mp"]["p50"], 0.35))
+        rows.append(
+            (
+                f"{runtime}: warm p50 224 px JPEG / bare forward",
+                w["warm_in_process"]["jpeg_224"]["p50"] / w["floor_forward"]["p50"],
+                1.2,
+            )
+        )
+        rows.append(
+            (
+                f"{runtime}: warm p50 12 MP JPEG / request floor",
+                w["warm_in_process"]["jpeg_12mp"]["p50"] / w["floor_request_12mp"]["p50"],
+                1.3,
+            )
+        )
+    rows.append(
+        (
+            "onnx: warm p50 12 MP JPEG over HTTP / FastAPI peer",
+            r["onnx"]["http"]["jpeg_12mp"]["p50"] / r["peer"]["http"]["jpeg_12mp"]["p50"],
+            0.35,
+        )
+    )
     rows.append(("onnx: cold start, model from S3 (ms)", r["onnx"]["cold"]["empty_tmp"]["process_to_answer_ms"], 500))
-    rows.append(("torchscript: cold start, model from S3 (ms)", r["torchscript"]["cold"]["empty_tmp"]["process_to_answer_ms"], 2500))
-    rows.append(("onnx: cold start, verified file in /tmp (ms)", r["onnx"]["cold"]["verified_file_in_tmp"]["process_to_answer_ms"], 300))
+    rows.append(
+        (
+            "torchscript: cold start, model from S3 (ms)",
+            r["torchscript"]["cold"]["empty_tmp"]["process_to_answer_ms"],
+            2500,
+        )
+    )
+    rows.append(
+        (
+            "onnx: cold start, verified file in /tmp (ms)",
+            r["onnx"]["cold"]["verified_file_in_tmp"]["process_to_answer_ms"],
+            300,
+        )
+    )
     rows.append(("onnx: peak RSS (MB)", r["onnx"]["in_process"]["peak_rss_mb"], 200))
     rows.append(("torchscript: peak RSS (MB)", r["torchscript"]["in_process"]["peak_rss_mb"], 600))
     rows.append(("clone → first answer, pip cache warm (s)", r["first_answer"]["seconds"], 90))
@@ -158,15 +188,20 @@ def targets(r: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
 
 
 def table(r: dict[str, Any]) -> str:
-    lines = [f"donut-or-not benchmark, {r['date']}, {r['machine']['cpu']} ({r['machine']['cores']} cores), "
-             f"{r['requests']} requests per cell; onnx on {r['onnx']['in_process']['library']}, torchscript on "
-             f"{r['torchscript']['in_process']['library']}", "",
-             f"{'warm p50 / p99 ms':28}" + "".join(f"{k:>20}" for k in KINDS)]
-    for who, path in (("onnx in-process", ("onnx", "in_process", "warm_in_process")),
-                      ("onnx HTTP", ("onnx", "http")),
-                      ("torchscript in-process", ("torchscript", "in_process", "warm_in_process")),
-                      ("torchscript HTTP", ("torchscript", "http")),
-                      ("FastAPI peer HTTP", ("peer", "http"))):
+    lines = [
+        f"donut-or-not benchmark, {r['date']}, {r['machine']['cpu']} ({r['machine']['cores']} cores), "
+        f"{r['requests']} requests per cell; onnx on {r['onnx']['in_process']['library']}, torchscript on "
+        f"{r['torchscript']['in_process']['library']}",
+        "",
+        f"{'warm p50 / p99 ms':28}" + "".join(f"{k:>20}" for k in KINDS),
+    ]
+    for who, path in (
+        ("onnx in-process", ("onnx", "in_process", "warm_in_process")),
+        ("onnx HTTP", ("onnx", "http")),
+        ("torchscript in-process", ("torchscript", "in_process", "warm_in_process")),
+        ("torchscript HTTP", ("torchscript", "http")),
+        ("FastAPI peer HTTP", ("peer", "http")),
+    ):
         cells = r
         for key in path:
             cells = cells[key]
@@ -174,26 +209,42 @@ def table(r: dict[str, Any]) -> str:
     lines += ["", f"{'':28}{'forward p50':>14}{'12 MP floor':>14}{'peak RSS MB':>14}"]
     for runtime in ("onnx", "torchscript"):
         w = r[runtime]["in_process"]
-        lines.append(f"{runtime:28}{w['floor_forward']['p50']:>14.1f}{w['floor_request_12mp']['p50']:>14.1f}{w['peak_rss_mb']:>14.1f}")
+        lines.append(
+            f"{runtime:28}{w['floor_forward']['p50']:>14.1f}{w['floor_request_12mp']['p50']:>14.1f}{w['peak_rss_mb']:>14.1f}"
+        )
     lines.append(f"{'FastAPI peer':28}{'':>28}{r['peer']['peak_rss_mb']:>14.1f}")
     networks = r["networks"]
-    lines += ["", f"network, bare ONNX forward at {networks['input_size']} px, {networks['threads']} threads   p50 / p99 ms"]
+    lines += [
+        "",
+        f"network, bare ONNX forward at {networks['input_size']} px, {networks['threads']} threads   p50 / p99 ms",
+    ]
     lines += [f"  {name:40}{cell['p50']:>8.1f} / {cell['p99']:<7.1f}" for name, cell in networks["forward_ms"].items()]
     lines += ["", "cold start (median ms)         process→answer   import    fetch     load   1st inference"]
     for runtime in ("onnx", "torchscript"):
         for mode, c in r[runtime]["cold"].items():
-            lines.append(f"{runtime + ', ' + mode:31}{c['process_to_answer_ms']:>14.0f}{c['import_ms']:>9.0f}{c['fetch_ms']:>9.0f}"
-                         f"{c['load_ms']:>9.0f}{c['first_inference_ms']:>16.1f}")
+            lines.append(
+                f"{runtime + ', ' + mode:31}{c['process_to_answer_ms']:>14.0f}{c['import_ms']:>9.0f}"
+                f"{c['fetch_ms']:>9.0f}"
+                f"{c['load_ms']:>9.0f}{c['first_inference_ms']:>16.1f}"
+            )
     first = r["first_answer"]
-    lines += ["", f"clone → first answer through ./scripts/serve: {first['seconds']} s (.venv-serve {first['serve_venv_mb']} MB)"]
+    lines += [
+        "",
+        f"clone → first answer through ./scripts/serve: {first['seconds']} s (.venv-serve {first['serve_venv_mb']} MB)",
+    ]
     lines += ["", "from image folders to an ONNX file (python -m training train, then export; empty image cache)"]
-    lines += [f"  {run['photos']:>5} photos of {run['photo_size']:9}  train {run['train_s']:>6.1f} s  "
-              f"export {run['export_s']:>5.1f} s" for run in r["training"]["runs"]]
+    lines += [
+        f"  {run['photos']:>5} photos of {run['photo_size']:9}  train {run['train_s']:>6.1f} s  "
+        f"export {run['export_s']:>5.1f} s"
+        for run in r["training"]["runs"]
+    ]
     lines += ["", "Lambda cost per million requests (1 MP JPEG, warm p50, 1769 MB, API Gateway REST)"]
     for runtime in ("onnx", "torchscript"):
         c = r[runtime]["cost_per_million"]
-        lines.append(f"  {runtime:12} billed {c['billed_ms']} ms: compute ${c['lambda_compute_usd']}, requests "
-                     f"${c['lambda_requests_usd']}, API Gateway ${c['api_gateway_usd']}: total ${c['total_usd']}")
+        lines.append(
+            f"  {runtime:12} billed {c['billed_ms']} ms: compute ${c['lambda_compute_usd']}, requests "
+            f"${c['lambda_requests_usd']}, API Gateway ${c['api_gateway_usd']}: total ${c['total_usd']}"
+        )
     lines += ["", "targets"]
     lines += [f"  {'met ' if met else 'MISS'} {name}: {value} (≤ {limit})" for name, value, limit, met in r["targets"]]
     return "\n".join(lines)
@@ -229,24 +280,36 @@ def main() -> int:
                 uri = publish(models[suffix], "bench-models")
                 runtime_env = {**env, "MODEL_URI": uri, "MODEL_CACHE_DIR": str(work / f"{runtime}-cache")}
                 print(f"{runtime}: in-process", flush=True)
-                in_process, _ = run_json(python, ["bench.worker", "--requests", str(args.requests),
-                                          "--images", str(work / "images")], runtime_env)
+                in_process, _ = run_json(
+                    python,
+                    ["bench.worker", "--requests", str(args.requests), "--images", str(work / "images")],
+                    runtime_env,
+                )
                 print(f"{runtime}: cold starts", flush=True)
-                cold = cold_starts(python, runtime_env, args.cold_runs, work / runtime, work / "images" / "jpeg_224.jpg")
+                cold = cold_starts(
+                    python, runtime_env, args.cold_runs, work / runtime, work / "images" / "jpeg_224.jpg"
+                )
                 print(f"{runtime}: HTTP through chalice local", flush=True)
                 project = copy_project(work / f"{runtime}-project", {"MODEL_URI": uri})
                 with chalice_local(project, work / f"{runtime}-project", python) as base:
                     http = http_percentiles(f"{base}/predict", images, args.requests)
-                results[runtime] = {"in_process": in_process, "cold": cold, "http": http,
-                                    "cost_per_million": cost_per_million(in_process["warm_in_process"]["jpeg_1mp"]["p50"])}
+                results[runtime] = {
+                    "in_process": in_process,
+                    "cold": cold,
+                    "http": http,
+                    "cost_per_million": cost_per_million(in_process["warm_in_process"]["jpeg_1mp"]["p50"]),
+                }
             print("FastAPI peer", flush=True)
             results["peer"] = peer(models[".pt"], images, args.requests, work)
             print("networks: bare ONNX forward", flush=True)
             results["networks"] = forward_times(models[".onnx"], work, args.requests)
             print("clone → first answer through ./scripts/serve", flush=True)
             results["first_answer"] = first_answer(work, (work / "images" / "jpeg_224.jpg").read_bytes())
-            results["training"] = {"date": results["date"], "machine": results["machine"],
-                                   "runs": training_times(work / "training")}
+            results["training"] = {
+                "date": results["date"],
+                "machine": results["machine"],
+                "runs": training_times(work / "training"),
+            }
         finally:
             s3.stop()
     results["targets"] = targets(results)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
 from training.synth import render
 
 # name → (Content-Type, size); the 12 MP one is a 4000x3000 phone photo.

@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from bench.worker import interleaved
 from chalicelib.runtimes import load_runtime
 from chalicelib.settings import threads_for
+
+from bench.worker import interleaved
 
 
 def forward_times(demo_onnx: Path, work: Path, n: int) -> dict[str, Any]:
     import torch
-
     from training.export import export
     from training.networks import build_network
 

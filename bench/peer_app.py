@@ -12,13 +12,12 @@ import json
 import os
 
 import torch
-from fastapi import FastAPI, Request
-from PIL import Image
-from torchvision import transforms
-
 from chalicelib.metadata import METADATA_FILE
 from chalicelib.runtimes import torchscript_deprecation_silenced
 from chalicelib.settings import usable_cpus
+from fastapi import FastAPI, Request
+from PIL import Image
+from torchvision import transforms
 
 torch.set_num_threads(usable_cpus())
 _extra = {METADATA_FILE: ""}

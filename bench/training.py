@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
-
 from chalicelib.settings import usable_cpus
 from devtools import ROOT
+from PIL import Image
 
 # (photos per class, photo size): the 120 as a phone takes them (12 MP); the 1,200 at
 # 3 MP, the size photos shared on the web usually have, so that they fit on disk.
@@ -54,7 +53,9 @@ def make_photos(folder: Path, per_class: int, size: tuple[int, int]) -> None:
 
 def timed(args: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "training", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "training", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     if result.returncode != 0:
         raise SystemExit(f"training {args[0]} failed:\n{result.stderr[-3000:]}")
     return round(time.perf_counter() - started, 1)
@@ -71,10 +72,27 @@ def training_times(work: Path) -> list[dict[str, Any]]:
         out = work / f"run-{per_class}"
         print(f"training: train and export on {3 * per_class} photos", flush=True)
         train_s = timed(["train", "--data", str(photos), "--out", str(out), "--name", "bench", "--version", "1"], env)
-        export_s = timed(["export", "--weights", str(out), "--check-images", str(out / "val.txt"),
-                          "--out", str(work / f"model-{per_class}.onnx")], env)
-        rows.append({"photos": 3 * per_class, "photo_size": f"{size[0]}x{size[1]}", "train_s": train_s,
-                     "export_s": export_s, "total_s": round(train_s + export_s, 1)})
+        export_s = timed(
+            [
+                "export",
+                "--weights",
+                str(out),
+                "--check-images",
+                str(out / "val.txt"),
+                "--out",
+                str(work / f"model-{per_class}.onnx"),
+            ],
+            env,
+        )
+        rows.append(
+            {
+                "photos": 3 * per_class,
+                "photo_size": f"{size[0]}x{size[1]}",
+                "train_s": train_s,
+                "export_s": export_s,
+                "total_s": round(train_s + export_s, 1),
+            }
+        )
     return rows
 
 
@@ -92,8 +110,10 @@ def main() -> int:
     results["training"] = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "runs": rows}
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     for row in rows:
-        print(f"{row['photos']} photos of {row['photo_size']}: train {row['train_s']} s, export {row['export_s']} s, "
-              f"total {row['total_s']} s")
+        print(
+            f"{row['photos']} photos of {row['photo_size']}: train {row['train_s']} s, export {row['export_s']} s, "
+            f"total {row['total_s']} s"
+        )
     print(f"wrote {args.out}")
     return 0
 

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from devtools.apigateway import api_event
+from devtools.processes import memory_mb
 
 from bench import RESULT
 from bench.images import read_images
-from devtools.apigateway import api_event
-from devtools.processes import memory_mb
 
 
 class Context:
@@ -56,23 +56,29 @@ def main() -> None:
     args = parser.parse_args()
 
     import app
-
     from chalicelib.imaging import decode, preprocess
 
     images = read_images(args.images)
     context = Context()
-    events = {name: api_event("POST", "/predict", data, {"Content-Type": kind}) for name, (kind, data) in images.items()}
+    events = {
+        name: api_event("POST", "/predict", data, {"Content-Type": kind}) for name, (kind, data) in images.items()
+    }
     first = app.app(events["jpeg_224"], context)
     assert first["statusCode"] == 200, first
     runtime = app.store.loaded.runtime
     meta = runtime.metadata
     library = "onnxruntime" if runtime.name == "onnx" else "torch"
-    result: dict[str, Any] = {"runtime": runtime.name, "library": f"{library} {version(library)}",
-                              "threads": app.settings.threads, "rss_mb_at_first_answer": memory_mb("self", "VmHWM")}
+    result: dict[str, Any] = {
+        "runtime": runtime.name,
+        "library": f"{library} {version(library)}",
+        "threads": app.settings.threads,
+        "rss_mb_at_first_answer": memory_mb("self", "VmHWM"),
+    }
     batch = preprocess(decode(images["jpeg_224"][1], meta.resize_size, 10**9), meta)
     photo = images["jpeg_12mp"][1]
     cells: dict[str, Callable[[], Any]] = {
-        name: functools.partial(app.app, event, context) for name, event in events.items()}
+        name: functools.partial(app.app, event, context) for name, event in events.items()
+    }
     cells["floor_forward"] = functools.partial(runtime.run, batch)
     cells["floor_request_12mp"] = lambda: runtime.run(preprocess(decode(photo, meta.resize_size, 10**9), meta))
     # The service's log lines go to a file, as in Lambda they go to CloudWatch: sent

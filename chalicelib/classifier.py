@@ -11,7 +11,9 @@ from chalicelib.imaging import decode, preprocess
 from chalicelib.model_store import LoadedModel
 
 
-def classify(data: bytes, model: LoadedModel, top_k: int, max_pixels: int, *, cold: bool, started: float) -> dict[str, Any]:
+def classify(
+    data: bytes, model: LoadedModel, top_k: int, max_pixels: int, *, cold: bool, started: float
+) -> dict[str, Any]:
     """The answer /predict and batch results share. started: time.perf_counter() when the
     request began (its total includes fetching the model on a cold start)."""
     meta = model.runtime.metadata
@@ -24,14 +26,20 @@ def classify(data: bytes, model: LoadedModel, top_k: int, max_pixels: int, *, co
     inferred = time.perf_counter()
     probabilities = outputs.probabilities[0]
     ranked = np.argsort(-probabilities, kind="stable")
-    predictions = [{"label": meta.labels[i], "display_name": meta.display(meta.labels[i]),
-                    "probability": float(probabilities[i])} for i in ranked[:min(top_k, len(meta.labels))]]
+    predictions = [
+        {"label": meta.labels[i], "display_name": meta.display(meta.labels[i]), "probability": float(probabilities[i])}
+        for i in ranked[: min(top_k, len(meta.labels))]
+    ]
     recognised = bool(outputs.recognised(meta.none_rule)[0])
     return {
         "recognised": recognised,
         "label": predictions[0]["label"] if recognised else None,
         "confidence": predictions[0]["probability"],
-        **({} if recognised else {"message": f"This does not look like any of: {', '.join(map(meta.display, meta.labels))}."}),
+        **(
+            {}
+            if recognised
+            else {"message": f"This does not look like any of: {', '.join(map(meta.display, meta.labels))}."}
+        ),
         "predictions": predictions,
         "model": {"name": meta.name, "version": meta.version, "sha256": model.sha256},
         "timing_ms": {

@@ -15,8 +15,8 @@ from PIL import Image, ImageOps
 
 from chalicelib import heif
 from chalicelib.errors import BadRequest, Code, PayloadTooLarge
-from chalicelib.metadata import ModelMetadata
 from chalicelib.image_formats import FORMATS, MEDIA_TYPES, check_pixels
+from chalicelib.metadata import ModelMetadata
 
 _SIXTEEN_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
 _WHITE = (255, 255, 255)
@@ -44,7 +44,7 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
             # Pillow warns of its own bomb limit (ours below decides) and of a file's oddities
             # ("Tag data larger than file"): client-made noise in the logs, never ours to act on.
             warnings.simplefilter("ignore")
-            image = Image.open(io.BytesIO(data), formats=formats)
+            image: Image.Image = Image.open(io.BytesIO(data), formats=formats)
     except Image.DecompressionBombError as exc:
         raise PayloadTooLarge(Code.TOO_MANY_PIXELS, f"image dimensions are over the limit: {exc}") from exc
     except Exception as exc:  # Pillow's parsers raise more than OSError on hostile bytes: see below
@@ -106,7 +106,7 @@ def centre_square(image: Image.Image, resize_size: int, input_size: int) -> np.n
     left, top = (width - crop) / 2, (height - crop) / 2
     square = image.resize(
         (input_size, input_size),
-        Image.BILINEAR,
+        Image.Resampling.BILINEAR,
         box=(left, top, left + crop, top + crop),
     )
     return np.asarray(square)

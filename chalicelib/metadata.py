@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from chalicelib.errors import ModelLoadError
 
 # Name of the JSON document inside a model file: a TorchScript extra file, or the key of
 # an ONNX model's metadata_props entry.
+Triple = tuple[float, float, float]
 METADATA_FILE = "donut_or_not.json"
 PRECISIONS = ("fp32", "int8")
 
@@ -76,8 +77,9 @@ class ModelMetadata:
                 labels=tuple(str(label) for label in raw["labels"]),
                 input_size=int(raw["input_size"]),
                 resize_size=int(raw["resize_size"]),
-                mean=tuple(float(m) for m in raw["mean"]),
-                std=tuple(float(s) for s in raw["std"]),
+                # three each: checked below, with a message that says so
+                mean=cast(Triple, tuple(float(m) for m in raw["mean"])),
+                std=cast(Triple, tuple(float(s) for s in raw["std"])),
                 training=dict(raw.get("training") or {}),
                 none_rule=NoneRule.from_dict(raw["none_rule"]) if raw.get("none_rule") else None,
                 precision=str(raw.get("precision", "fp32")),
@@ -94,7 +96,9 @@ class ModelMetadata:
             raise MetadataError(f"model metadata names display names for labels it does not have: "
                                 f"{', '.join(sorted(set(meta.display_names) - set(meta.labels)))}")
         if meta.precision not in PRECISIONS:
-            raise MetadataError(f"model metadata names precision {meta.precision!r}, not one of {', '.join(PRECISIONS)}")
+            raise MetadataError(
+                f"model metadata names precision {meta.precision!r}, not one of {', '.join(PRECISIONS)}"
+            )
         if not 0 < meta.input_size <= meta.resize_size:
             raise MetadataError("model metadata needs 0 < input_size <= resize_size")
         return meta

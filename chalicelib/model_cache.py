@@ -17,7 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterator, Protocol
 
 from chalicelib.errors import Code, ModelUnavailable
 
@@ -25,7 +25,11 @@ STALE_PARTIAL_S = 600
 _CHUNK = 1024 * 1024
 
 
-def sha256_of(stream: BinaryIO, sink: BinaryIO | None = None) -> str:
+class Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def sha256_of(stream: Readable, sink: BinaryIO | None = None) -> str:
     """Hashes a stream in chunks, copying it to sink on the way if given."""
     digest = hashlib.sha256()
     while chunk := stream.read(_CHUNK):
@@ -75,7 +79,11 @@ class ModelCache:
             sha256, etag, indexed_uri = self._index_of(uri).read_text().rstrip("\n").split("\t")
         except (OSError, ValueError):  # none, or an index of another layout: fetch afresh
             return None
-        if indexed_uri != uri or not re.fullmatch(r"[0-9a-f]{64}", sha256) or not self.path_for(sha256, suffix).is_file():
+        if (
+            indexed_uri != uri
+            or not re.fullmatch(r"[0-9a-f]{64}", sha256)
+            or not self.path_for(sha256, suffix).is_file()
+        ):
             return None
         return Entry(sha256, etag)
 
@@ -112,4 +120,6 @@ class ModelCache:
         try:
             yield
         except OSError as exc:
-            raise ModelUnavailable(Code.MODEL_CACHE_UNWRITABLE, f"cannot write the model into {self.folder}: {exc}") from exc
+            raise ModelUnavailable(
+                Code.MODEL_CACHE_UNWRITABLE, f"cannot write the model into {self.folder}: {exc}"
+            ) from exc

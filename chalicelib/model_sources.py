@@ -58,14 +58,23 @@ class FileSource:
             with self.path.open("rb") as stream:
                 return FetchedFile(self.path, sha256_of(stream))
         except OSError as exc:
-            raise ModelUnavailable(Code.MODEL_NOT_FOUND, f"cannot read the model at {self.uri}: {exc.strerror}") from exc
+            raise ModelUnavailable(
+                Code.MODEL_NOT_FOUND, f"cannot read the model at {self.uri}: {exc.strerror}"
+            ) from exc
 
 
 class S3Source:
-    def __init__(self, uri: str, bucket: str, key: str, cache: ModelCache, settings: Settings,
-                 get_object: GetObject) -> None:
+    def __init__(
+        self, uri: str, bucket: str, key: str, cache: ModelCache, settings: Settings, get_object: GetObject
+    ) -> None:
         self.uri, self.path = uri, Path(key)
-        self._bucket, self._key, self._cache, self._settings, self._get_object = bucket, key, cache, settings, get_object
+        self._bucket, self._key, self._cache, self._settings, self._get_object = (
+            bucket,
+            key,
+            cache,
+            settings,
+            get_object,
+        )
 
     def fetch(self) -> FetchedFile:
         suffix = self.path.suffix
@@ -73,8 +82,14 @@ class S3Source:
         with s3_errors(self.uri):
             try:
                 # The environment as it is now: credentials can change under a process (SnapStart's restore).
-                response = self._get_object(self._bucket, self._key, os.environ, self._settings.s3_connect_timeout_s,
-                                            self._settings.s3_read_timeout_s, cached.etag if cached else "")
+                response = self._get_object(
+                    self._bucket,
+                    self._key,
+                    os.environ,
+                    self._settings.s3_connect_timeout_s,
+                    self._settings.s3_read_timeout_s,
+                    cached.etag if cached else "",
+                )
             except s3_get.S3Unreachable:
                 if cached is None:
                     raise
@@ -88,14 +103,17 @@ class S3Source:
             expected = (response.getheader(f"x-amz-meta-{SHA256_METADATA_KEY}") or "").lower()
             if len(expected) != 64:
                 raise ModelUnavailable(
-                    Code.MODEL_UNVERIFIABLE, f"{self.uri} has no sha256 metadata; publish it with `python -m training publish`", 60
+                    Code.MODEL_UNVERIFIABLE,
+                    f"{self.uri} has no sha256 metadata; publish it with `python -m training publish`",
+                    60,
                 )
 
             def content(sink: Any) -> None:
                 actual = sha256_of(Body(response, self.uri), sink)
                 if actual != expected:
                     raise ModelUnavailable(
-                        Code.MODEL_CORRUPT, f"{self.uri} has sha256 {actual}, but {expected} was published; not loading it"
+                        Code.MODEL_CORRUPT,
+                        f"{self.uri} has sha256 {actual}, but {expected} was published; not loading it",
                     )
 
             path = self._cache.write(expected, suffix, content)
@@ -126,8 +144,11 @@ def s3_errors(uri: str) -> Iterator[None]:
         if exc.status == 404:
             raise ModelUnavailable(Code.MODEL_NOT_FOUND, f"no model object at MODEL_URI {uri}", 60) from exc
         if exc.status == 403:  # also what S3 says of a missing key to a role without s3:ListBucket
-            raise ModelUnavailable(Code.MODEL_FORBIDDEN, f"S3 answered 403 {exc.code} for {uri}: the object is missing, "
-                                   "or these credentials may not read it", 60) from exc
+            raise ModelUnavailable(
+                Code.MODEL_FORBIDDEN,
+                f"S3 answered 403 {exc.code} for {uri}: the object is missing, or these credentials may not read it",
+                60,
+            ) from exc
         raise ModelUnavailable(Code.MODEL_STORE_ERROR, f"S3 refused {uri}: {exc}") from exc
     except s3_get.S3Unreachable as exc:
         raise ModelUnavailable(Code.MODEL_STORE_UNREACHABLE, f"cannot reach S3 for {uri}: {exc}") from exc

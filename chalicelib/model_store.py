@@ -13,8 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import s3_get
-from chalicelib.errors import Code, ModelUnavailable
-from chalicelib.errors import ModelLoadError
+from chalicelib.errors import Code, ModelLoadError, ModelUnavailable
 from chalicelib.model_cache import Entry, ModelCache
 from chalicelib.model_formats import import_library, library_for
 from chalicelib.model_sources import GetObject, source_for
@@ -131,9 +130,11 @@ class ModelStore:
                     if committing is not None:
                         committing.result()
         except ImportError as exc:
-            raise ModelUnavailable(Code.RUNTIME_UNAVAILABLE,
-                                   f"the runtime for {source.path.suffix} models needs {exc.name}, which this deployment lacks", 60
-                                   ) from exc
+            raise ModelUnavailable(
+                Code.RUNTIME_UNAVAILABLE,
+                f"the runtime for {source.path.suffix} models needs {exc.name}, which this deployment lacks",
+                60,
+            ) from exc
         except ModelLoadError as exc:
             raise ModelUnavailable(Code.MODEL_INVALID, f"the model at {uri} cannot be loaded: {exc}", 60) from exc
         done = time.perf_counter()

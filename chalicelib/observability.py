@@ -31,24 +31,35 @@ def request_record(route: str, method: str, request_id: str, status: int, body_b
     if "error" in answer:
         record["error_code"] = answer["error"]["code"]
     if "model" in answer and "timing_ms" in answer:
-        record.update(model_version=f"{answer['model']['name']}/{answer['model']['version']}",
-                      timing_ms=answer["timing_ms"], cold_start=answer.get("cold_start", False), label=answer.get("label"),
-                      recognised=answer.get("recognised"))
+        record.update(
+            model_version=f"{answer['model']['name']}/{answer['model']['version']}",
+            timing_ms=answer["timing_ms"],
+            cold_start=answer.get("cold_start", False),
+            label=answer.get("label"),
+            recognised=answer.get("recognised"),
+        )
     # Embedded Metric Format: CloudWatch turns these members into metrics by route.
-    record.update(Route=route, Latency=record["latency_ms"], ColdStart=int(record.get("cold_start", False)),
-                  Errors=int(status >= 500), ClientErrors=int(400 <= status < 500))
+    record.update(
+        Route=route,
+        Latency=record["latency_ms"],
+        ColdStart=int(record.get("cold_start", False)),
+        Errors=int(status >= 500),
+        ClientErrors=int(400 <= status < 500),
+    )
     record["_aws"] = {
         "Timestamp": int(time.time() * 1000),
-        "CloudWatchMetrics": [{
-            "Namespace": NAMESPACE,
-            "Dimensions": [["Route"]],
-            "Metrics": [
-                {"Name": "Latency", "Unit": "Milliseconds"},
-                {"Name": "ColdStart", "Unit": "Count"},
-                {"Name": "Errors", "Unit": "Count"},
-                {"Name": "ClientErrors", "Unit": "Count"},
-            ],
-        }],
+        "CloudWatchMetrics": [
+            {
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Route"]],
+                "Metrics": [
+                    {"Name": "Latency", "Unit": "Milliseconds"},
+                    {"Name": "ColdStart", "Unit": "Count"},
+                    {"Name": "Errors", "Unit": "Count"},
+                    {"Name": "ClientErrors", "Unit": "Count"},
+                ],
+            }
+        ],
     }
     return record
 

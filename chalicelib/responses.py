@@ -38,7 +38,8 @@ class Answer(Response):
     """A response that keeps the answer it carries as a dict, whether it is sent as JSON or
     as a page: the request's log line is built from it, never parsed back from the body."""
 
-    def __init__(self, answer: dict[str, Any], body: Any, status_code: int, headers: dict[str, str]) -> None:
+    def __init__(self, answer: dict[str, Any], body: Any, status_code: int,
+                 headers: dict[str, str | list[str]]) -> None:
         super().__init__(body, status_code=status_code, headers=headers)
         self.answer = answer
 
@@ -56,14 +57,16 @@ def respond(work: Callable[[], Any], html_page: HtmlPage | None = None) -> Respo
         result, status, headers = error.body(), error.status, error.headers
     except Exception:
         log.exception("unhandled error")
-        error = ApiError(Code.INTERNAL_ERROR, "the server failed to handle this request")
-        result, status = error.body(), error.status
+        failure = ApiError(Code.INTERNAL_ERROR, "the server failed to handle this request")
+        result, status = failure.body(), failure.status
     if html_page is not None:
         return Answer(result, html_page(result, status), status, {**headers, "Content-Type": HTML})
     return Answer(result, result, status, {**headers, "Content-Type": JSON})
 
 
-def answered(app: Chalice, html_page: HtmlPage | None = None) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+def answered(
+    app: Chalice, html_page: HtmlPage | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
     """The one door from a view to its response, for every route: what the view returns or
     raises goes through respond(). html_page: how this route answers a client that prefers
     HTML (the page's form posted without JavaScript); everyone else gets JSON."""
@@ -71,7 +74,9 @@ def answered(app: Chalice, html_page: HtmlPage | None = None) -> Callable[[Calla
     def decorate(view: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
-            browser = html_page is not None and wants_html(app.current_request.headers.get("accept"))
+            request = app.current_request
+            assert request is not None  # Chalice sets it before any view runs
+            browser = html_page is not None and wants_html(request.headers.get("accept"))
             return respond(lambda: view(*args, **kwargs), html_page if browser else None)
 
         return wrapper

@@ -139,7 +139,8 @@ def load_runtime(path: Path, threads: int | None = None) -> Runtime:
     except Exception as exc:  # the runtime's own kinds: the graph does not take its metadata's input
         raise ModelLoadError(f"the model fails on a {size} px input, the size its metadata names: {exc}") from exc
     if result.probabilities.shape != (1, len(runtime.metadata.labels)):
-        raise ModelLoadError(f"the model outputs {result.probabilities.shape[1]} scores for {len(runtime.metadata.labels)} labels")
+        raise ModelLoadError(f"the model outputs {result.probabilities.shape[1]} scores for "
+                             f"{len(runtime.metadata.labels)} labels")
     if (result.scores is not None) != (runtime.metadata.none_rule is not None):
         raise ModelLoadError("the model's none-rule score output and its metadata's none_rule must come together")
     if result.scores is not None and result.scores.shape != (1,):

@@ -121,7 +121,8 @@ def get_object(bucket: str, key: str, env: Mapping[str, str], connect_timeout_s:
     raise failure
 
 
-def _get(url: str, headers: dict[str, str], connect_timeout_s: float, read_timeout_s: float) -> http.client.HTTPResponse:
+def _get(url: str, headers: dict[str, str], connect_timeout_s: float,
+         read_timeout_s: float) -> http.client.HTTPResponse:
     parts = urlsplit(url)
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     connection = kind(parts.hostname or "", parts.port, timeout=connect_timeout_s)

@@ -75,13 +75,16 @@ def read(data: bytes, max_pixels: int) -> Image.Image:
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tif:
             page = tif.pages.first
-            variant = (f"TIFF, {page.planarconfig.name.lower()} planes, {page.samplesperpixel} samples of "
-                       f"{page.dtype}, {page.compression.name.lower()} compression")
+            variant = (f"TIFF, {_name(page.planarconfig)} planes, {page.samplesperpixel} samples of "
+                       f"{page.dtype}, {_name(page.compression)} compression")
             width, height = page.imagewidth, page.imagelength
             check_pixels(width, height, max_pixels)
             if page.nbytes > BYTES_PER_PIXEL_LIMIT * max_pixels:
-                raise PayloadTooLarge(Code.TOO_MANY_PIXELS, f"the image's samples ({variant}) would take {page.nbytes} "
-                                                         f"bytes decoded; the limit is {BYTES_PER_PIXEL_LIMIT * max_pixels}")
+                raise PayloadTooLarge(
+                    Code.TOO_MANY_PIXELS,
+                    f"the image's samples ({variant}) would take {page.nbytes} "
+                    f"bytes decoded; the limit is {BYTES_PER_PIXEL_LIMIT * max_pixels}",
+                )
             pixels = _upright_samples(page.asarray(), page.axes, height, width)
     except ApiError:
         raise
@@ -116,5 +119,10 @@ def _eight_bit(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype == np.bool_:
         return pixels.astype(np.uint8) * 255
     info = np.iinfo(pixels.dtype)
-    wide = pixels.astype(np.float64) - info.min
-    return np.clip(wide * (255 / (info.max - info.min)), 0, 255).astype(np.uint8)
+    shifted = pixels.astype(np.float64) - info.min
+    return np.clip(shifted * (255 / (info.max - info.min)), 0, 255).astype(np.uint8)
+
+
+def _name(value: object) -> str:
+    """A tifffile enum's name in lower case; a value the enum lacks as its number."""
+    return str(getattr(value, "name", value)).lower()

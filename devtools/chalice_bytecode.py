@@ -57,7 +57,9 @@ def _then_add_bytecode(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # The two places a deployment zip is finished: built afresh, or reused with the app updated.
-LambdaDeploymentPackager.create_deployment_package = _then_add_bytecode(LambdaDeploymentPackager.create_deployment_package)
+LambdaDeploymentPackager.create_deployment_package = _then_add_bytecode(
+    LambdaDeploymentPackager.create_deployment_package
+)
 BaseLambdaDeploymentPackager.inject_latest_app = _then_add_bytecode(BaseLambdaDeploymentPackager.inject_latest_app)
 
 if __name__ == "__main__":

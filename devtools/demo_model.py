@@ -34,7 +34,6 @@ def check_images() -> torch.Tensor:
     preprocesses them: what an export must answer like the checkpoint on."""
     import numpy as np
     import torch
-
     from chalicelib.imaging import preprocess
     from training.checkpoint import load_checkpoint
     from training.synth import CLASSES, render
@@ -86,7 +85,6 @@ def render_examples() -> None:
     import tempfile
 
     from PIL import Image
-
     from training.blender_synth import render_all
     from training.synth import CLASSES
 

@@ -87,8 +87,12 @@ def chalice(*args: str, project: Path = ROOT) -> None:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
            "PYTHONPATH": str(ROOT)}  # for devtools.chalice_bytecode: Chalice, with .pyc files in the zip
-    subprocess.run([str(venv / "bin" / "python"), "-m", "devtools.chalice_bytecode", "--project-dir", str(project), *args],
-                   cwd=project, env=env, check=True)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "devtools.chalice_bytecode", "--project-dir", str(project), *args],
+        cwd=project,
+        env=env,
+        check=True,
+    )
 
 
 def main() -> int:
@@ -104,14 +108,25 @@ def main() -> int:
     p.add_argument("--stage", default="dev")
     p.set_defaults(project_dir=ROOT)
     for p in sub.choices.values():
-        p.add_argument("--write-policy", action="store_true",
-                       help="grant the stage's policy s3:GetObject on its MODEL_URI's folder where it does not")
+        p.add_argument(
+            "--write-policy",
+            action="store_true",
+            help="grant the stage's policy s3:GetObject on its MODEL_URI's folder where it does not",
+        )
     args = parser.parse_args()
     check_policy(args.project_dir.resolve(), args.stage, write=args.write_policy)
     if args.command == "package":
         extra = ["--merge-template", str(args.merge_template.resolve())] if args.merge_template else []
-        chalice("package", "--stage", args.stage, "--pkg-format", args.pkg_format, *extra, str(args.out.resolve()),
-                project=args.project_dir.resolve())
+        chalice(
+            "package",
+            "--stage",
+            args.stage,
+            "--pkg-format",
+            args.pkg_format,
+            *extra,
+            str(args.out.resolve()),
+            project=args.project_dir.resolve(),
+        )
     else:
         require_credentials()
         chalice("deploy", "--stage", args.stage)
@@ -124,8 +139,10 @@ def require_credentials() -> None:
     import boto3
 
     if boto3.Session().get_credentials() is None:
-        raise SystemExit("error: no AWS credentials found: run `aws configure` (or set AWS_PROFILE, or "
-                         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), then ./scripts/deploy again")
+        raise SystemExit(
+            "error: no AWS credentials found: run `aws configure` (or set AWS_PROFILE, or "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), then ./scripts/deploy again"
+        )
 
 
 if __name__ == "__main__":

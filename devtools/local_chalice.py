@@ -16,7 +16,6 @@ from devtools import ROOT
 from devtools.processes import free_port, wait_until_serving
 
 
-
 def copy_project(dest: Path, dev_env: dict[str, str]) -> Path:
     """The service's files (what Chalice serves and packages) with more environment
     variables for the dev stage, as a user would set them in .chalice/config.json."""

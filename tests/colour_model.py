@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from chalicelib.metadata import ModelMetadata, NoneRule
+from torch import nn
 
 COLOUR_LABELS = ("blue", "green", "red")  # not in channel order, so a label mix-up shows
 
@@ -42,6 +41,7 @@ COLOUR_META = ModelMetadata(
 def colour_batch() -> torch.Tensor:
     """Real pictures for the export's parity check: one of each colour, and a mixture."""
     from chalicelib.imaging import preprocess
+
     from tests.imagefiles import BLUE, GREEN, RED, noisy_photo, solid
 
     images = [solid(c) for c in (RED, GREEN, BLUE)] + [noisy_photo((64, 64), (120, 110, 100))]

@@ -4,21 +4,20 @@ not fixtures live in tests/support.py and tests/colour_model.py."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
 import boto3
 import pytest
-
 from devtools.local_chalice import chalice_local, copy_project
 from devtools.local_s3 import LocalS3
-from tests.colour_model import COLOUR_META, MeanColour, colour_batch
-from tests.support import build_package
 from training.export import export
 from training.publish import publish
+
+from tests.colour_model import COLOUR_META, MeanColour, colour_batch
+from tests.support import build_package
+
 
 @pytest.fixture(scope="session", autouse=True)
 def image_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

@@ -102,7 +102,9 @@ class LambdaSandbox:
         from tests.lambda_runner import COMPILED, RESPONSE
 
         lines = result.stdout.splitlines()
-        self.compiled_from_source = json.loads(next(line for line in lines if line.startswith(COMPILED)).removeprefix(COMPILED))
+        self.compiled_from_source = json.loads(
+            next(line for line in lines if line.startswith(COMPILED)).removeprefix(COMPILED)
+        )
         return [json.loads(line.removeprefix(RESPONSE)) for line in lines if line.startswith(RESPONSE)]
 
     def close(self) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-
 from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
 from devtools import ROOT

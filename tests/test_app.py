@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from chalice.test import Client
-
 from chalicelib import classifier
 from devtools import ROOT
+
 from tests import imagefiles as f
 from tests.colour_model import COLOUR_LABELS
 from tests.support import BROWSER_ACCEPT, app_for
@@ -90,9 +90,10 @@ def test_a_model_without_a_none_rule_recognises_every_image(tmp_path: Path) -> N
     """Model files made before the rule existed answer as they always did."""
     from dataclasses import replace
 
-    from tests.colour_model import colour_batch, COLOUR_META, MeanColour
-    from tests.support import make_store
     from training.export import export
+
+    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
+    from tests.support import make_store
 
     path = tmp_path / "colours.onnx"
     export(MeanColour(), replace(COLOUR_META, none_rule=None), path, colour_batch())
@@ -162,7 +163,8 @@ def test_bad_top_k_is_400(client: Client, query: str) -> None:
     (f.jpeg(), None, 415, "unsupported_media_type"),
     (b"--x\r\n", "multipart/form-data; boundary=y", 400, "malformed_multipart"),
 ])
-def test_bad_uploads_get_json_errors(client: Client, data: bytes, content_type: str | None, status: int, code: str) -> None:
+def test_bad_uploads_get_json_errors(client: Client, data: bytes, content_type: str | None, status: int,
+                                     code: str) -> None:
     got, _, body = post(client, data, content_type)
     assert_error(got, body, status, code)
 
@@ -190,7 +192,10 @@ def test_model_route_describes_the_model(client: Client, model_uri: str) -> None
 
 def test_model_unavailable_is_503_with_retry_after(environment: dict[str, str]) -> None:
     client = client_of(app_for({**environment, "MODEL_URI": "s3://donut-or-not-nowhere/models/x/1/model.pt"}))
-    for response in (client.http.get("/model"), client.http.post("/predict", headers={"Content-Type": "image/jpeg"}, body=f.jpeg())):
+    for response in (
+        client.http.get("/model"),
+        client.http.post("/predict", headers={"Content-Type": "image/jpeg"}, body=f.jpeg()),
+    ):
         assert response.status_code == 503
         assert int(lower(response.headers)["retry-after"]) > 0
         assert json.loads(response.body)["error"]["code"] in ("model_not_found", "model_store_error")
@@ -236,12 +241,16 @@ def test_importing_the_app_loads_nothing(tmp_path: Path) -> None:
     import sys
 
     probe = "import sys, app; assert app.store.loaded is None; assert 'torch' not in sys.modules; print('ok')"
-    env = {"PATH": "/usr/bin:/bin", "MODEL_URI": "s3://nowhere/models/x/1/model.pt",
-           "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9", "HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MODEL_URI": "s3://nowhere/models/x/1/model.pt",
+        "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",
+        "HOME": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "ok", result.stderr
-
-
 
 
 def test_the_plain_form_gets_an_html_answer(client: Client) -> None:
@@ -281,7 +290,9 @@ def test_each_request_logs_one_structured_line_that_is_also_emf(client: Client, 
     assert ok["model_version"] == "test-colours/1" and ok["cold_start"] is True and ok["label"] == "red"
     assert ok["recognised"] is True
     assert set(ok["timing_ms"]) == {"decode", "preprocess", "inference", "total"}
-    assert refused["status"] == 415 and refused["error_code"] == "unsupported_media_type" and refused["level"] == "WARNING"
+    assert (
+        refused["status"] == 415 and refused["error_code"] == "unsupported_media_type" and refused["level"] == "WARNING"
+    )
     for line in (ok, refused):
         [directive] = line["_aws"]["CloudWatchMetrics"]
         assert directive["Dimensions"] == [["Route"]]

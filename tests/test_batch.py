@@ -9,9 +9,9 @@ from urllib.parse import quote_plus
 
 import pytest
 from chalice.test import Client
-
 from chalicelib.batch import result_key
 from devtools import ROOT
+
 from tests import imagefiles as f
 from tests.support import app_for
 
@@ -38,14 +38,23 @@ def test_an_uploaded_image_gets_a_result_beside_it(batch_client: Client, s3: Any
     key = f"incoming/{prefix}/holiday photo.jpg"
     result = put_and_notify(batch_client, s3, bucket, key, f.jpeg(f.BLUE))
     assert result["recognised"] is True and result["label"] == "blue" and len(result["predictions"]) == 3
-    assert result["model"]["name"] == "test-colours" and set(result["timing_ms"]) == {"decode", "preprocess", "inference", "total"}
+    assert result["model"]["name"] == "test-colours" and set(result["timing_ms"]) == {
+        "decode",
+        "preprocess",
+        "inference",
+        "total",
+    }
     assert result["source"] == {"bucket": bucket, "key": key}
     assert result_key(key) == f"results/{prefix}/holiday photo.jpg.json"  # outside incoming/: no loop
 
 
-@pytest.mark.parametrize("data, code", [(b"not a picture", "not_an_image"), (f.truncated_jpeg(), "corrupt_image"),
-                                        (f.png_bomb(), "too_many_pixels")])
-def test_a_bad_image_gets_an_error_result(batch_client: Client, s3: Any, bucket: str, prefix: str, data: bytes, code: str) -> None:
+@pytest.mark.parametrize(
+    "data, code",
+    [(b"not a picture", "not_an_image"), (f.truncated_jpeg(), "corrupt_image"), (f.png_bomb(), "too_many_pixels")],
+)
+def test_a_bad_image_gets_an_error_result(
+    batch_client: Client, s3: Any, bucket: str, prefix: str, data: bytes, code: str
+) -> None:
     result = put_and_notify(batch_client, s3, bucket, f"incoming/{prefix}/bad.jpg", data)
     assert result["error"]["code"] == code and result["status"] in (400, 413)
 
@@ -53,8 +62,10 @@ def test_a_bad_image_gets_an_error_result(batch_client: Client, s3: Any, bucket:
 def test_a_batch_of_events_survives_a_bad_image(batch_client: Client, s3: Any, bucket: str, prefix: str) -> None:
     for name, data in (("a.png", f.png(f.RED)), ("b.jpg", b"junk"), ("c.png", f.png(f.GREEN))):
         put_and_notify(batch_client, s3, bucket, f"incoming/{prefix}/{name}", data)
-    labels = [json.loads(s3.get_object(Bucket=bucket, Key=f"results/{prefix}/{n}.json")["Body"].read()).get("label")
-              for n in ("a.png", "b.jpg", "c.png")]
+    labels = [
+        json.loads(s3.get_object(Bucket=bucket, Key=f"results/{prefix}/{n}.json")["Body"].read()).get("label")
+        for n in ("a.png", "b.jpg", "c.png")
+    ]
     assert labels == ["red", None, "green"]
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
 from training.__main__ import main
 from training.blender_synth import OTHER_FOODS
 from training.synth import CLASSES

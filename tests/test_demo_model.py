@@ -11,16 +11,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from chalicelib.runtimes import load_runtime
 from devtools import ROOT
 from devtools.demo_model import CHECKPOINT, SERVED, check_images
 from devtools.processes import port_in_use, wait_until_serving
 from devtools.venvs import SERVE_VENV, size_mb
-from tests.support import readme_sh_block
 from training.checkpoint import load_checkpoint
 from training.export import assert_parity
 from training.none_rule import scored
+
+from tests.support import readme_sh_block
 
 SERVE_VENV_LIMIT_MB = 1024
 
@@ -60,7 +60,9 @@ def test_scripts_serve_as_written_serves_the_demo_without_torch(tmp_path: Path) 
         assert curl.returncode == 0, curl.stderr
         shown = json.loads(curl.stdout)
         assert shown["recognised"] is True and shown["label"] == "donut" and shown["cold_start"] is True
-        answer = post_jpeg("http://127.0.0.1:8000/predict?top_k=3", (ROOT / "chalicelib/examples/bagel.jpg").read_bytes())
+        answer = post_jpeg(
+            "http://127.0.0.1:8000/predict?top_k=3", (ROOT / "chalicelib/examples/bagel.jpg").read_bytes()
+        )
         config = json.loads((ROOT / ".chalice" / "config.json").read_text())
         assert answer["model"]["name"] == "donut-bagel-vada" and answer["cold_start"] is False
         assert sorted(p["label"] for p in answer["predictions"]) == ["bagel", "donut", "vada"]

@@ -13,12 +13,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-
 from chalicelib.uploads import ACCEPTED_TYPES
 from devtools import ROOT
 from devtools.local_chalice import copy_project
 from devtools.policy import check as check_policy
 from devtools.policy import grants
+
 from tests.support import build_package, cfn_lint
 
 API_GATEWAY_TIMEOUT_S = 29
@@ -32,7 +32,9 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def batch_terraform(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     project = copy_project(tmp_path_factory.mktemp("batch-project"), {"BATCH_BUCKET": "donut-or-not-dev-batch"})
-    out = build_package(tmp_path_factory.mktemp("terraform"), "--project-dir", str(project), "--pkg-format", "terraform")
+    out = build_package(
+        tmp_path_factory.mktemp("terraform"), "--project-dir", str(project), "--pkg-format", "terraform"
+    )
     return json.loads((out / "chalice.tf.json").read_text())["resource"]
 
 
@@ -83,11 +85,27 @@ def test_iam_policy_reads_the_model_prefix_and_nothing_else(package: Path, prod:
 def test_packaging_refuses_a_model_uri_the_policy_does_not_grant(tmp_path: Path) -> None:
     elsewhere = "s3://my-own-bucket/models/my-model/1.0.0/model.onnx"
     project = copy_project(tmp_path / "project", {"MODEL_URI": elsewhere})
-    result = subprocess.run([sys.executable, "-m", "devtools.lambda_build", "package", "--project-dir", str(project),
-                             str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "devtools.lambda_build",
+            "package",
+            "--project-dir",
+            str(project),
+            str(tmp_path / "out"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0 and not (tmp_path / "out").exists()
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        f".chalice/policy-dev.json does not let the dev stage read its MODEL_URI {elsewhere}")
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f".chalice/policy-dev.json does not let the dev stage read its MODEL_URI {elsewhere}")
+    )
     assert "Traceback" not in result.stderr
 
 
@@ -100,11 +118,14 @@ def test_write_policy_grants_the_model_folder_and_nothing_more(tmp_path: Path) -
     written = (project / ".chalice" / "policy-dev.json").read_text()
     after = json.loads(written)
     # The file's own layout kept: its lines up to the last statement's end are untouched.
-    kept = text[:text.rindex("}", 0, text.rindex("]"))]
+    kept = text[: text.rindex("}", 0, text.rindex("]"))]
     assert written.startswith(kept) and written.count("\n") == text.count("\n") + 5
     assert after["Statement"][:-1] == before["Statement"] and grants(after, elsewhere)
-    assert after["Statement"][-1] == {"Effect": "Allow", "Action": ["s3:GetObject"],
-                                      "Resource": ["arn:aws:s3:::my-own-bucket/models/my-model/1.0.0/*"]}
+    assert after["Statement"][-1] == {
+        "Effect": "Allow",
+        "Action": ["s3:GetObject"],
+        "Resource": ["arn:aws:s3:::my-own-bucket/models/my-model/1.0.0/*"],
+    }
     assert not grants(after, "s3://my-own-bucket/other/model.onnx")
     check_policy(project, "dev", write=False)  # granted now: no complaint
 
@@ -157,7 +178,9 @@ def test_prod_caps_its_concurrency_and_dev_does_not(package: Path, prod: Path) -
 
 def test_api_key_is_off_by_default_and_switchable_per_stage(package: Path, tmp_path: Path) -> None:
     def predict_security(template: dict[str, Any]) -> Any:
-        return template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]["/predict"]["post"].get("security")
+        return template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]["/predict"]["post"].get(
+            "security"
+        )
 
     assert predict_security(sam(package)) is None
     project = copy_project(tmp_path / "project", {"API_KEY_REQUIRED": "true"})

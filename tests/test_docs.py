@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
-
 from chalicelib import errors
 from chalicelib.settings import Settings
 from chalicelib.uploads import ACCEPTED_TYPES
@@ -48,7 +46,9 @@ def test_every_code_is_raised_somewhere() -> None:
 
 
 def test_the_error_table_lists_exactly_the_codes_the_code_raises() -> None:
-    documented = {int(status): set(re.findall(r"`([a-z_]+)`", codes)) for status, codes, _ in table("| status | codes |")}
+    documented = {
+        int(status): set(re.findall(r"`([a-z_]+)`", codes)) for status, codes, _ in table("| status | codes |")
+    }
     assert documented == raised_codes()
 
 
@@ -90,5 +90,5 @@ def test_the_stage_columns_are_config_json(stage: str) -> None:
 
 
 def test_the_readme_names_exactly_the_accepted_upload_types() -> None:
-    paragraph = README[README.index("The body is the image itself"):README.index("Query: `top_k`")]
+    paragraph = README[README.index("The body is the image itself") : README.index("Query: `top_k`")]
     assert set(re.findall(r"`([a-z]+/[a-z0-9+.-]+)`", paragraph)) == set(ACCEPTED_TYPES)

@@ -12,11 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from chalicelib.imaging import centre_square, decode, preprocess
 from chalicelib.metadata import ModelMetadata
-from training import image_cache
+from PIL import Image
 from training.__main__ import main
 from training.dataset import scan, split_parts
 from training.errors import DatasetError
@@ -24,6 +22,8 @@ from training.features import pooled_features
 from training.head import STRENGTHS, fit_head
 from training.networks import backbone_blocks, build_network
 from training.synth import CLASSES, synth
+
+from training import image_cache
 
 LITE0_META = ModelMetadata("probe", "0", "efficientnet_lite0", CLASSES, 64, 73, (0.5,) * 3, (0.5,) * 3)
 
@@ -102,31 +102,50 @@ def test_two_labels_give_two_logits() -> None:
 
 def test_the_first_view_is_the_service_view_and_a_seed_repeats_the_rest(small_data: Path) -> None:
     network = build_network("efficientnet_lite0", 3, pretrained=True)
-    files = [path for path, _ in scan(small_data / "train", (LITE0_META.resize_size, LITE0_META.input_size)).samples][:4]
+    files = [path for path, _ in scan(small_data / "train", (LITE0_META.resize_size, LITE0_META.input_size)).samples][
+        :4
+    ]
     torch.manual_seed(0)
     first = pooled_features(network.backbone, files, LITE0_META, augmented=2)
     torch.manual_seed(0)
     again = pooled_features(network.backbone, files, LITE0_META, augmented=2)
     assert first.shape == (4, 3, 1280)
     np.testing.assert_array_equal(first, again)
-    service = torch.from_numpy(np.concatenate(
-        [preprocess(decode(f.read_bytes(), LITE0_META.resize_size, 10**9), LITE0_META) for f in files]))
+    service = torch.from_numpy(
+        np.concatenate([preprocess(decode(f.read_bytes(), LITE0_META.resize_size, 10**9), LITE0_META) for f in files])
+    )
     with torch.inference_mode():
         expected = network.backbone.eval()(service).numpy()
     np.testing.assert_allclose(first[:, 0], expected, atol=1e-4)
     assert not np.allclose(first[:, 1], first[:, 0], atol=1e-3)  # augmented views differ from it
 
 
-def test_train_fits_a_head_in_one_pass_and_says_how(small_data: Path, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture) -> None:
-    args = ["train", "--data", str(small_data), "--name", "fast", "--version", "1", "--input-size", "64", "--views", "1"]
+def test_train_fits_a_head_in_one_pass_and_says_how(
+    small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    args = [
+        "train",
+        "--data",
+        str(small_data),
+        "--name",
+        "fast",
+        "--version",
+        "1",
+        "--input-size",
+        "64",
+        "--views",
+        "1",
+    ]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     printed = capsys.readouterr().out
     assert "chosen on validation" in printed and "24 training, 3 validation and 3 test images" in printed
     meta = json.loads((tmp_path / "a" / "metadata.json").read_text())
     training = meta["training"]
     assert training["views"] == 2 and training["strength"] in STRENGTHS and training["converged"] is True
-    assert training["refitted_on"] == "train+val" and meta["none_rule"]["score"] in ("feature_distance", "reference_mass")
+    assert training["refitted_on"] == "train+val" and meta["none_rule"]["score"] in (
+        "feature_distance",
+        "reference_mass",
+    )
     # The same seed, the same head, also from the image cache that the first run filled.
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     first = torch.load(tmp_path / "a" / "weights.pt", weights_only=True)
@@ -144,16 +163,53 @@ def test_a_class_with_two_photos_says_how_many_are_needed(small_data: Path, tmp_
 
 
 def test_a_missing_data_folder_is_named_as_missing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["train", "--data", str(tmp_path / "my-photo"), "--out", str(tmp_path / "o"), "--name", "x",
-                 "--version", "1"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tmp_path / "my-photo"),
+                "--out",
+                str(tmp_path / "o"),
+                "--name",
+                "x",
+                "--version",
+                "1",
+            ]
+        )
+        == 2
+    )
     error = capsys.readouterr().err
     assert error == f"error: {tmp_path / 'my-photo'} does not exist\n"
 
 
-def test_fine_tuning_trains_the_last_blocks_and_calibrates_on_their_features(small_data: Path, tmp_path: Path,
-                                                                             capsys: pytest.CaptureFixture) -> None:
-    assert main(["train", "--data", str(small_data), "--name", "tuned", "--version", "1", "--input-size", "64",
-                 "--views", "1", "--fine-tune", "2", "--epochs", "2", "--out", str(tmp_path / "run")]) == 0
+def test_fine_tuning_trains_the_last_blocks_and_calibrates_on_their_features(
+    small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(small_data),
+                "--name",
+                "tuned",
+                "--version",
+                "1",
+                "--input-size",
+                "64",
+                "--views",
+                "1",
+                "--fine-tune",
+                "2",
+                "--epochs",
+                "2",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "chosen on validation" in printed and "epoch 2:" in printed
     meta = json.loads((tmp_path / "run" / "metadata.json").read_text())
@@ -163,28 +219,73 @@ def test_fine_tuning_trains_the_last_blocks_and_calibrates_on_their_features(sma
     tuned, _ = load_checkpoint(tmp_path / "run")
     fresh = build_network("efficientnet_lite0", 3, pretrained=True)
     tuned_blocks, fresh_blocks = backbone_blocks(tuned), backbone_blocks(fresh)
-    changed = [not all(torch.equal(a, b) for a, b in zip(t.state_dict().values(), f.state_dict().values()))
-               for t, f in zip(tuned_blocks, fresh_blocks)]
+    changed = [
+        not all(torch.equal(a, b) for a, b in zip(t.state_dict().values(), f.state_dict().values()))
+        for t, f in zip(tuned_blocks, fresh_blocks)
+    ]
     assert changed[-2:] == [True, True] and not any(changed[:-2])
     torch.testing.assert_close(tuned.reference.weight, fresh.reference.weight)  # the ImageNet head stays
     # The rule was fitted on the tuned backbone's features: exported, it answers as calibrated.
-    assert main(["export", "--weights", str(tmp_path / "run"), "--check-images", str(tmp_path / "run" / "val.txt"),
-                 "--out", str(tmp_path / "model.onnx")]) == 0
-    assert main(["evaluate", str(tmp_path / "model.onnx"), "--split", str(tmp_path / "run" / "val.txt"),
-                 "--out", str(tmp_path / "eval")]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--weights",
+                str(tmp_path / "run"),
+                "--check-images",
+                str(tmp_path / "run" / "val.txt"),
+                "--out",
+                str(tmp_path / "model.onnx"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "model.onnx"),
+                "--split",
+                str(tmp_path / "run" / "val.txt"),
+                "--out",
+                str(tmp_path / "eval"),
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert report["accepted"] == meta["none_rule"]["calibration"]["validation_accepted"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--fine-tune", "99"], "--fine-tune 99: this backbone has 17 blocks to fine-tune"),
-    (["--fine-tune", "1", "--no-pretrained"], "--fine-tune N refines a pretrained backbone"),
-])
-def test_fine_tune_mistakes_are_one_line(argv: list[str], message: str, small_data: Path, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--fine-tune", "99"], "--fine-tune 99: this backbone has 17 blocks to fine-tune"),
+        (["--fine-tune", "1", "--no-pretrained"], "--fine-tune N refines a pretrained backbone"),
+    ],
+)
+def test_fine_tune_mistakes_are_one_line(
+    argv: list[str], message: str, small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     with pytest.raises(SystemExit) if "--no-pretrained" in argv else contextlib.nullcontext():
-        code = main(["train", "--data", str(small_data), "--name", "x", "--version", "1", "--input-size", "64",
-                     "--views", "0", "--out", str(tmp_path / "o"), *argv])
+        code = main(
+            [
+                "train",
+                "--data",
+                str(small_data),
+                "--name",
+                "x",
+                "--version",
+                "1",
+                "--input-size",
+                "64",
+                "--views",
+                "0",
+                "--out",
+                str(tmp_path / "o"),
+                *argv,
+            ]
+        )
         assert code == 2
     error = capsys.readouterr().err
     assert message in error and "Traceback" not in error

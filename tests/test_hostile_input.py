@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chalicelib.errors import ApiError
+from chalicelib.image_formats import FORMATS
+from chalicelib.imaging import decode, preprocess
+from chalicelib.uploads import ACCEPTED_TYPES, image_bytes
+from devtools import ROOT
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from chalicelib.errors import ApiError
-from chalicelib.imaging import decode, preprocess
-from chalicelib.image_formats import FORMATS
-from chalicelib.uploads import ACCEPTED_TYPES, image_bytes
-from devtools import ROOT
 from tests import imagefiles as f
 from tests.colour_model import COLOUR_META
 from tests.support import FUZZ_REGRESSIONS

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chalicelib.errors import BadRequest, PayloadTooLarge
+from chalicelib.imaging import decode, preprocess
 from PIL import Image
 
-from chalicelib.errors import ApiError, BadRequest, PayloadTooLarge
-from chalicelib.imaging import decode, preprocess
 from tests import imagefiles as f
 from tests.colour_model import COLOUR_META
 

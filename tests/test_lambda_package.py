@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-
 MAX_ZIPPED = 45 * 1024 * 1024  # Lambda's direct upload: about 50 MB; headroom for users' code
 MAX_UNPACKED = 160 * 1024 * 1024  # Lambda's limit: 250 MB, layers included
 AMAZON_LINUX_2023_GLIBC = (2, 34)
@@ -32,17 +31,44 @@ def test_the_zip_fits_with_headroom(package: Path) -> None:
 
 def test_every_runtime_dependency_is_inside(package: Path) -> None:
     top = {name.split("/")[0] for name in names(package)}
-    needed = {"app.py", "chalicelib", "chalice", "numpy", "PIL", "jinja2", "markupsafe", "python_multipart", "onnxruntime",
-              "pi_heif"}
+    needed = {
+        "app.py",
+        "chalicelib",
+        "chalice",
+        "numpy",
+        "PIL",
+        "jinja2",
+        "markupsafe",
+        "python_multipart",
+        "onnxruntime",
+        "pi_heif",
+    }
     assert needed <= top, needed - top
     assert "chalicelib/templates/index.html" in names(package)
 
 
 def test_nothing_from_development_slipped_in(package: Path) -> None:
     top = {name.split("/")[0] for name in names(package)}
-    for unwanted in ("training", "tests", "devtools", "demo", "bench", "scripts", "build", "data", "torch",
-                     "torchvision", "boto3", "botocore", "pytest", "onnx", "onnxscript", "playwright", "seaweedfs",
-                     "pillow_heif"):
+    for unwanted in (
+        "training",
+        "tests",
+        "devtools",
+        "demo",
+        "bench",
+        "scripts",
+        "build",
+        "data",
+        "torch",
+        "torchvision",
+        "boto3",
+        "botocore",
+        "pytest",
+        "onnx",
+        "onnxscript",
+        "playwright",
+        "seaweedfs",
+        "pillow_heif",
+    ):
         assert unwanted not in top
     assert not [n for n in names(package) if n.startswith("onnxruntime/capi/libonnxruntime.so")]
     # Bytecode only for the Lambda's Python (devtools/chalice_bytecode.py), none from local runs.
@@ -58,8 +84,14 @@ def test_binaries_are_for_python_3_12_on_amazon_linux_2023(package: Path, tmp_pa
     with zipfile.ZipFile(package / "deployment.zip") as archive:
         archive.extractall(tmp_path, members=libraries)
     newest = max(
-        (tuple(map(int, v)) for lib in libraries for v in re.findall(
-            r"GLIBC_(\d+)\.(\d+)", subprocess.run(["readelf", "-V", str(tmp_path / lib)], capture_output=True, text=True).stdout)),
+        (
+            tuple(map(int, v))
+            for lib in libraries
+            for v in re.findall(
+                r"GLIBC_(\d+)\.(\d+)",
+                subprocess.run(["readelf", "-V", str(tmp_path / lib)], capture_output=True, text=True).stdout,
+            )
+        ),
     )
     assert newest <= AMAZON_LINUX_2023_GLIBC, f"needs glibc {newest}"
 

@@ -11,8 +11,8 @@ from typing import Any, Iterator
 from urllib.parse import urlparse
 
 import pytest
-
 from devtools.apigateway import api_event
+
 from tests import imagefiles as f
 from tests.lambda_sandbox import LambdaSandbox, can_switch_user
 
@@ -166,7 +166,8 @@ def test_every_module_loads_from_the_zips_bytecode(cold_then_warm: dict, sandbox
 
 def test_a_new_container_reuses_the_verified_model_in_tmp(cold_then_warm: dict, sandbox: LambdaSandbox) -> None:
     before = {p: p.stat().st_mtime_ns for p in (sandbox.tmp / "donut-or-not-models").iterdir()}
-    [response] = sandbox.invoke([api_event("POST", "/predict", rendered("vada", 777, "JPEG"), {"Content-Type": "image/jpeg"})])
+    event = api_event("POST", "/predict", rendered("vada", 777, "JPEG"), {"Content-Type": "image/jpeg"})
+    [response] = sandbox.invoke([event])
     assert body(response)["cold_start"] is True
     assert body(response)["label"] == local_label(rendered("vada", 777, "JPEG"))
     assert {p: p.stat().st_mtime_ns for p in (sandbox.tmp / "donut-or-not-models").iterdir()} == before

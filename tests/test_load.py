@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from devtools.local_chalice import chalice_local, copy_project
 from devtools.processes import memory_mb
-from tests import imagefiles as f
 from training.publish import publish
+
+from tests import imagefiles as f
 
 REQUESTS = 1200
 CLIENTS = 4
@@ -34,7 +34,9 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def loaded_server(tmp_path_factory: pytest.TempPathFactory, bucket: str, colour_model: Path) -> Iterator[tuple[str, int]]:
+def loaded_server(
+    tmp_path_factory: pytest.TempPathFactory, bucket: str, colour_model: Path
+) -> Iterator[tuple[str, int]]:
     work = tmp_path_factory.mktemp("load")
     uri = publish(colour_model, bucket, prefix=f"load-{work.name}")
     with chalice_local(copy_project(work / "project", {"MODEL_URI": uri, "LOG_LEVEL": "WARNING"}), work) as base:
@@ -43,7 +45,9 @@ def loaded_server(tmp_path_factory: pytest.TempPathFactory, bucket: str, colour_
 
 def send(base: str, case: tuple) -> tuple[int, str | None, float]:
     content_type, body, _, _ = case
-    request = urllib.request.Request(f"{base}/predict", data=body, headers={"Content-Type": content_type}, method="POST")
+    request = urllib.request.Request(
+        f"{base}/predict", data=body, headers={"Content-Type": content_type}, method="POST"
+    )
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -64,13 +68,18 @@ def test_mixed_load_has_no_5xx_no_wrong_answer_and_flat_memory(loaded_server: tu
     with ThreadPoolExecutor(CLIENTS) as pool:
         results = list(pool.map(lambda c: send(base, c), cases[100:]))
     elapsed = time.perf_counter() - started
-    wrong = [(case[0], case[2], case[3], status, label) for case, (status, label, _) in zip(cases[100:], results, strict=True)
-             if status != case[2] or label != case[3]]
+    wrong = [
+        (case[0], case[2], case[3], status, label)
+        for case, (status, label, _) in zip(cases[100:], results, strict=True)
+        if status != case[2] or label != case[3]
+    ]
     assert wrong == [], wrong[:5]
     assert not [status for status, _, _ in results if status >= 500]
     growth = memory_mb(pid, "VmRSS") - warm_rss
     latencies = sorted(ms for _, _, ms in results)
-    print(f"\nload: {len(results)} requests, {CLIENTS} clients, {len(results) / elapsed:.0f} req/s, "
-          f"p50 {latencies[len(latencies) // 2]:.0f} ms, p99 {latencies[int(len(latencies) * 0.99)]:.0f} ms, "
-          f"RSS {warm_rss:.0f} MB → {warm_rss + growth:.0f} MB")
+    print(
+        f"\nload: {len(results)} requests, {CLIENTS} clients, {len(results) / elapsed:.0f} req/s, "
+        f"p50 {latencies[len(latencies) // 2]:.0f} ms, p99 {latencies[int(len(latencies) * 0.99)]:.0f} ms, "
+        f"RSS {warm_rss:.0f} MB → {warm_rss + growth:.0f} MB"
+    )
     assert growth < 40, f"RSS grew {growth:.0f} MB over {len(results)} requests"

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
-
 from chalicelib.errors import Code, ModelUnavailable
 from chalicelib.model_cache import STALE_PARTIAL_S, Entry, ModelCache, sha256_of
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from chalicelib import s3_get
 from chalicelib.errors import ModelUnavailable
 from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
 from devtools.local_s3 import LocalS3
+
 from tests.colour_model import COLOUR_LABELS
 from tests.support import make_store
 
@@ -90,9 +90,10 @@ def test_a_republished_version_is_fetched_again_and_a_warm_store_keeps_its_model
         model_uri: str, tmp_path: Path, colour_model: Path) -> None:
     from dataclasses import replace
 
-    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
     from training.export import export
     from training.publish import publish
+
+    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
 
     first, _ = counting_store(model_uri, tmp_path / "cache")
     old, _ = first.get()
@@ -124,7 +125,8 @@ def test_a_verified_file_that_went_missing_is_fetched_again(model_uri: str, tmp_
     assert second.get()[0].sha256 == model.sha256 and answers == [200]
 
 
-def test_corrupt_object_is_refused_and_leaves_nothing(s3: Any, model_uri: str, tmp_path: Path, colour_model: Path) -> None:
+def test_corrupt_object_is_refused_and_leaves_nothing(s3: Any, model_uri: str, tmp_path: Path,
+                                                      colour_model: Path) -> None:
     bucket, key = split(model_uri)
     published = s3.head_object(Bucket=bucket, Key=key)["Metadata"]
     good = colour_model.read_bytes()
@@ -140,7 +142,9 @@ def test_corrupt_object_is_refused_and_leaves_nothing(s3: Any, model_uri: str, t
     assert store.get()[1] is True
 
 
-def test_object_without_sha256_is_refused(s3: Any, bucket: str, prefix: str, colour_model: Path, tmp_path: Path) -> None:
+def test_object_without_sha256_is_refused(
+    s3: Any, bucket: str, prefix: str, colour_model: Path, tmp_path: Path
+) -> None:
     key = f"{prefix}/x/1/model{colour_model.suffix}"
     s3.put_object(Bucket=bucket, Key=key, Body=colour_model.read_bytes())
     with pytest.raises(ModelUnavailable) as err:
@@ -157,7 +161,9 @@ def test_missing_object_names_the_uri(bucket: str, prefix: str, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".onnx"])
-def test_a_verified_file_that_is_not_a_model_is_503(s3: Any, bucket: str, prefix: str, tmp_path: Path, suffix: str) -> None:
+def test_a_verified_file_that_is_not_a_model_is_503(
+    s3: Any, bucket: str, prefix: str, tmp_path: Path, suffix: str
+) -> None:
     import hashlib
 
     junk = b"not a model archive"
@@ -168,8 +174,9 @@ def test_a_verified_file_that_is_not_a_model_is_503(s3: Any, bucket: str, prefix
     assert err.value.code == "model_invalid"
 
 
-def test_a_file_no_runtime_reads_is_refused_before_any_byte_is_fetched(s3: Any, bucket: str, prefix: str,
-                                                                        tmp_path: Path) -> None:
+def test_a_file_no_runtime_reads_is_refused_before_any_byte_is_fetched(
+    s3: Any, bucket: str, prefix: str, tmp_path: Path
+) -> None:
     key = f"{prefix}/m/model.tflite"
     s3.put_object(Bucket=bucket, Key=key, Body=b"weights", Metadata={"sha256": "0" * 64})
     store, downloads = counting_store(f"s3://{bucket}/{key}", tmp_path / "cache")
@@ -179,12 +186,15 @@ def test_a_file_no_runtime_reads_is_refused_before_any_byte_is_fetched(s3: Any, 
     assert downloads == [] and cached_files(tmp_path / "cache") == []
 
 
-@pytest.mark.parametrize("uri, code", [
-    ("", "model_not_configured"),
-    ("http://example.invalid/model.pt", "model_uri_invalid"),
-    ("s3://bucket-only", "model_uri_invalid"),
-    ("file:///nonexistent/model.pt", "model_not_found"),
-])
+@pytest.mark.parametrize(
+    "uri, code",
+    [
+        ("", "model_not_configured"),
+        ("http://example.invalid/model.pt", "model_uri_invalid"),
+        ("s3://bucket-only", "model_uri_invalid"),
+        ("file:///nonexistent/model.pt", "model_not_found"),
+    ],
+)
 def test_bad_configuration_is_503(uri: str, code: str, tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable) as err:
         make_store(uri, tmp_path).get()
@@ -214,7 +224,6 @@ def test_unreachable_s3_is_503_and_recovers_when_it_is_back(
         for key, value in server.client_env().items():  # its endpoint and credentials
             monkeypatch.setenv(key, value)
         import boto3
-
         from training.publish import publish
 
         boto3.client("s3").create_bucket(Bucket="flaky")

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-
 from chalicelib.imaging import decode, preprocess
 from chalicelib.metadata import ModelMetadata
 from training.negatives import held_out_photos
@@ -60,7 +59,9 @@ def test_pretrained_networks_keep_the_imagenet_head_beside_a_new_one(lite0: torc
     assert not torch.equal(scratch.backbone.conv_stem.weight, lite0.backbone.conv_stem.weight)
 
 
-def test_resnet_pretrained_reads_torchvision_weights_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resnet_pretrained_reads_torchvision_weights_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A user with internet gets torchvision's file downloaded into TORCH_HOME once; here
     the file is put there first, so the same code path reads it without a download."""
     weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1

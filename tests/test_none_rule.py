@@ -9,21 +9,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from chalicelib.imaging import preprocess
 from chalicelib.errors import ModelLoadError
+from chalicelib.imaging import preprocess
 from chalicelib.metadata import MetadataError, ModelMetadata, NoneRule
 from chalicelib.runtimes import load_runtime
-from tests.colour_model import colour_batch, COLOUR_META, MeanColour
+from training.checkpoint import load_checkpoint, save_checkpoint
 from training.dataset import service_input
 from training.export import export
+from training.features import input_features
 from training.negatives import clutter, photo_files
 from training.networks import build_network
-from training.checkpoint import load_checkpoint, save_checkpoint
-from training.features import input_features
-from training.none_rule import (WithFeatureDistance, WithReferenceMass, best_threshold, fit_feature_distance,
-                                landing_classes, pretrained_rule)
+from training.none_rule import (
+    WithFeatureDistance,
+    WithReferenceMass,
+    best_threshold,
+    fit_feature_distance,
+    landing_classes,
+    pretrained_rule,
+)
 from training.synth import render
+
+from tests.colour_model import COLOUR_META, MeanColour
 
 
 def test_threshold_separates_accepted_from_refused_scores() -> None:
@@ -79,7 +85,10 @@ def probe_features() -> dict[str, np.ndarray]:
     """Pooled Lite0 features: renders of the three foods to train and validate on, and
     non-food images (scikit-learn's two photos, rendered empty tables)."""
     network = build_network("efficientnet_lite0", 3, pretrained=True).eval()
-    inputs = lambda images: np.concatenate([preprocess(image, PROBE) for image in images])
+
+    def inputs(images: list) -> np.ndarray:
+        return np.concatenate([preprocess(image, PROBE) for image in images])
+
     train = inputs([render(label, seed, 256) for seed in range(8) for label in FOODS])
     val = inputs([render(label, seed, 256) for seed in range(100, 104) for label in FOODS])
     none = np.concatenate([*(service_input(p, PROBE) for p in photo_files()["scikit-learn samples"]),

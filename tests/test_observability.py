@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from chalicelib.observability import NAMESPACE, emit, request_record
 
 ANSWER = {"recognised": True, "label": "donut", "model": {"name": "m", "version": "2"},

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 import app as service
 from chalicelib.uploads import ACCEPTED_TYPES
 from devtools import ROOT

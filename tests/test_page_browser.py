@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from devtools import ROOT
+
 from tests import imagefiles as f
 
 CHROMIUM = shutil.which("chromium")
@@ -123,16 +123,18 @@ def test_a_big_phone_photo_is_shrunk_before_upload(page, tmp_path: Path) -> None
     assert wait_for_answer(page).startswith("Looks like: red")
     [(content_type, body)] = page.uploads
     assert content_type == "image/jpeg" and len(body) < 1_000_000  # what the server received
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     assert max(Image.open(io.BytesIO(body)).size) == 1280
 
 
 def test_exif_orientation_survives_the_shrink(page, tmp_path: Path) -> None:
     """A big portrait photo stored landscape with EXIF orientation 6 uploads upright."""
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     stored = f.noisy_photo((3000, 2000), f.RED)
     exif = Image.Exif()
@@ -168,8 +170,9 @@ def test_a_heic_too_large_to_send_unshrunk_is_said_in_words(page, tmp_path: Path
 
 
 def test_a_big_avif_is_shrunk_like_a_jpeg(page, tmp_path: Path) -> None:
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     photo = tmp_path / "android.avif"
     photo.write_bytes(f.avif(f.noisy_photo((2000, 1500), f.BLUE)))
@@ -226,8 +229,8 @@ def test_a_copy_hosted_elsewhere_calls_the_api_across_origins(browser, bucket: s
     import subprocess
     import sys
 
-    from devtools.processes import free_port
     from devtools.local_chalice import chalice_local, copy_project
+    from devtools.processes import free_port
     from training.publish import publish
 
     site_port = free_port()
@@ -239,7 +242,8 @@ def test_a_copy_hosted_elsewhere_calls_the_api_across_origins(browser, bucket: s
         subprocess.run([sys.executable, "-m", "devtools.static_page", "--api-base", api,
                         str(tmp_path / "site" / "index.html")], cwd=ROOT, check=True)
         site = subprocess.Popen([sys.executable, "-m", "http.server", str(site_port), "--bind", "127.0.0.1",
-                                 "--directory", str(tmp_path / "site")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 "--directory", str(tmp_path / "site")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             page = browser.new_page()
             for _ in range(50):
@@ -295,8 +299,11 @@ def test_on_a_phone_the_answer_is_brought_into_view(browser, server: str, tmp_pa
     photo.write_bytes(f.jpeg(f.GREEN, size=(600, 900)))  # a tall photo: the answer lands below the fold
     page.set_input_files("#file", str(photo))
     wait_for_answer(page)
-    page.wait_for_function("(() => { const box = document.getElementById('result').getBoundingClientRect();"
-                           " return box.top >= 0 && box.bottom <= innerHeight; })()", timeout=5000)
+    page.wait_for_function(
+        "(() => { const box = document.getElementById('result').getBoundingClientRect();"
+        " return box.top >= 0 && box.bottom <= innerHeight; })()",
+        timeout=5000,
+    )
     assert page.evaluate("scrollY") > 0
     assert _axe_violations(page) == ""
     ARTIFACTS.mkdir(exist_ok=True)
@@ -304,19 +311,22 @@ def test_on_a_phone_the_answer_is_brought_into_view(browser, server: str, tmp_pa
     context.close()
 
 
-def test_the_page_speaks_the_models_name_and_its_labels_as_people_write_them(browser, bucket: str,
-                                                                              tmp_path: Path) -> None:
+def test_the_page_speaks_the_models_name_and_its_labels_as_people_write_them(
+    browser, bucket: str, tmp_path: Path
+) -> None:
     """A model whose labels have underscores and one display name: the heading, title, text,
     answer and bars use the model's name and words, with JavaScript and without."""
     from dataclasses import replace
 
     from devtools.local_chalice import chalice_local, copy_project
-    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
     from training.export import export
     from training.publish import publish
 
-    meta = replace(COLOUR_META, name="paint-chips", labels=("sky_blue", "grass_green", "red"),
-                   display_names={"red": "Tomato red"})
+    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
+
+    meta = replace(
+        COLOUR_META, name="paint-chips", labels=("sky_blue", "grass_green", "red"), display_names={"red": "Tomato red"}
+    )
     model = tmp_path / "paint.onnx"
     export(MeanColour(), meta, model, colour_batch())
     uri = publish(model, bucket, prefix=f"named-{tmp_path.name}")
@@ -367,12 +377,14 @@ def test_the_examples_of_the_models_labels_are_offered_and_classified(browser, b
     from dataclasses import replace
 
     from devtools.local_chalice import chalice_local, copy_project
-    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
     from training.export import export
     from training.publish import publish
 
-    meta = replace(COLOUR_META, name="fried-dough", labels=("bagel", "donut", "vada"),
-                   display_names={"vada": "Medu vada"})
+    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
+
+    meta = replace(
+        COLOUR_META, name="fried-dough", labels=("bagel", "donut", "vada"), display_names={"vada": "Medu vada"}
+    )
     model = tmp_path / "dough.onnx"
     export(MeanColour(), meta, model, colour_batch())
     uri = publish(model, bucket, prefix=f"examples-{tmp_path.name}")

@@ -9,15 +9,15 @@ from typing import Any
 import onnx
 import pytest
 import torch
-
 from chalicelib.imaging import preprocess
 from chalicelib.runtimes import load_runtime
+from training.errors import ExportError
+from training.publish import publish
+
 from tests.colour_model import COLOUR_META, ConvColour
 from tests.imagefiles import BLUE, GREEN, RED, noisy_photo, solid
 from tests.support import make_store
 from training import quantize
-from training.errors import ExportError
-from training.publish import publish
 
 
 def photos() -> torch.Tensor:

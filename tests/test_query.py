@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
 from chalicelib.errors import BadRequest
 from chalicelib.query import DEFAULT_TOP_K, parse_top_k
 
 
-@pytest.mark.parametrize("raw, top_k", [(None, DEFAULT_TOP_K), ("1", 1), ("3", 3), (" 7 ", 7), ("1000000000", 1000000000)])
+@pytest.mark.parametrize(
+    "raw, top_k", [(None, DEFAULT_TOP_K), ("1", 1), ("3", 3), (" 7 ", 7), ("1000000000", 1000000000)]
+)
 def test_positive_integers_are_taken_as_they_are(raw: str | None, top_k: int) -> None:
     assert parse_top_k(raw) == top_k
 

@@ -11,12 +11,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from devtools import ROOT
 from devtools.processes import port_in_use, wait_until_serving
 from devtools.venvs import ensure_serve_venv
-from tests.support import readme_sh_block as sh_block
 from training.synth import synth
+
+from tests.support import readme_sh_block as sh_block
+
 
 def user_clone(where: Path) -> Path:
     """What a clone gives a user: the project's files (so its .local-s3/ and build/ are the

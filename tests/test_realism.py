@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
 from training.__main__ import main
 from training.synth import render
 

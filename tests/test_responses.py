@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from chalicelib.errors import BadRequest
 from chalicelib.responses import respond, wants_html
+
 from tests.support import BROWSER_ACCEPT
 
 
@@ -47,7 +47,6 @@ def test_a_browser_form_gets_the_same_answer_as_a_page() -> None:
 def test_answered_is_the_door_for_json_and_html_alike() -> None:
     from chalice import Chalice
     from chalice.test import Client
-
     from chalicelib.responses import answered
 
     app = Chalice(app_name="door")

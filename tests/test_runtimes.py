@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from chalicelib.errors import ModelLoadError
 from chalicelib.model_formats import LIBRARIES, import_library
 from chalicelib.runtimes import RUNTIMES, load_runtime
-from tests.colour_model import COLOUR_META, MeanColour
 from training.export import WRITERS
+
+from tests.colour_model import COLOUR_META, MeanColour
 
 
 @pytest.mark.parametrize("name, data", [

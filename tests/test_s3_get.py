@@ -12,7 +12,6 @@ import pytest
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
-
 from chalicelib import s3_get
 from chalicelib.s3_get import Credentials, S3Error, S3Unreachable
 from devtools.processes import free_port

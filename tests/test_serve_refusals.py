@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from devtools import ROOT
 from devtools.local_s3 import running
 from devtools.processes import free_port
@@ -98,10 +97,10 @@ def test_serve_replaces_a_version_its_local_s3_holds_with_other_bytes(s3, tmp_pa
     import uuid
 
     import torch
-
     from devtools.serve import ensure_published
-    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
     from training.export import export
+
+    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
 
     old, new = tmp_path / "old" / "model.onnx", tmp_path / "new" / "model.onnx"
     export(MeanColour(), COLOUR_META, old, colour_batch())

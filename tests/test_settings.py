@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from chalicelib import settings as settings_module
 from chalicelib.settings import LAMBDA_PAYLOAD_LIMIT, Settings, threads_for, usable_cpus
 

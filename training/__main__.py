@@ -81,46 +81,80 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=32, help="images per step")
     p.add_argument("--lr", type=float, default=1e-3,
                    help="with --no-pretrained or --fine-tune: peak learning rate (one-cycle schedule, AdamW)")
-    p.add_argument("--patience", type=int, default=3,
-                   help="with --no-pretrained or --fine-tune: stop after this many epochs without a lower validation loss")
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=3,
+        help="with --no-pretrained or --fine-tune: stop after this many epochs without a lower validation loss",
+    )
     p.add_argument("--seed", type=int, default=0, help="for the split, the initialisation and the augmentation")
     p.add_argument("--init-weights", type=Path, help="local state_dict to start from (never downloaded)")
-    p.add_argument("--device", default="auto", choices=DEVICES,
-                   help="auto: an NVIDIA GPU (CUDA, with mixed precision) if torch sees one, else an Apple GPU (MPS), "
-                        "else the CPU")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=DEVICES,
+        help="auto: an NVIDIA GPU (CUDA, with mixed precision) if torch sees one, else an Apple GPU (MPS), "
+        "else the CPU",
+    )
 
     p = add("export", help="write self-describing TorchScript (.pt) and/or ONNX (.onnx) files")
     p.add_argument("--weights", type=Path, required=True, help="folder with weights.pt and metadata.json")
     p.add_argument("--out", type=Path, action="append", required=True, help="model file to write; repeatable")
-    p.add_argument("--check-images", type=Path, required=True,
-                   help="images on which the export must match the trained model: the run's val.txt, or a folder "
-                        "of class folders")
-    p.add_argument("--int8", action="store_true",
-                   help="write .onnx files statically quantized to int8, only if they give the fp32 model's label and "
-                        "none-of-these decision on 99%% of --check-images")
-    p.add_argument("--calibration-images", type=Path,
-                   help="with --int8: training images to calibrate on: the run's train.txt, or a folder of class folders")
+    p.add_argument(
+        "--check-images",
+        type=Path,
+        required=True,
+        help="images on which the export must match the trained model: the run's val.txt, or a folder of class folders",
+    )
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="write .onnx files statically quantized to int8, only if they give the fp32 model's label and "
+        "none-of-these decision on 99%% of --check-images",
+    )
+    p.add_argument(
+        "--calibration-images",
+        type=Path,
+        help="with --int8: training images to calibrate on: the run's train.txt, or a folder of class folders",
+    )
 
     p = add("evaluate", help="accuracy, per-class precision/recall, confusion matrix, refusals")
     p.add_argument("model", type=Path, help="model file, loaded as the service loads it")
-    p.add_argument("--split", type=Path, required=True,
-                   help="images to score: the run's test.txt, or a folder of class folders (e.g. data/demo/test)")
+    p.add_argument(
+        "--split",
+        type=Path,
+        required=True,
+        help="images to score: the run's test.txt, or a folder of class folders (e.g. data/demo/test)",
+    )
     p.add_argument("--out", type=Path, help="folder for report.json, confusion.png and most_wrong.png")
-    p.add_argument("--none-images", type=Path, action="append",
-                   help="a folder of images of none of the labels: reports how many the model refuses; repeatable, "
-                        "each folder counted on its own")
+    p.add_argument(
+        "--none-images",
+        type=Path,
+        action="append",
+        help="a folder of images of none of the labels: reports how many the model refuses; repeatable, "
+        "each folder counted on its own",
+    )
 
-    p = add("realism", help="how photographic renders look to ImageNet's head, per class: where it puts them, "
-                             "their food mass, how tightly their features cluster")
+    p = add(
+        "realism",
+        help="how photographic renders look to ImageNet's head, per class: where it puts them, "
+        "their food mass, how tightly their features cluster",
+    )
     p.add_argument("data", type=Path, help="class folders, or a tree whose train/ holds them")
     p.add_argument("--out", type=Path, help="write the figures as JSON here too")
 
-    p = add("none-photos", help="copy scikit-image's sample photos, never used in training or "
-                                           "calibration, to a folder: a test set for evaluate --none-images")
+    p = add(
+        "none-photos",
+        help="copy scikit-image's sample photos, never used in training or "
+        "calibration, to a folder: a test set for evaluate --none-images",
+    )
     p.add_argument("--out", type=Path, required=True)
 
-    p = add("other-foods", help="render photographs of other foods (pretzels, croissants, cookies, idli, samosas) "
-                                "with Blender's Cycles, one folder each: a test set for evaluate --none-images")
+    p = add(
+        "other-foods",
+        help="render photographs of other foods (pretzels, croissants, cookies, idli, samosas) "
+        "with Blender's Cycles, one folder each: a test set for evaluate --none-images",
+    )
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--per-kind", type=int, default=20, help="images of each food")
     p.add_argument("--size", type=int, default=256, help="side of each square render, in pixels")
@@ -144,9 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train" and args.pretrained is None:
         args.pretrained = args.architecture == "efficientnet_lite0"
     if args.command == "train" and args.fine_tune and not args.pretrained:
-        parser.error("--fine-tune N refines a pretrained backbone: drop --no-pretrained, or train every layer "
-                     "without --fine-tune")
+        parser.error(
+            "--fine-tune N refines a pretrained backbone: drop --no-pretrained, or train every layer "
+            "without --fine-tune"
+        )
     from chalicelib.errors import ModelLoadError
+
     from training.errors import TrainingError
 
     try:
@@ -155,8 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:  # a command that trains or exports, run where only serving is installed
-        print(f"error: {args.command} needs {exc.name}, which this Python lacks: run it with .venv/bin/python "
-              "(./scripts/bootstrap makes .venv)", file=sys.stderr)
+        print(
+            f"error: {args.command} needs {exc.name}, which this Python lacks: run it with .venv/bin/python "
+            "(./scripts/bootstrap makes .venv)",
+            file=sys.stderr,
+        )
         return 2
     except OSError as exc:  # a file or folder named on the command line that cannot be read or written
         print(f"error: {exc.strerror or exc}: {exc.filename}" if exc.filename else f"error: {exc}", file=sys.stderr)
@@ -183,23 +223,38 @@ def run(args: argparse.Namespace) -> None:
         from training.train import TrainConfig, train
 
         cfg = TrainConfig(
-            data=args.data, architecture=args.architecture, input_size=args.input_size,
-            train_size=args.train_size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            patience=args.patience, seed=args.seed, init_weights=args.init_weights, val_fraction=args.val_fraction,
+            data=args.data,
+            architecture=args.architecture,
+            input_size=args.input_size,
+            train_size=args.train_size,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            patience=args.patience,
+            seed=args.seed,
+            init_weights=args.init_weights,
+            val_fraction=args.val_fraction,
             test_fraction=args.test_fraction,
-            pretrained=args.pretrained, views=args.views, fine_tune=args.fine_tune, none_images=args.none_images, none_rule=args.none_rule,
-            device=args.device, display_names=dict(args.display_name),
+            pretrained=args.pretrained,
+            views=args.views,
+            fine_tune=args.fine_tune,
+            none_images=args.none_images,
+            none_rule=args.none_rule,
+            device=args.device,
+            display_names=dict(args.display_name),
         )
         model, meta, parts = train(cfg, args.name, args.version)
         save_checkpoint(model, meta, args.out)
         for name, part in parts.items():
             write_list(part, args.out / f"{name}.txt")
-        print(f"wrote {args.out}/weights.pt and metadata.json, and the images of each part: "
-              + ", ".join(f"{args.out}/{name}.txt ({len(part.samples)})" for name, part in parts.items()))
+        print(
+            f"wrote {args.out}/weights.pt and metadata.json, and the images of each part: "
+            + ", ".join(f"{args.out}/{name}.txt ({len(part.samples)})" for name, part in parts.items())
+        )
     elif args.command == "export":
         from training.checkpoint import load_checkpoint
-        from training.export import export
         from training.dataset import check_batch, scan
+        from training.export import export
 
         model, meta = load_checkpoint(args.weights)
         check_images = scan(args.check_images, (meta.resize_size, meta.input_size))
@@ -207,14 +262,17 @@ def run(args: argparse.Namespace) -> None:
         if args.int8:
             from training.quantize import CALIBRATION_IMAGES, VALIDATION_IMAGES, export_int8
 
-            calibration = check_batch(scan(args.calibration_images, (meta.resize_size, meta.input_size)), meta,
-                                      CALIBRATION_IMAGES)
+            calibration = check_batch(
+                scan(args.calibration_images, (meta.resize_size, meta.input_size)), meta, CALIBRATION_IMAGES
+            )
             validation = check_batch(check_images, meta, VALIDATION_IMAGES)
         for out in args.out:
             if args.int8:
                 record = export_int8(model, meta, out, check, calibration, validation)
-                print(f"wrote {out} (int8, {record['scheme']}: top-1 agrees with fp32 on {record['top1_agreement']:.1%} "
-                      f"of {record['validation_images']} images)")
+                print(
+                    f"wrote {out} (int8, {record['scheme']}: top-1 agrees with fp32 on {record['top1_agreement']:.1%} "
+                    f"of {record['validation_images']} images)"
+                )
             else:
                 export(model, meta, out, check)
                 print(f"wrote {out}")
@@ -253,6 +311,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"wrote {len(photos)} photos to {args.out}")
     elif args.command == "other-foods":
         from chalicelib.settings import usable_cpus
+
         from training.blender_synth import render_other_foods
 
         count = render_other_foods(args.out, args.per_kind, args.seed, args.size, args.samples, usable_cpus())

@@ -16,8 +16,8 @@ import math
 import random
 import sys
 
-import bpy
 import bmesh
+import bpy
 from mathutils import Vector
 
 Colour = tuple[float, float, float]
@@ -276,7 +276,8 @@ def _cut_half(obj: bpy.types.Object, crumb: bpy.types.Material, upper: bool) -> 
     result = bmesh.ops.bisect_plane(mesh, geom=mesh.verts[:] + mesh.edges[:] + mesh.faces[:], plane_co=(0, 0, 0),
                                     plane_no=(0, 0, 1), clear_outer=not upper, clear_inner=upper)
     edges = [e for e in result["geom_cut"] if isinstance(e, bmesh.types.BMEdge)]
-    filled = bmesh.ops.triangle_fill(mesh, use_beauty=True, use_dissolve=False, edges=edges)  # the ring between both loops
+    # the ring between both loops
+    filled = bmesh.ops.triangle_fill(mesh, use_beauty=True, use_dissolve=False, edges=edges)
     obj.data.materials.append(crumb)
     for face in filled["geom"]:
         if isinstance(face, bmesh.types.BMFace):
@@ -297,8 +298,14 @@ def _seeds(rng: random.Random, holder: bpy.types.Object, major: float, minor: fl
         _scatter_on_top(rng, holder, major, minor + 0.01, rng.randint(150, 300) // len(kinds), kind)
 
 
-FILLINGS = {"smoked salmon": (0.95, 0.45, 0.3), "lettuce": (0.35, 0.65, 0.15), "tomato": (0.8, 0.12, 0.08),
-            "cheese": (0.95, 0.75, 0.25), "ham": (0.9, 0.55, 0.55), "egg": (0.97, 0.9, 0.5)}
+FILLINGS = {
+    "smoked salmon": (0.95, 0.45, 0.3),
+    "lettuce": (0.35, 0.65, 0.15),
+    "tomato": (0.8, 0.12, 0.08),
+    "cheese": (0.95, 0.75, 0.25),
+    "ham": (0.9, 0.55, 0.55),
+    "egg": (0.97, 0.9, 0.5),
+}
 
 
 def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
@@ -309,8 +316,9 @@ def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
     body.scale = (1, 1, rng.uniform(0.75, 0.9))
     style = rng.choice(["whole", "whole", "whole", "whole", "whole", "half", "half", "sandwich", "sandwich"])
     crust, bsdf, tree = _material("crust")
-    _noise_colour(tree, bsdf, _jitter(rng, (0.2, 0.07, 0.015), 0.25), _jitter(rng, (0.5, 0.24, 0.06), 0.2),
-                  rng.uniform(2, 5))
+    _noise_colour(
+        tree, bsdf, _jitter(rng, (0.2, 0.07, 0.015), 0.25), _jitter(rng, (0.5, 0.24, 0.06), 0.2), rng.uniform(2, 5)
+    )
     _set(bsdf, Roughness=rng.uniform(0.35, 0.55), Coat_Weight=rng.uniform(0.15, 0.6), Coat_Roughness=0.3)
     _bump(tree, bsdf, rng.uniform(12, 30), 0.7, "ShaderNodeTexVoronoi")  # blisters
     body.data.materials.append(crust)
@@ -327,14 +335,16 @@ def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
     _smooth(body)
     if style == "half":
         if rng.random() < 0.4:
-            bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=major + minor * 0.6, depth=0.06,
-                                                location=(0, 0, 0.03))
+            bpy.ops.mesh.primitive_cylinder_add(
+                vertices=48, radius=major + minor * 0.6, depth=0.06, location=(0, 0, 0.03)
+            )
             cheese = bpy.context.object
             cheese.parent = body
             _displace(cheese, rng, 0.04, 0.3, levels=2)
             cheese.data.materials.append(simple("cream cheese", (0.95, 0.94, 0.9), 0.5))
-            bpy.ops.mesh.primitive_cylinder_add(vertices=32, radius=major - minor * 0.9, depth=0.3,
-                                                location=(0, 0, 0.03))
+            bpy.ops.mesh.primitive_cylinder_add(
+                vertices=32, radius=major - minor * 0.9, depth=0.3, location=(0, 0, 0.03)
+            )
             hole = bpy.context.object
             hole.parent = body
             cut = cheese.modifiers.new("hole", "BOOLEAN")
@@ -344,8 +354,12 @@ def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
     height = 0.0
     for name in rng.sample(sorted(FILLINGS), rng.randint(2, 4)):
         thick = rng.uniform(0.05, 0.14)
-        bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=(major + minor) * rng.uniform(0.95, 1.15),
-                                            depth=thick, location=(0, 0, height + thick / 2))
+        bpy.ops.mesh.primitive_cylinder_add(
+            vertices=48,
+            radius=(major + minor) * rng.uniform(0.95, 1.15),
+            depth=thick,
+            location=(0, 0, height + thick / 2),
+        )
         layer = bpy.context.object
         layer.parent = body
         _displace(layer, rng, 0.12, 0.25, levels=2)  # ragged edges hanging over the crust
@@ -363,8 +377,14 @@ def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
 def vada(rng: random.Random, location: Vector) -> bpy.types.Object:
     masala = rng.random() < 0.4
     crust, bsdf, tree = _material("fried")
-    _noise_colour(tree, bsdf, _jitter(rng, (0.22, 0.08, 0.015), 0.2), _jitter(rng, (0.58, 0.3, 0.06), 0.15),
-                  rng.uniform(4, 10), detail=10)
+    _noise_colour(
+        tree,
+        bsdf,
+        _jitter(rng, (0.22, 0.08, 0.015), 0.2),
+        _jitter(rng, (0.58, 0.3, 0.06), 0.15),
+        rng.uniform(4, 10),
+        detail=10,
+    )
     _set(bsdf, Roughness=rng.uniform(0.35, 0.55), Coat_Weight=rng.uniform(0.0, 0.4))
     _bump(tree, bsdf, rng.uniform(25, 45), 0.6)  # the crisp, rough skin
     if masala:  # flat and lumpy, with split lentils showing
@@ -377,9 +397,14 @@ def vada(rng: random.Random, location: Vector) -> bpy.types.Object:
         for template, count in ((dal, rng.randint(40, 90)), (leaf, rng.randint(0, 8))):
             for _ in range(count):
                 angle, radius = rng.uniform(0, 2 * math.pi), math.sqrt(rng.random()) * 0.9
-                _place_copy(template, body, Vector((radius * math.cos(angle), radius * math.sin(angle),
-                                                    math.sqrt(max(0.0, 1 - radius ** 2)) * 0.97)),
-                            (rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5), rng.uniform(0, 3.14)))
+                _place_copy(
+                    template,
+                    body,
+                    Vector(
+                        (radius * math.cos(angle), radius * math.sin(angle), math.sqrt(max(0.0, 1 - radius**2)) * 0.97)
+                    ),
+                    (rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5), rng.uniform(0, 3.14)),
+                )
     else:  # medu vada: an irregular, rough ring
         body = _torus(rng.uniform(0.75, 0.9), rng.uniform(0.36, 0.44), location)
         body.scale = (1, 1, rng.uniform(0.75, 0.95))
@@ -397,9 +422,21 @@ def pretzel(rng: random.Random, location: Vector) -> bpy.types.Object:
     curve.bevel_resolution = 6
     spline = curve.splines.new("NURBS")
     # The classic shape: two loops whose ends cross at the middle and rest on the belly.
-    points = [(-0.15, -0.75, 0.05), (-0.45, -0.2, 0.0), (-0.95, 0.1, 0.0), (-0.9, 0.7, 0.0), (-0.3, 0.8, 0.0),
-              (0.1, 0.1, 0.12), (0.0, -0.2, 0.2), (-0.1, 0.1, 0.12), (0.3, 0.8, 0.0), (0.9, 0.7, 0.0),
-              (0.95, 0.1, 0.0), (0.45, -0.2, 0.0), (0.15, -0.75, 0.05)]
+    points = [
+        (-0.15, -0.75, 0.05),
+        (-0.45, -0.2, 0.0),
+        (-0.95, 0.1, 0.0),
+        (-0.9, 0.7, 0.0),
+        (-0.3, 0.8, 0.0),
+        (0.1, 0.1, 0.12),
+        (0.0, -0.2, 0.2),
+        (-0.1, 0.1, 0.12),
+        (0.3, 0.8, 0.0),
+        (0.9, 0.7, 0.0),
+        (0.95, 0.1, 0.0),
+        (0.45, -0.2, 0.0),
+        (0.15, -0.75, 0.05),
+    ]
     spline.points.add(len(points) - 1)
     for point, (x, y, z) in zip(spline.points, points):
         point.co = (x + rng.uniform(-0.04, 0.04), y + rng.uniform(-0.04, 0.04), z, 1)
@@ -543,7 +580,8 @@ def table(rng: random.Random) -> None:
 def plate(rng: random.Random, radius: float, label: str) -> float:
     """A plate, a steel thali plate or a banana leaf under the food; returns its top's height."""
     kinds = ["ceramic", "ceramic", "board", "paper", "none"] + (
-        ["steel", "steel", "leaf"] if label in SOUTH_INDIAN else ["rack"])
+        ["steel", "steel", "leaf"] if label in SOUTH_INDIAN else ["rack"]
+    )
     kind = rng.choice(kinds)
     if kind == "none":
         return 0.0
@@ -553,8 +591,9 @@ def plate(rng: random.Random, radius: float, label: str) -> float:
         for index in range(bars + 1):
             offset = -radius * 1.3 + index * 0.3
             for rotation, where in (((0, math.pi / 2, 0), (0, offset, 0.15)), ((math.pi / 2, 0, 0), (offset, 0, 0.17))):
-                bpy.ops.mesh.primitive_cylinder_add(vertices=8, radius=0.012, depth=radius * 2.6, location=where,
-                                                    rotation=rotation)
+                bpy.ops.mesh.primitive_cylinder_add(
+                    vertices=8, radius=0.012, depth=radius * 2.6, location=where, rotation=rotation
+                )
                 bpy.context.object.data.materials.append(wire)
         return 0.18
     if kind == "leaf":
@@ -594,8 +633,9 @@ def plate(rng: random.Random, radius: float, label: str) -> float:
 
 def bowls(rng: random.Random, spread: float) -> None:
     """Chutney and sambar in small steel bowls beside the vadas."""
-    for colour in rng.sample([(0.93, 0.9, 0.8), (0.35, 0.55, 0.2), (0.6, 0.25, 0.06), (0.75, 0.3, 0.1)],
-                             rng.randint(1, 3)):
+    for colour in rng.sample(
+        [(0.93, 0.9, 0.8), (0.35, 0.55, 0.2), (0.6, 0.25, 0.06), (0.75, 0.3, 0.1)], rng.randint(1, 3)
+    ):
         angle = rng.uniform(0, 2 * math.pi)
         where = Vector((math.cos(angle), math.sin(angle), 0)) * (spread + 0.9)
         bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=0.6, depth=0.35, location=where + Vector((0, 0, 0.2)))
@@ -635,8 +675,13 @@ def camera(rng: random.Random, target: Vector, spread: float, near: float = 1.1)
     azimuth = rng.uniform(0, 2 * math.pi)
     # Far enough that the food fills between a third and most of the frame.
     distance = (spread + 1.2) * lens / 36 * rng.uniform(near, 2.0)
-    cam.location = target + Vector((math.cos(azimuth) * math.cos(elevation), math.sin(azimuth) * math.cos(elevation),
-                                    math.sin(elevation))) * distance
+    cam.location = (
+        target
+        + Vector(
+            (math.cos(azimuth) * math.cos(elevation), math.sin(azimuth) * math.cos(elevation), math.sin(elevation))
+        )
+        * distance
+    )
     look = target + Vector((rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3), 0))
     cam.rotation_euler = (look - cam.location).to_track_quat("-Z", "Y").to_euler()
     cam.rotation_euler.rotate_axis("Z", rng.uniform(-0.3, 0.3))
@@ -664,8 +709,13 @@ def box(rng: random.Random, spread: float) -> float:
     colour = rng.choice([(0.95, 0.94, 0.92), (0.72, 0.55, 0.36), (0.93, 0.7, 0.75)])
     card = simple("cardboard", _jitter(rng, colour, 0.05), 0.85)
     width = 2 * spread + 0.6
-    for x, y, scale in ((0, 0, (width, width, 0.02)), (1, 0, (0.03, width, 0.5)), (-1, 0, (0.03, width, 0.5)),
-                        (0, 1, (width, 0.03, 0.5)), (0, -1, (width, 0.03, 0.5))):
+    for x, y, scale in (
+        (0, 0, (width, width, 0.02)),
+        (1, 0, (0.03, width, 0.5)),
+        (-1, 0, (0.03, width, 0.5)),
+        (0, 1, (width, 0.03, 0.5)),
+        (0, -1, (width, 0.03, 0.5)),
+    ):
         bpy.ops.mesh.primitive_cube_add(size=1, location=(x * width / 2, y * width / 2, scale[2] / 2))
         side = bpy.context.object
         side.scale = scale
@@ -695,8 +745,13 @@ def scene(label: str, seed: int) -> None:
     height = plate(rng, spread + 0.8, label) if label != "donut" or count <= 6 else box(rng, spread)
     for index in range(count):
         row, column = divmod(index, columns)
-        offset = Vector(((column - (columns - 1) / 2) * spacing + rng.uniform(-0.25, 0.25),
-                         (row - (columns - 1) / 2) * spacing + rng.uniform(-0.25, 0.25), 0))
+        offset = Vector(
+            (
+                (column - (columns - 1) / 2) * spacing + rng.uniform(-0.25, 0.25),
+                (row - (columns - 1) / 2) * spacing + rng.uniform(-0.25, 0.25),
+                0,
+            )
+        )
         item = DISHES[label](rng, Vector((offset.x, offset.y, 0)))
         item.rotation_euler = (rng.uniform(-0.12, 0.12), rng.uniform(-0.12, 0.12), rng.uniform(0, 6.28))
         lowest = min((item.matrix_world @ Vector(corner)).z for corner in item.bound_box)

@@ -9,10 +9,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tqdm import tqdm
-
 from devtools import ROOT
 from devtools.venvs import ensure_render_venv
+from tqdm import tqdm
+
 from training.errors import RenderError
 from training.synth import image_seed
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from chalicelib.metadata import ModelMetadata
 from torch import nn
 
-from chalicelib.metadata import ModelMetadata
 from training.networks import FeatureDistance, build_network
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
-from PIL import Image
-from tqdm import tqdm
-
 from chalicelib.imaging import normalise
 from chalicelib.metadata import ModelMetadata
 from chalicelib.settings import usable_cpus
+from PIL import Image
+from tqdm import tqdm
+
 from training import image_cache
 from training.errors import DatasetError
 
@@ -98,15 +98,18 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
         rng.shuffle(members)
         count = max(1, round(len(members) * fraction))
         if count >= len(members):
-            raise DatasetError(f"class {split.labels[index]!r} has too few images left ({len(members)}) to hold out "
-                               f"{count} and train on the rest: give each class 3 images or more (20 or more train well)")
+            raise DatasetError(
+                f"class {split.labels[index]!r} has too few images left ({len(members)}) to hold out "
+                f"{count} and train on the rest: give each class 3 images or more (20 or more train well)"
+            )
         held += members[:count]
         kept += members[count:]
     return Split(split.labels, sorted(kept)), Split(split.labels, sorted(held))
 
 
-def split_parts(data: Path, val_fraction: float, test_fraction: float, seed: int,
-                sizes: tuple[int, int] = (resize_side(224), 224)) -> dict[str, Split]:
+def split_parts(
+    data: Path, val_fraction: float, test_fraction: float, seed: int, sizes: tuple[int, int] = (resize_side(224), 224)
+) -> dict[str, Split]:
     """train, val and test: DATA/train, DATA/val and DATA/test where the tree has them;
     a part it lacks is held out of train (or, for DATA/<class>/*, of the whole), that
     fraction of each class, deterministically by seed."""
@@ -117,7 +120,9 @@ def split_parts(data: Path, val_fraction: float, test_fraction: float, seed: int
         if whole != data and (data / name).is_dir():
             parts[name] = scan(data / name, sizes)
             if parts[name].labels != parts["train"].labels:
-                raise DatasetError(f"train/ has classes {list(parts['train'].labels)} but {name}/ has {list(parts[name].labels)}")
+                raise DatasetError(
+                    f"train/ has classes {list(parts['train'].labels)} but {name}/ has {list(parts[name].labels)}"
+                )
         else:
             parts["train"], parts[name] = stratified_split(parts["train"], fraction / left, seed)
             left -= fraction
@@ -162,12 +167,13 @@ def service_input(path: Path, meta: ModelMetadata) -> np.ndarray:
     return normalise(np.asarray(service_view(path, meta)), meta)
 
 
-def eval_batches(samples: list[tuple[Path, int]], meta: ModelMetadata,
-                 batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def eval_batches(
+    samples: list[tuple[Path, int]], meta: ModelMetadata, batch_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yields (inputs, targets) decoded and preprocessed exactly as the service does:
     float32 NCHW and int64 arrays (numpy, so that evaluate runs without torch)."""
     for start in range(0, len(samples), batch_size):
-        chunk = samples[start:start + batch_size]
+        chunk = samples[start : start + batch_size]
         arrays = [service_input(path, meta) for path, _ in chunk]
         yield np.concatenate(arrays), np.array([label for _, label in chunk], dtype=np.int64)
 

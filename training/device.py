@@ -7,8 +7,8 @@ import contextlib
 from typing import ContextManager
 
 import torch
-
 from chalicelib.settings import usable_cpus
+
 from training.choices import DEVICES
 from training.errors import DeviceError
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from chalicelib.runtimes import Runtime, load_runtime
 from PIL import Image, ImageDraw
 
-from chalicelib.runtimes import Runtime, load_runtime
 from training import image_cache
 from training.dataset import IMAGE_SUFFIXES, eval_batches, scan, service_input
 from training.errors import DatasetError
@@ -133,14 +133,18 @@ def write_report(report: dict[str, Any], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "report.json", out_dir / "confusion.png"]
     written[0].write_text(json.dumps(report, indent=2) + "\n")
-    draw_confusion(report["labels"], np.array(report["confusion_matrix"]), report["accuracy"], report["accepted"]).save(written[1])
+    confusion = draw_confusion(report["labels"], np.array(report["confusion_matrix"]), report["accuracy"],
+                               report["accepted"])
+    confusion.save(written[1])
     if report["most_wrong"]:
         written.append(out_dir / "most_wrong.png")
         draw_most_wrong(report["most_wrong"]).save(written[-1])
     return written
 
 
-def draw_confusion(labels: list[str], confusion: np.ndarray, accuracy: float, accepted: float, cell: int = 90) -> Image.Image:
+def draw_confusion(
+    labels: list[str], confusion: np.ndarray, accuracy: float, accepted: float, cell: int = 90
+) -> Image.Image:
     """Rows: true labels; columns: the labels, then "none"."""
     n = len(labels)
     columns = [*labels, "none"]
@@ -157,11 +161,17 @@ def draw_confusion(labels: list[str], confusion: np.ndarray, accuracy: float, ac
             shade = int(255 - 200 * share)
             box = (margin + j * cell, margin + i * cell, margin + (j + 1) * cell - 2, margin + (i + 1) * cell - 2)
             draw.rectangle(box, fill=(shade, shade, 255))
-            draw.text((box[0] + 8, box[1] + cell // 2 - 6), f"{confusion[i, j]} ({share:.0%})",
-                      fill="white" if share > 0.6 else "black")
+            draw.text(
+                (box[0] + 8, box[1] + cell // 2 - 6),
+                f"{confusion[i, j]} ({share:.0%})",
+                fill="white" if share > 0.6 else "black",
+            )
     draw.text((8, 8), "rows: true label, columns: predicted", fill="black")
-    draw.text((8, image.height - 28), f"top-1 accuracy {accuracy:.2%}, {accepted:.1%} accepted by the none-rule, "
-                                      f"{int(confusion.sum())} images", fill="black")
+    draw.text(
+        (8, image.height - 28),
+        f"top-1 accuracy {accuracy:.2%}, {accepted:.1%} accepted by the none-rule, {int(confusion.sum())} images",
+        fill="black",
+    )
     return image
 
 

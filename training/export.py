@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from torch import nn
-
 from chalicelib.metadata import METADATA_FILE, ModelMetadata
 from chalicelib.runtimes import load_runtime, tensor_outputs, torchscript_deprecation_silenced
+from torch import nn
+
 from training.errors import ExportError
 from training.none_rule import scored
 
@@ -89,4 +89,6 @@ def assert_parity(model: nn.Module, exported: Path, inputs: torch.Tensor) -> Non
             continue
         worst = float(abs(getattr(actual, name) - getattr(expected, name)).max())
         if worst > PARITY_TOLERANCE:
-            raise ExportError(f"{exported.suffix} {name} differ from the eager model's by {worst:.2e} > {PARITY_TOLERANCE}")
+            raise ExportError(
+                f"{exported.suffix} {name} differ from the eager model's by {worst:.2e} > {PARITY_TOLERANCE}"
+            )

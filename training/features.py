@@ -11,14 +11,14 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import torch
+from chalicelib.imaging import normalise
+from chalicelib.metadata import ModelMetadata
+from chalicelib.settings import usable_cpus
 from PIL import Image
 from torch import nn
 from torchvision import transforms
 from tqdm import tqdm
 
-from chalicelib.imaging import normalise
-from chalicelib.metadata import ModelMetadata
-from chalicelib.settings import usable_cpus
 from training.dataset import service_view
 
 BATCH = 32

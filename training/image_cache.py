@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from chalicelib.errors import ApiError
 from chalicelib.imaging import centre_square, decode
 

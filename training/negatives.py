@@ -16,10 +16,9 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from chalicelib.imaging import preprocess
 from chalicelib.metadata import ModelMetadata
+from PIL import Image
 
 from training.dataset import IMAGE_SUFFIXES, service_input
 

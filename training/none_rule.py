@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from chalicelib.metadata import NoneRule
 from torch import nn
 
-from chalicelib.metadata import NoneRule
 from training.choices import PRETRAINED_SCORES
 from training.networks import FeatureDistance, Network
 

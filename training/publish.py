@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import Any, Iterator
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
-
 from chalicelib.model_cache import sha256_of
 from chalicelib.model_sources import SHA256_METADATA_KEY
 from chalicelib.runtimes import load_runtime
+
 from training.errors import AlreadyPublished, PublishError
-
-
 
 
 def model_key(prefix: str, name: str, version: str, precision: str, suffix: str) -> str:

@@ -13,10 +13,10 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-from torch import nn
-
 from chalicelib.metadata import METADATA_FILE, ModelMetadata
 from chalicelib.runtimes import Outputs, Runtime, load_runtime
+from torch import nn
+
 from training.errors import ExportError
 from training.export import export
 
@@ -34,12 +34,22 @@ def schemes() -> dict[str, dict[str, Any]]:
 
     return {
         "s8s8": {"activation_type": QuantType.QInt8, "weight_type": QuantType.QInt8, "reduce_range": False},
-        "u8s8_reduce_range": {"activation_type": QuantType.QUInt8, "weight_type": QuantType.QInt8, "reduce_range": True},
+        "u8s8_reduce_range": {
+            "activation_type": QuantType.QUInt8,
+            "weight_type": QuantType.QInt8,
+            "reduce_range": True,
+        },
     }
 
 
-def export_int8(model: nn.Module, meta: ModelMetadata, out: Path, check: torch.Tensor,
-                calibration: torch.Tensor, validation: torch.Tensor) -> dict[str, Any]:
+def export_int8(
+    model: nn.Module,
+    meta: ModelMetadata,
+    out: Path,
+    check: torch.Tensor,
+    calibration: torch.Tensor,
+    validation: torch.Tensor,
+) -> dict[str, Any]:
     """Exports fp32 ONNX (checked against the model on check as every export is), quantizes
     it and writes out if it agrees; returns the quantization record its metadata holds."""
     if out.suffix != ".onnx":
@@ -70,15 +80,18 @@ def quantize(fp32: Path, out: Path, calibration: np.ndarray, validation: np.ndar
     tried = []
     for name, options in schemes().items():
         candidate = work / f"{name}.onnx"
-        quantize_static(str(prepared), str(candidate), Images(), quant_format=QuantFormat.QDQ, per_channel=True, **options)
+        quantize_static(
+            str(prepared), str(candidate), Images(), quant_format=QuantFormat.QDQ, per_channel=True, **options
+        )
         record = {"scheme": name, "calibration_images": len(calibration), "validation_images": len(validation)}
         record.update(agreement(expected, run_all(stamped(candidate, meta, record), validation), meta))
         tried.append((candidate, record))
     candidate, best = max(tried, key=lambda tried_one: worst_agreement(tried_one[1]))
     if worst_agreement(best) < AGREEMENT:
-        raise ExportError(f"no int8 scheme agrees with the fp32 model on {AGREEMENT:.0%} of {len(validation)} "
-                          f"validation images, so {out.name} was not written: "
-                          + "; ".join(describe(record) for _, record in tried))
+        raise ExportError(
+            f"no int8 scheme agrees with the fp32 model on {AGREEMENT:.0%} of {len(validation)} "
+            f"validation images, so {out.name} was not written: " + "; ".join(describe(record) for _, record in tried)
+        )
     stamped(candidate, meta, best)  # now with the agreement it measured
     out.parent.mkdir(parents=True, exist_ok=True)
     os.replace(candidate, out)
@@ -100,7 +113,7 @@ def stamped(path: Path, meta: ModelMetadata, quantization: dict[str, Any]) -> Ru
 
 
 def batches(images: np.ndarray) -> Iterator[np.ndarray]:
-    return (images[i:i + _BATCH] for i in range(0, len(images), _BATCH))
+    return (images[i : i + _BATCH] for i in range(0, len(images), _BATCH))
 
 
 def run_all(runtime: Runtime, images: np.ndarray) -> Outputs:

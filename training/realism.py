@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from chalicelib.metadata import ModelMetadata
+
 from training.dataset import resize_side, scan
 from training.features import pooled_features
 from training.networks import LITE_NORMALISATION, build_network

@@ -70,7 +70,9 @@ def _surface(rng: np.random.Generator, n: int) -> np.ndarray:
         veins = np.abs(np.sin((x + y + _smooth_noise(rng, (n, n), 4) * 2.5) * rng.uniform(3, 8)))
         tex = -((1 - veins) ** 12)[..., None] * 0.25 + (_smooth_noise(rng, (n, n), 12)[..., None] - 0.5) * 0.05
     elif kind == "granite":
-        tex = (rng.random((n, n, 1)).astype(np.float32) - 0.5) * 0.25 + (_smooth_noise(rng, (n, n), 30)[..., None] - 0.5) * 0.1
+        tex = (rng.random((n, n, 1)).astype(np.float32) - 0.5) * 0.25 + (
+            _smooth_noise(rng, (n, n), 30)[..., None] - 0.5
+        ) * 0.1
     elif kind == "paper":
         folds = _smooth_noise(rng, (n, n), int(rng.integers(3, 8)))
         gy, gx = np.gradient(folds)
@@ -78,8 +80,10 @@ def _surface(rng: np.random.Generator, n: int) -> np.ndarray:
     else:
         cells = rng.integers(6, 16)
         check = ((np.floor(x * cells) + np.floor(y * cells)) % 2)[..., None]
-        tex = check * (rng.uniform(0.85, 1.0, 3).astype(np.float32) - base) * 0.7 \
+        tex = (
+            check * (rng.uniform(0.85, 1.0, 3).astype(np.float32) - base) * 0.7
             + (_smooth_noise(rng, (n, n), 60)[..., None] - 0.5) * 0.06
+        )
     return np.clip(base + tex, 0, 1)
 
 
@@ -140,15 +144,29 @@ def _crust_colour(rng: np.random.Generator, kind: str) -> np.ndarray:
 
 
 ICINGS = [  # pink, chocolate, dark chocolate, white, vanilla, caramel, lemon, blue, strawberry
-    (0.95, 0.6, 0.72), (0.36, 0.2, 0.11), (0.2, 0.11, 0.07), (0.97, 0.95, 0.9), (0.98, 0.9, 0.72),
-    (0.78, 0.52, 0.25), (0.98, 0.88, 0.45), (0.55, 0.75, 0.95), (0.88, 0.3, 0.35),
+    (0.95, 0.6, 0.72),
+    (0.36, 0.2, 0.11),
+    (0.2, 0.11, 0.07),
+    (0.97, 0.95, 0.9),
+    (0.98, 0.9, 0.72),
+    (0.78, 0.52, 0.25),
+    (0.98, 0.88, 0.45),
+    (0.55, 0.75, 0.95),
+    (0.88, 0.3, 0.35),
 ]
 SPRINKLES = [(1, 0.2, 0.2), (0.2, 0.6, 1), (1, 0.9, 0.2), (0.3, 0.9, 0.3), (1, 1, 1), (1, 0.5, 0.8), (0.6, 0.3, 0.9)]
 SKIN = [(0.95, 0.78, 0.65), (0.85, 0.64, 0.5), (0.65, 0.45, 0.32), (0.45, 0.3, 0.2)]
 
 
-def _draw_bits(rng: np.random.Generator, mask: np.ndarray, count: int, colours: list, size: tuple[float, float],
-               n: int, roundness: tuple[float, float] = (0.3, 0.5)) -> tuple[Image.Image, Image.Image]:
+def _draw_bits(
+    rng: np.random.Generator,
+    mask: np.ndarray,
+    count: int,
+    colours: list,
+    size: tuple[float, float],
+    n: int,
+    roundness: tuple[float, float] = (0.3, 0.5),
+) -> tuple[Image.Image, Image.Image]:
     """Small elongated specks (sprinkles or seeds) scattered over mask; returns (colour, alpha)."""
     layer = Image.new("RGB", (n, n))
     alpha = Image.new("L", (n, n))
@@ -179,8 +197,17 @@ def _kind(rng: np.random.Generator, label: str) -> str:
     return label
 
 
-def _topping(rng: np.random.Generator, kind: str, albedo: np.ndarray, t: np.ndarray, inside: np.ndarray,
-             theta: np.ndarray, bumps: np.ndarray, scale: float, n: int) -> tuple[np.ndarray, float, np.ndarray]:
+def _topping(
+    rng: np.random.Generator,
+    kind: str,
+    albedo: np.ndarray,
+    t: np.ndarray,
+    inside: np.ndarray,
+    theta: np.ndarray,
+    bumps: np.ndarray,
+    scale: float,
+    n: int,
+) -> tuple[np.ndarray, float, np.ndarray]:
     """Glaze, seeds, a cut face or crisp flecks; returns (albedo, gloss, extra height)."""
     gloss = LOOKS[kind].gloss
     lift = np.zeros_like(t)
@@ -191,14 +218,22 @@ def _topping(rng: np.random.Generator, kind: str, albedo: np.ndarray, t: np.ndar
         if style in ("glaze", "chocolate"):
             edge = 0.62 + _radial_wobble(rng, theta, 0.2, 10)  # drips down the sides
             iced = inside & (np.abs(t) < edge)
-            icing = np.array(ICINGS[2 if style == "chocolate" and rng.random() < 0.5 else 1] if style == "chocolate"
-                             else ICINGS[rng.integers(0, len(ICINGS))], np.float32)
+            icing = np.array(
+                ICINGS[2 if style == "chocolate" and rng.random() < 0.5 else 1]
+                if style == "chocolate"
+                else ICINGS[rng.integers(0, len(ICINGS))],
+                np.float32,
+            )
             albedo = np.where(iced[..., None], icing, albedo)
             lift = iced * 0.06
             gloss = 0.8
             if rng.random() < 0.55:
-                albedo = _over(albedo, _draw_bits(rng, iced, int(rng.integers(40, 160)), SPRINKLES,
-                                                  (0.05 * scale, 0.1 * scale), n, (0.25, 0.35)))
+                albedo = _over(
+                    albedo,
+                    _draw_bits(
+                        rng, iced, int(rng.integers(40, 160)), SPRINKLES, (0.05 * scale, 0.1 * scale), n, (0.25, 0.35)
+                    ),
+                )
         elif style == "sugar":
             sugar = rng.random(t.shape) < rng.uniform(0.3, 0.7)
             albedo = np.where((inside & sugar)[..., None], np.clip(albedo * 0.4 + 0.6, 0, 1), albedo)
@@ -225,8 +260,9 @@ def _topping(rng: np.random.Generator, kind: str, albedo: np.ndarray, t: np.ndar
         elif style != "plain":
             seeds = {"sesame": [(0.95, 0.88, 0.7)], "poppy": [(0.08, 0.08, 0.1)]}
             colours = seeds.get(style, [(0.95, 0.88, 0.7), (0.08, 0.08, 0.1), (0.9, 0.9, 0.85), (0.5, 0.35, 0.2)])
-            albedo = _over(albedo, _draw_bits(rng, top, int(rng.integers(120, 400)), colours,
-                                              (0.025 * scale, 0.05 * scale), n))
+            albedo = _over(
+                albedo, _draw_bits(rng, top, int(rng.integers(120, 400)), colours, (0.025 * scale, 0.05 * scale), n)
+            )
             gloss = 0.3
         albedo = albedo * (1 + bumps[..., None] * 0.12)
     else:
@@ -237,13 +273,23 @@ def _topping(rng: np.random.Generator, kind: str, albedo: np.ndarray, t: np.ndar
         albedo = np.where((np.abs(t) > 0.7)[..., None], albedo * 0.85, albedo)
         if kind == "masala vada":
             bits = [(0.85, 0.62, 0.2), (0.55, 0.3, 0.08), (0.2, 0.4, 0.12), (0.9, 0.75, 0.35)]
-            albedo = _over(albedo, _draw_bits(rng, inside, int(rng.integers(150, 400)), bits,
-                                              (0.02 * scale, 0.05 * scale), n, (0.6, 0.9)))
+            albedo = _over(
+                albedo,
+                _draw_bits(rng, inside, int(rng.integers(150, 400)), bits, (0.02 * scale, 0.05 * scale), n, (0.6, 0.9)),
+            )
     return albedo, gloss, lift
 
 
-def _item(rng: np.random.Generator, kind: str, bg: np.ndarray, cx: float, cy: float, scale: float,
-          light: np.ndarray, tilt: float) -> np.ndarray:
+def _item(
+    rng: np.random.Generator,
+    kind: str,
+    bg: np.ndarray,
+    cx: float,
+    cy: float,
+    scale: float,
+    light: np.ndarray,
+    tilt: float,
+) -> np.ndarray:
     """Draws one shaded round item (a torus or a lumpy disc, seen from above, tilted)."""
     n = bg.shape[0]
     look = LOOKS[kind]
@@ -286,7 +332,9 @@ def _item(rng: np.random.Generator, kind: str, bg: np.ndarray, cx: float, cy: fl
     return out * (1 - cover) + np.clip(shaded, 0, 1) * cover
 
 
-def _hand(rng: np.random.Generator, img: np.ndarray, cx: float, cy: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
+def _hand(
+    rng: np.random.Generator, img: np.ndarray, cx: float, cy: float, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
     """A hand reaching in from the bottom edge towards (cx, cy), drawn under the item;
     returns the image and the thumb (colour × alpha, alpha), drawn over the item afterwards."""
     n = img.shape[0]
@@ -298,8 +346,9 @@ def _hand(rng: np.random.Generator, img: np.ndarray, cx: float, cy: float, scale
     for k in range(4):  # fingers behind the item, spread under it
         fx = cx - w * 1.2 + k * w * 0.8
         draw.line([(fx, cy + scale * 0.6), (fx + (k - 1.5) * w * 0.2, cy - scale * 0.7)], fill=255, width=int(w * 0.55))
-    ImageDraw.Draw(thumb).line([(cx + w * 1.4, cy + scale * 1.1), (cx + scale * 0.9, cy + scale * 0.3)],
-                               fill=255, width=int(w * 0.6))
+    ImageDraw.Draw(thumb).line(
+        [(cx + w * 1.4, cy + scale * 1.1), (cx + scale * 0.9, cy + scale * 0.3)], fill=255, width=int(w * 0.6)
+    )
     shade = 0.85 + 0.3 * _smooth_noise(rng, (n, n), 6)[..., None]
     a = np.asarray(palm.filter(ImageFilter.GaussianBlur(1.2)), np.float32)[..., None] / 255
     img = img * (1 - a) + skin * shade * a
@@ -339,9 +388,14 @@ def render(label: str, seed: int, size: int) -> Image.Image:
     scale = n * (rng.uniform(0.26, 0.4) if count == 1 else rng.uniform(0.15, 0.22))
     held = count == 1 and rng.random() < 0.15
     thumb = None
-    spots = [(ax + rng.normal(0, 0.15) * ar, ay + rng.normal(0, 0.15) * ar)] if count == 1 else \
-        [(ax + math.cos(a) * ar * 0.5, ay + math.sin(a) * ar * 0.5)
-         for a in rng.uniform(0, 2 * math.pi) + np.arange(count) * 2 * math.pi / count]
+    spots = (
+        [(ax + rng.normal(0, 0.15) * ar, ay + rng.normal(0, 0.15) * ar)]
+        if count == 1
+        else [
+            (ax + math.cos(a) * ar * 0.5, ay + math.sin(a) * ar * 0.5)
+            for a in rng.uniform(0, 2 * math.pi) + np.arange(count) * 2 * math.pi / count
+        ]
+    )
     for cx, cy in spots:
         if held:
             img, thumb = _hand(rng, img, cx, cy, scale)
@@ -370,8 +424,15 @@ def image_seed(seed: int, kind: int, index: int) -> int:
     return seed * 1_000_003 + kind * 100_003 + index
 
 
-def synth(out: Path, per_class: int, seed: int = 0, size: int = 256, workers: int = 2, renderer: str = "pillow",
-          samples: int = 16) -> dict[str, int]:
+def synth(
+    out: Path,
+    per_class: int,
+    seed: int = 0,
+    size: int = 256,
+    workers: int = 2,
+    renderer: str = "pillow",
+    samples: int = 16,
+) -> dict[str, int]:
     """Writes out/{train,val,test}/<class>/*.jpg; returns the number of images per split.
     renderer: pillow (this module, about 100 images a second), or blender (Cycles path
     tracing with samples per pixel, denoised; about 1 image per second per core)."""
@@ -388,8 +449,13 @@ def synth(out: Path, per_class: int, seed: int = 0, size: int = 256, workers: in
     if renderer == "blender":
         from training.blender_synth import render_all
 
-        render_all([{"label": job.label, "seed": job.seed, "size": job.size, "samples": samples,
-                     "path": str(_path(job))} for job in jobs], workers)
+        render_all(
+            [
+                {"label": job.label, "seed": job.seed, "size": job.size, "samples": samples, "path": str(_path(job))}
+                for job in jobs
+            ],
+            workers,
+        )
         return counts
     # spawn, not fork: forking a process that runs threads (a test runner, a server) can
     # deadlock the children on locks those threads held.

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from chalicelib.metadata import ModelMetadata, NoneRule
+from chalicelib.settings import usable_cpus
 from torch import nn
 from tqdm import tqdm
 
-from chalicelib.metadata import ModelMetadata, NoneRule
-from chalicelib.settings import usable_cpus
 from training import device as devices
 from training.dataset import Split, eval_batches, resize_side, service_view, split_parts
 from training.errors import DatasetError, FineTuneError
