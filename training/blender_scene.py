@@ -16,9 +16,9 @@ import math
 import random
 import sys
 
-import bmesh
-import bpy
-from mathutils import Vector
+import bpy  # isort: skip  (first: bmesh and mathutils exist only once bpy is imported)
+import bmesh  # isort: skip
+from mathutils import Vector  # isort: skip
 
 Colour = tuple[float, float, float]
 
