@@ -270,16 +270,22 @@ def _axe_violations(page) -> str:
     return results.generate_report() if results.violations_count else ""
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_on_a_laptop_the_answer_is_beside_the_photo(browser, server: str, tmp_path: Path, scheme: str) -> None:
-    context = browser.new_context(viewport=LAPTOP, color_scheme=scheme)
+def _classified(browser, server: str, viewport: dict[str, int], scheme: str, photo: Path) -> tuple[object, object]:
+    """A fresh context at viewport in a colour scheme, its page on the app with photo classified."""
+    context = browser.new_context(viewport=viewport, color_scheme=scheme)
     page = context.new_page()
     page.goto(f"{server}/")
     page.wait_for_function("document.getElementById('model').textContent.includes('test-colours')")
-    photo = tmp_path / "red.jpg"
-    photo.write_bytes(f.jpeg(f.RED, size=(800, 600)))
     page.set_input_files("#file", str(photo))
     wait_for_answer(page)
+    return context, page
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_on_a_laptop_the_answer_is_beside_the_photo(browser, server: str, tmp_path: Path, scheme: str) -> None:
+    photo = tmp_path / "red.jpg"
+    photo.write_bytes(f.jpeg(f.RED, size=(800, 600)))
+    context, page = _classified(browser, server, LAPTOP, scheme, photo)
     picture, answer = page.locator("#preview").bounding_box(), page.locator("#result").bounding_box()
     assert answer["x"] >= picture["x"] + picture["width"]  # beside it, not under it
     assert answer["y"] < picture["y"] + picture["height"]
@@ -291,14 +297,9 @@ def test_on_a_laptop_the_answer_is_beside_the_photo(browser, server: str, tmp_pa
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_on_a_phone_the_answer_is_brought_into_view(browser, server: str, tmp_path: Path, scheme: str) -> None:
-    context = browser.new_context(viewport=PHONE, color_scheme=scheme)
-    page = context.new_page()
-    page.goto(f"{server}/")
-    page.wait_for_function("document.getElementById('model').textContent.includes('test-colours')")
     photo = tmp_path / "portrait.jpg"
     photo.write_bytes(f.jpeg(f.GREEN, size=(600, 900)))  # a tall photo: the answer lands below the fold
-    page.set_input_files("#file", str(photo))
-    wait_for_answer(page)
+    context, page = _classified(browser, server, PHONE, scheme, photo)
     page.wait_for_function(
         "(() => { const box = document.getElementById('result').getBoundingClientRect();"
         " return box.top >= 0 && box.bottom <= innerHeight; })()",
