@@ -10,7 +10,7 @@ from chalice.app import Request, S3Event
 from chalicelib.model_store import ModelStore
 from chalicelib.observability import emit, request_record
 from chalicelib.page import render_index, render_result
-from chalicelib.query import parse_top_k
+from chalicelib.query import parse_explain, parse_top_k
 from chalicelib.responses import HTML, Answer, answered
 from chalicelib.settings import Settings
 from chalicelib.snapstart import register as register_snapstart_hooks
@@ -67,13 +67,13 @@ def predict() -> dict:
     body = cast(bytes, request.raw_body or b"")  # bytes in chalice local and behind API Gateway alike
     data = image_bytes(request.headers.get("content-type"), body, settings.max_body_bytes)
     query: Mapping[str, str] = request.query_params or {}
-    top_k = parse_top_k(query.get("top_k"))
+    top_k, explain = parse_top_k(query.get("top_k")), parse_explain(query.get("explain"))
     loaded, cold = store.get()
     # Imported here, not above: numpy and Pillow are heavy, and a cold start loads them
     # while the model downloads (store.get), not before the first byte is asked for.
     from chalicelib.classifier import classify
 
-    return classify(data, loaded, top_k, settings.max_pixels, cold=cold, started=started)
+    return classify(data, loaded, top_k, settings.max_pixels, cold=cold, started=started, explain=explain)
 
 
 # Only with a batch bucket configured: SAM packaging cannot express S3 events on an

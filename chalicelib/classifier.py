@@ -7,15 +7,17 @@ from typing import Any
 
 import numpy as np
 
+from chalicelib.explanation import explanation
 from chalicelib.imaging import decode, preprocess
 from chalicelib.model_store import LoadedModel
 
 
 def classify(
-    data: bytes, model: LoadedModel, top_k: int, max_pixels: int, *, cold: bool, started: float
+    data: bytes, model: LoadedModel, top_k: int, max_pixels: int, *, cold: bool, started: float, explain: bool = False
 ) -> dict[str, Any]:
     """The answer /predict and batch results share. started: time.perf_counter() when the
-    request began (its total includes fetching the model on a cold start)."""
+    request began (its total includes fetching the model on a cold start). explain: add
+    where the model looked, when the model file has activation maps (older files do not)."""
     meta = model.runtime.metadata
     begun = time.perf_counter()
     image = decode(data, meta.resize_size, max_pixels)
@@ -41,6 +43,12 @@ def classify(
             else {"message": f"This does not look like any of: {', '.join(map(meta.display, meta.labels))}."}
         ),
         "predictions": predictions,
+        **(
+            {"explanation": explanation(outputs.maps[0, ranked[0]], meta.labels[ranked[0]], image.size,
+                                        meta.resize_size, meta.input_size)}
+            if explain and outputs.maps is not None
+            else {}
+        ),
         "model": {"name": meta.name, "version": meta.version, "sha256": model.sha256},
         "timing_ms": {
             "decode": round((decoded - begun) * 1000, 2),

@@ -9,6 +9,7 @@ class Code:
     openapi.json are tied to these by tests/test_docs.py)."""
 
     # 400
+    BAD_EXPLAIN = "bad_explain"
     BAD_TOP_K = "bad_top_k"
     CORRUPT_IMAGE = "corrupt_image"
     EMPTY_BODY = "empty_body"

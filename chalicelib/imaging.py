@@ -100,16 +100,17 @@ def centre_square(image: Image.Image, resize_size: int, input_size: int) -> np.n
     """uint8 (input_size, input_size, 3): the centre crop of the image resized to a
     resize_size shorter side. Only the crop's source region is resampled, so the cost
     and memory stay bounded whatever the aspect ratio (3000x1 included)."""
-    width, height = image.size
-    scale = resize_size / min(width, height)
-    crop = input_size / scale  # the crop's side in source pixels
-    left, top = (width - crop) / 2, (height - crop) / 2
-    square = image.resize(
-        (input_size, input_size),
-        Image.Resampling.BILINEAR,
-        box=(left, top, left + crop, top + crop),
-    )
+    square = image.resize((input_size, input_size), Image.Resampling.BILINEAR,
+                          box=crop_box(image.size, resize_size, input_size))
     return np.asarray(square)
+
+
+def crop_box(size: tuple[int, int], resize_size: int, input_size: int) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) in the image's pixels: the square the model sees."""
+    width, height = size
+    crop = input_size * min(width, height) / resize_size  # the crop's side in source pixels
+    left, top = (width - crop) / 2, (height - crop) / 2
+    return left, top, left + crop, top + crop
 
 
 def normalise(pixels: np.ndarray, meta: ModelMetadata) -> np.ndarray:

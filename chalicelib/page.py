@@ -17,6 +17,7 @@ from chalicelib.uploads import FILE_FIELD
 _FORMAT_NAMES = {"WEBP": "WebP", "HEIF": "HEIC"}
 _UNTYPED_SUFFIXES = (".heic", ".heif", ".avif")
 _OPERATOR = " Trying again will not help until the service's operator "
+_RELOAD = "The page asked for something the service does not understand. Reload the page and try again."
 _DAMAGED = "This service's model file is damaged, or of a kind it cannot run." + _OPERATOR + "replaces it."
 
 
@@ -24,7 +25,8 @@ def messages(format_names: str) -> dict[str, str]:
     """What the page says for each error code, in words: whether trying again will help,
     and when ({wait}: the Retry-After seconds); every code has one (a test checks)."""
     return {
-        Code.BAD_TOP_K: "The page asked for something the service does not understand. Reload the page and try again.",
+        Code.BAD_EXPLAIN: _RELOAD,
+        Code.BAD_TOP_K: _RELOAD,
         Code.MALFORMED_MULTIPART: "The photo did not arrive whole. Try again.",
         Code.MISSING_FILE: "No photo arrived. Choose one and try again.",
         Code.TOO_MANY_FILES: "Send one photo at a time.",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from chalicelib.errors import BadRequest, Code
 
 DEFAULT_TOP_K = 3
+EXPLAIN_VALUES = {"1": True, "true": True, "0": False, "false": False}
 
 
 def parse_top_k(raw: str | None) -> int:
@@ -19,3 +20,12 @@ def parse_top_k(raw: str | None) -> int:
     if value < 1:
         raise BadRequest(Code.BAD_TOP_K, f"top_k must be a positive integer, got {raw[:40]!r}")
     return value
+
+
+def parse_explain(raw: str | None) -> bool:
+    """explain from the query string: whether to add where the model looked."""
+    if raw is None:
+        return False
+    if raw.lower() not in EXPLAIN_VALUES:
+        raise BadRequest(Code.BAD_EXPLAIN, f"explain must be 1 or 0, got {raw[:40]!r}")
+    return EXPLAIN_VALUES[raw.lower()]

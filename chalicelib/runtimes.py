@@ -28,6 +28,7 @@ from chalicelib.settings import threads_for
 class Outputs:
     probabilities: np.ndarray  # float64 (N, labels), each row summing to 1
     scores: np.ndarray | None  # float64 (N,): the none-rule's score, for models that have one
+    maps: np.ndarray | None = None  # float32 (N, labels, h, w): where each label's logit came from, if exported
 
     def recognised(self, rule: NoneRule | None) -> np.ndarray:
         """Per image, whether it looks like one of the labels; every image, without a rule."""
@@ -45,13 +46,16 @@ class Runtime(Protocol):
 
 
 def outputs(raw: list[np.ndarray]) -> Outputs:
-    """A model's raw outputs: logits, then (with a none-rule) one score per image."""
-    return Outputs(softmax(raw[0]), raw[1].astype(np.float64).reshape(-1) if len(raw) > 1 else None)
+    """A model's raw outputs: logits (N, labels), then with a none-rule one score per image
+    (N,), then in models exported with them, activation maps (N, labels, h, w)."""
+    maps = next((array for array in raw[1:] if array.ndim == 4), None)
+    scores = [array.astype(np.float64).reshape(-1) for array in raw[1:] if array.ndim != 4]
+    return Outputs(softmax(raw[0]), scores[0] if scores else None, maps)
 
 
 def tensor_outputs(result: Any) -> Outputs:
-    """What a torch module returns, logits or (logits, scores), as Outputs."""
-    return outputs([t.numpy() for t in result] if isinstance(result, tuple) else [result.numpy()])
+    """What a torch module returns, logits or a tuple or list of outputs, as Outputs."""
+    return outputs([t.numpy() for t in result] if isinstance(result, (tuple, list)) else [result.numpy()])
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -145,4 +149,6 @@ def load_runtime(path: Path, threads: int | None = None) -> Runtime:
         raise ModelLoadError("the model's none-rule score output and its metadata's none_rule must come together")
     if result.scores is not None and result.scores.shape != (1,):
         raise ModelLoadError(f"the none-rule score output has shape {result.scores.shape}, not one per image")
+    if result.maps is not None and result.maps.shape[:2] != (1, len(runtime.metadata.labels)):
+        raise ModelLoadError(f"the activation maps have shape {result.maps.shape}, not one map per label")
     return runtime

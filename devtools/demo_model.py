@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 CHECKPOINT = ROOT / "demo" / "model"
 DATA = Path("data") / "demo-cycles"  # relative to ROOT, as the metadata records it
-NAME, VERSION = "donut-bagel-vada", "3.0.0"
+NAME, VERSION = "donut-bagel-vada", "3.1.0"
 PER_CLASS, SEED, SIZE = 200, 0, 256
 SERVED = CHECKPOINT / "model.onnx"
 EXAMPLES = ROOT / "chalicelib" / "examples"
@@ -66,14 +66,14 @@ def served_is_current() -> bool:
     from chalicelib.runtimes import load_runtime
     from training.checkpoint import load_checkpoint
     from training.errors import ExportError
+    from training.explain import exported
     from training.export import assert_parity
-    from training.none_rule import scored
 
     model, meta = load_checkpoint(CHECKPOINT)
     try:
         if load_runtime(SERVED).metadata != meta:
             return False
-        assert_parity(scored(model, meta.none_rule).eval(), SERVED, check_images())
+        assert_parity(exported(model, meta.none_rule).eval(), SERVED, check_images())
     except (ExportError, ModelLoadError, FileNotFoundError):
         return False
     return True

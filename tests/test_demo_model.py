@@ -17,8 +17,8 @@ from devtools.demo_model import CHECKPOINT, SERVED, check_images
 from devtools.processes import port_in_use, wait_until_serving
 from devtools.venvs import SERVE_VENV, size_mb
 from training.checkpoint import load_checkpoint
+from training.explain import exported
 from training.export import assert_parity
-from training.none_rule import scored
 
 from tests.support import readme_sh_block
 
@@ -28,7 +28,7 @@ SERVE_VENV_LIMIT_MB = 1024
 def test_the_served_file_is_the_checkpoint_exported() -> None:
     model, meta = load_checkpoint(CHECKPOINT)
     assert load_runtime(SERVED).metadata == meta
-    assert_parity(scored(model, meta.none_rule).eval(), SERVED, check_images())
+    assert_parity(exported(model, meta.none_rule).eval(), SERVED, check_images())
 
 
 def test_the_readmes_re_export_command_leaves_a_current_file_be() -> None:

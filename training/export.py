@@ -14,7 +14,7 @@ from chalicelib.runtimes import load_runtime, tensor_outputs, torchscript_deprec
 from torch import nn
 
 from training.errors import ExportError
-from training.none_rule import scored
+from training.explain import Explained, exported
 
 PARITY_TOLERANCE = 1e-4
 # The dynamo exporter's lowest opset; ONNX Runtime 1.31 (the Lambda's) runs up to opset 23.
@@ -34,13 +34,18 @@ def write_onnx(model: nn.Module, meta: ModelMetadata, path: Path) -> None:
     # All weights inside the one file (external_data=False): a model is one S3 object.
     torch.onnx.export(
         model, (example,), str(path), dynamo=True, external_data=False, opset_version=ONNX_OPSET,
-        input_names=["input"], output_names=["logits", "none_score"] if meta.none_rule else ["logits"], verbose=False,
+        input_names=["input"], output_names=output_names(model, meta), verbose=False,
         dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64)},),
     )
     proto = onnx.load(str(path))
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_FILE, meta.to_json()
     onnx.save(proto, str(path))
+
+
+def output_names(model: nn.Module, meta: ModelMetadata) -> list[str]:
+    return ["logits", *(["none_score"] if meta.none_rule else []),
+            *(["activation_maps"] if isinstance(model, Explained) else [])]
 
 
 WRITERS: dict[str, Callable[[nn.Module, ModelMetadata, Path], None]] = {
@@ -51,10 +56,11 @@ WRITERS: dict[str, Callable[[nn.Module, ModelMetadata, Path], None]] = {
 
 def export(model: nn.Module, meta: ModelMetadata, out: Path, check: torch.Tensor) -> None:
     """Writes out in the format its suffix names (.pt TorchScript, .onnx ONNX): the
-    labels' logits, and with a none-rule in meta, the rule's score as a second output."""
+    labels' logits, with a none-rule in meta the rule's score, and for a trained network the
+    labels' activation maps (training/explain.py)."""
     if out.suffix not in WRITERS:
         raise ExportError(f"cannot export to {out.name}: use one of {', '.join(WRITERS)}")
-    model = scored(model, meta.none_rule).eval()
+    model = exported(model, meta.none_rule).eval()
     write_checked(out, lambda path: WRITERS[out.suffix](model, meta, path), model, check)
 
 
@@ -84,9 +90,11 @@ def assert_parity(model: nn.Module, exported: Path, inputs: torch.Tensor) -> Non
     with torch.inference_mode():
         expected = tensor_outputs(model(inputs))
     actual = load_runtime(exported).run(inputs.numpy())
-    for name in ("probabilities", "scores"):
+    for name in ("probabilities", "scores", "maps"):
         if getattr(expected, name) is None:
             continue
+        if getattr(actual, name) is None:
+            raise ExportError(f"{exported.suffix} file lacks the model's {name}")
         worst = float(abs(getattr(actual, name) - getattr(expected, name)).max())
         if worst > PARITY_TOLERANCE:
             raise ExportError(

@@ -72,6 +72,15 @@ def backbone_blocks(network: Network) -> list[nn.Module]:
     return [*(block for layer in ("layer1", "layer2", "layer3", "layer4") for block in getattr(backbone, layer))]
 
 
+def trunk(backbone: nn.Module) -> nn.Module:
+    """The backbone up to its last feature map (N, features, h, w), whose spatial mean is
+    the pooled features: what class-activation maps are read from (training/explain.py)."""
+    if hasattr(backbone, "conv_stem"):  # timm's EfficientNet: its forward_features
+        return nn.Sequential(backbone.conv_stem, backbone.bn1, backbone.blocks, backbone.conv_head, backbone.bn2)
+    return nn.Sequential(*(getattr(backbone, name) for name in
+                           ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")))
+
+
 def normalisation(architecture: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return LITE_NORMALISATION if architecture == "efficientnet_lite0" else IMAGENET_NORMALISATION
 

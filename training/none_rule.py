@@ -42,7 +42,10 @@ class WithMaxProbability(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.model(x)
-        return logits, torch.softmax(logits, dim=1).amax(dim=1)
+        return logits, self.score(torch.empty(0), logits)
+
+    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(logits, dim=1).amax(dim=1)
 
 
 def fit_feature_distance(features: np.ndarray, labels: np.ndarray, classes: int) -> FeatureDistance:
@@ -72,9 +75,10 @@ class WithFeatureDistance(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.backbone(x)
-        return self.head(features), self.distance(features)
+        logits = self.head(features)
+        return logits, self.score(features, logits)
 
-    def score_features(self, features: torch.Tensor) -> torch.Tensor:
+    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         return self.distance(features)
 
 
@@ -88,11 +92,16 @@ class WithReferenceMass(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.backbone(x)
-        return self.head(features), self.score_features(features)
+        logits = self.head(features)
+        return logits, self.score(features, logits)
 
-    def score_features(self, features: torch.Tensor) -> torch.Tensor:
+    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """The score from the backbone's pooled features (training computes those once)."""
         return torch.softmax(self.reference(features), dim=1).index_select(1, self.classes).sum(dim=1)
+
+
+# Every scoring module has score(features, logits): the score from the pooled features and
+# the labels' logits, so that one forward pass can also yield activation maps (explain.py).
 
 
 def scoring(model: nn.Module, kind: str, reference_classes: tuple[int, ...] = ()) -> nn.Module:
@@ -169,7 +178,8 @@ def pretrained_rule(network: Network, train_x: np.ndarray, train_y: np.ndarray, 
 
     def score(module: nn.Module, features: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return module.score_features(torch.from_numpy(features)).double().numpy()
+            pooled = torch.from_numpy(features)
+            return module.score(pooled, network.head(pooled)).double().numpy()
 
     held_out: dict[str, float] = {}
     if len(kinds) > 1:
