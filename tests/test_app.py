@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 from chalice.test import Client
 from chalicelib import classifier
 from devtools import ROOT
+from PIL import Image
 
 from tests import imagefiles as f
 from tests.colour_model import COLOUR_LABELS
@@ -328,3 +331,44 @@ def test_debug_tracebacks_are_off() -> None:
     import app
 
     assert app.app.debug is False
+
+
+@pytest.mark.parametrize("query", ["?explain=2", "?explain=yes", "?explain="])
+def test_bad_explain_is_400(client: Client, query: str) -> None:
+    status, _, body = post(client, f.jpeg(), "image/jpeg", query)
+    assert_error(status, body, 400, "bad_explain")
+
+
+def test_a_model_without_activation_maps_answers_explain_without_them(client: Client) -> None:
+    """The colour model is a hand-made module, exported as files made before maps were."""
+    status, _, body = post(client, f.png(f.RED), "image/png", "?explain=1")
+    assert status == 200 and body["label"] == "red" and "explanation" not in body
+
+
+@pytest.fixture(scope="module")
+def demo_client(tmp_path_factory: pytest.TempPathFactory) -> Client:
+    cache = tmp_path_factory.mktemp("demo-cache")
+    return client_of(app_for({"MODEL_URI": (ROOT / "demo" / "model" / "model.onnx").as_uri(),
+                              "MODEL_CACHE_DIR": str(cache)}))
+
+
+@pytest.mark.parametrize("corner", [(0, 0), (256, 0), (0, 256), (256, 256)])
+def test_explain_shows_where_the_demo_model_looked(demo_client: Client, corner: tuple[int, int]) -> None:
+    """The demo's example donut in one corner of a plain grey photo: the donut map's weight
+    lies in that corner's half of the grid, both ways."""
+    photo = Image.new("RGB", (512, 512), (200, 200, 200))
+    photo.paste(Image.open(ROOT / "chalicelib" / "examples" / "donut.jpg"), corner)
+    upload = io.BytesIO()
+    photo.save(upload, "JPEG", quality=90)
+    status, _, body = post(demo_client, upload.getvalue(), "image/jpeg", "?explain=1")
+    assert status == 200 and body["label"] == "donut", body["predictions"]
+    explanation = body["explanation"]
+    assert explanation["label"] == "donut"
+    # resized to a 256 px side and centre-cropped to 224: the model sees the middle 7/8
+    assert explanation["box"] == {"left": 0.0625, "top": 0.0625, "width": 0.875, "height": 0.875}
+    grid = np.array(explanation["map"])
+    assert grid.shape == (7, 7) and grid.min() == 0 and grid.max() == 1
+    rows, cols = np.indices(grid.shape)
+    centre = ((rows * grid).sum() / grid.sum(), (cols * grid).sum() / grid.sum())
+    assert [c < 3 for c in centre] == [corner[1] == 0, corner[0] == 0], centre
+    assert "explanation" not in post(demo_client, upload.getvalue(), "image/jpeg")[2]

@@ -60,6 +60,10 @@ def test_scripts_serve_as_written_serves_the_demo_without_torch(tmp_path: Path) 
         assert curl.returncode == 0, curl.stderr
         shown = json.loads(curl.stdout)
         assert shown["recognised"] is True and shown["label"] == "donut" and shown["cold_start"] is True
+        explain = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_sh_block("**Where the model looked.**")],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=120)
+        explained = json.loads(explain.stdout)["explanation"]
+        assert explained["label"] == "donut" and len(explained["map"]) == 7, explain.stderr
         answer = post_jpeg(
             "http://127.0.0.1:8000/predict?top_k=3", (ROOT / "chalicelib/examples/bagel.jpg").read_bytes()
         )
