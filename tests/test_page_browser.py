@@ -76,6 +76,7 @@ def test_choose_a_photo_and_read_the_answer(page, tmp_path: Path) -> None:
     assert page.locator("#bars .bar").count() == 3
     assert "test-colours 1" in page.text_content("#details")
     assert page.is_visible("#preview")
+    assert page.is_hidden("#explain-toggle")  # the colour model is exported without activation maps
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "page-result.png"), full_page=True)
 
@@ -404,3 +405,34 @@ def test_the_examples_of_the_models_labels_are_offered_and_classified(browser, b
         assert sent == [(ROOT / "chalicelib" / "examples" / "donut.jpg").read_bytes()]
         assert _axe_violations(page) == ""
         page.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_where_the_model_looked_is_drawn_over_the_photo_on_request(browser, tmp_path: Path, scheme: str) -> None:
+    """The demo model (its file has activation maps): the toggle shows the heatmap over the
+    square of the photo the model saw, and hides it again."""
+    from devtools.local_chalice import chalice_local, copy_project
+
+    served = ROOT / "demo" / "model" / "model.onnx"
+    with chalice_local(copy_project(tmp_path / "project", {"MODEL_URI": served.as_uri()}), tmp_path) as base:
+        context = browser.new_context(viewport=LAPTOP, color_scheme=scheme)
+        page = context.new_page()
+        page.goto(f"{base}/")
+        page.wait_for_selector("#examples:not([hidden])")
+        page.click(".example[data-label=donut]")
+        assert wait_for_answer(page).startswith("Looks like: donut")
+        assert page.is_visible("#explain-toggle") and page.is_hidden("#heatmap")
+        page.check("#explain")
+        assert page.is_visible("#heatmap") and "spoke most for donut" in page.text_content("#looked")
+        photo, heat = page.locator("#preview").bounding_box(), page.locator("#heatmap").bounding_box()
+        # the example is square: the model saw its middle 7/8
+        assert heat["width"] == pytest.approx(photo["width"] * 0.875, abs=1)
+        assert heat["x"] == pytest.approx(photo["x"] + photo["width"] * 0.0625, abs=1)
+        assert page.evaluate("[document.getElementById('heatmap').width, document.getElementById('heatmap').height]") \
+            == [7, 7]
+        assert _axe_violations(page) == ""
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"page-heatmap-{scheme}.png"))
+        page.uncheck("#explain")
+        assert page.is_hidden("#heatmap") and page.is_hidden("#looked")
+        context.close()
