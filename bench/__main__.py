@@ -206,6 +206,10 @@ def table(r: dict[str, Any]) -> str:
         for key in path:
             cells = cells[key]
         lines.append(f"{who:28}" + "".join(f"{cells[k]['p50']:>10.1f} / {cells[k]['p99']:<7.1f}" for k in KINDS))
+    lines += ["", "explain=1, 1 MP JPEG in-process, warm p50 with / without (ms)"]
+    for runtime in ("onnx", "torchscript"):
+        warm = r[runtime]["in_process"]["warm_in_process"]
+        lines.append(f"  {runtime:26}{warm['jpeg_1mp_explain']['p50']:>8.1f} / {warm['jpeg_1mp']['p50']:<8.1f}")
     lines += ["", f"{'':28}{'forward p50':>14}{'12 MP floor':>14}{'peak RSS MB':>14}"]
     for runtime in ("onnx", "torchscript"):
         w = r[runtime]["in_process"]

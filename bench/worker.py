@@ -79,6 +79,10 @@ def main() -> None:
     cells: dict[str, Callable[[], Any]] = {
         name: functools.partial(app.app, event, context) for name, event in events.items()
     }
+    # The same 1 MP upload asking where the model looked (the maps are computed either way).
+    explain = api_event("POST", "/predict", images["jpeg_1mp"][1], {"Content-Type": images["jpeg_1mp"][0]},
+                        {"explain": "1"})
+    cells["jpeg_1mp_explain"] = functools.partial(app.app, explain, context)
     cells["floor_forward"] = functools.partial(runtime.run, batch)
     cells["floor_request_12mp"] = lambda: runtime.run(preprocess(decode(photo, meta.resize_size, 10**9), meta))
     # The service's log lines go to a file, as in Lambda they go to CloudWatch: sent
