@@ -38,7 +38,7 @@ async def predict(request: Request) -> dict:
     image = Image.open(io.BytesIO(await request.body())).convert("RGB")
     with torch.inference_mode():
         outputs = model(transform(image)[None])
-        logits = outputs[0] if isinstance(outputs, tuple) else outputs  # (logits, none-rule score)
+        logits = outputs[0] if isinstance(outputs, (tuple, list)) else outputs  # [logits, none-rule score, maps]
         probabilities = torch.softmax(logits, dim=1)[0]
     best = int(probabilities.argmax())
     return {"label": meta["labels"][best], "confidence": float(probabilities[best])}

@@ -105,7 +105,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-training-") as tmp:
         rows = training_times(Path(tmp))
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
-    from bench.__main__ import machine
+    from bench.measure import machine
 
     results["training"] = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "runs": rows}
     args.out.write_text(json.dumps(results, indent=2) + "\n")

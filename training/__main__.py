@@ -1,10 +1,11 @@
-"""python -m training {synth,train,evaluate,export,publish}: from image folders to a served model."""
+"""python -m training COMMAND: from image folders to a served model (each command's options and what runs it)."""
 
 from __future__ import annotations
 
 import argparse
 import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from training.choices import ARCHITECTURES, DEVICES, PRETRAINED_SCORES
@@ -27,12 +28,56 @@ def _display_name(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(f"{text!r} is not LABEL=WORDS (e.g. city_night=\"City at night\")")
     return label, words.strip()
 
-
 def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    problem = args.problem(args)
+    if problem:
+        parser.error(problem)
+    from chalicelib.errors import ModelLoadError
+
+    from training.errors import TrainingError
+
+    try:
+        args.run(args)
+    except (TrainingError, ModelLoadError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # a command that trains or exports, run where only serving is installed
+        print(
+            f"error: {args.command} needs {exc.name}, which this Python lacks: run it with .venv/bin/python "
+            "(./scripts/bootstrap makes .venv)",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as exc:  # a file or folder named on the command line that cannot be read or written
+        print(f"error: {exc.strerror or exc}: {exc.filename}" if exc.filename else f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        # train writes its folder only once it has trained; export renames a checked file into place.
+        unwritten = "; nothing written" if args.command in ("train", "export") else ""
+        print(f"{args.command} stopped by Ctrl+C{unwritten}", file=sys.stderr)
+        return 130  # what a shell reports for a command that SIGINT ended
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Each subcommand's options, with the function that runs it (args.run) and the function
+    that finds what argparse cannot (args.problem: a message for parser.error, or None)."""
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add = functools.partial(sub.add_parser, formatter_class=_ShowDefaults)
+    for options in (_synth_options, _train_options, _export_options, _evaluate_options, _realism_options,
+                    _none_photos_options, _other_foods_options, _publish_options):
+        options(add)
+    return parser
 
+
+def _no_problem(args: argparse.Namespace) -> None:
+    return None
+
+
+def _synth_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("synth", help="render the demo donut/bagel/vada ImageFolder tree")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--per-class", type=int, default=800, help="images per class over all splits")
@@ -43,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
                         "photographs of procedural scenes, about one image a second per core, in .venv-render "
                         "(made on first use, 374 MB)")
     p.add_argument("--samples", type=int, default=16, help="with --renderer blender: path-tracing samples per pixel")
+    p.set_defaults(run=_synth, problem=_no_problem)
 
+
+def _train_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("train", help="train a network on an ImageFolder tree, early-stopping on validation loss")
     p.add_argument("--data", type=Path, required=True,
                    help="DATA/train (with DATA/val and DATA/test where you have them), or DATA/<class>/*; "
@@ -104,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         help="auto: an NVIDIA GPU (CUDA, with mixed precision) if torch sees one, else an Apple GPU (MPS), "
         "else the CPU",
     )
+    p.set_defaults(run=_train, problem=_train_problem)
 
+
+def _export_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("export", help="write self-describing TorchScript (.pt) and/or ONNX (.onnx) files")
     p.add_argument("--weights", type=Path, required=True, help="folder with weights.pt and metadata.json")
     p.add_argument("--out", type=Path, action="append", required=True, help="model file to write; repeatable")
@@ -125,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="with --int8: training images to calibrate on: the run's train.txt, or a folder of class folders",
     )
+    p.set_defaults(run=_export, problem=_export_problem)
 
+
+def _evaluate_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("evaluate", help="accuracy, per-class precision/recall, confusion matrix, refusals")
     p.add_argument("model", type=Path, help="model file, loaded as the service loads it")
     p.add_argument(
@@ -142,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         help="a folder of images of none of the labels: reports how many the model refuses; repeatable, "
         "each folder counted on its own",
     )
+    p.set_defaults(run=_evaluate, problem=_no_problem)
 
+
+def _realism_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add(
         "realism",
         help="how photographic renders look to ImageNet's head, per class: where it puts them, "
@@ -150,14 +207,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("data", type=Path, help="class folders, or a tree whose train/ holds them")
     p.add_argument("--out", type=Path, help="write the figures as JSON here too")
+    p.set_defaults(run=_realism, problem=_no_problem)
 
+
+def _none_photos_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add(
         "none-photos",
         help="copy scikit-image's sample photos, never used in training or "
         "calibration, to a folder: a test set for evaluate --none-images",
     )
     p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(run=_none_photos, problem=_no_problem)
 
+
+def _other_foods_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add(
         "other-foods",
         help="render photographs of other foods (pretzels, croissants, cookies, idli, samosas) "
@@ -168,51 +231,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=256, help="side of each square render, in pixels")
     p.add_argument("--seed", type=int, default=0, help="the same seed renders the same images")
     p.add_argument("--samples", type=int, default=16, help="path-tracing samples per pixel")
+    p.set_defaults(run=_other_foods, problem=_other_foods_problem)
 
+
+def _publish_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("publish", help="upload a model file to S3 with its sha256")
     p.add_argument("model", type=Path)
     p.add_argument("--bucket", required=True)
     p.add_argument("--prefix", default="models", help="key prefix (the IAM policy grants this prefix)")
     p.add_argument("--force", action="store_true", help="overwrite an existing version")
     p.add_argument("--create-bucket", action="store_true", help="create the bucket if it does not exist")
+    p.set_defaults(run=_publish, problem=_no_problem)
 
-    args = parser.parse_args(argv)
-    if args.command == "export" and args.int8 and args.calibration_images is None:
-        parser.error("--int8 needs --calibration-images (training images, e.g. build/mine/train.txt)")
-    if args.command == "other-foods" and args.per_kind < 1:
-        parser.error("--per-kind must be 1 or more")
-    if args.command == "train" and args.views < 0:
-        parser.error("--views must be 0 or more")
-    if args.command == "train" and args.fine_tune and not train_config(args).starts_pretrained():
-        parser.error(
-            "--fine-tune N refines a pretrained backbone: drop --no-pretrained, or train every layer "
-            "without --fine-tune"
-        )
-    from chalicelib.errors import ModelLoadError
 
-    from training.errors import TrainingError
+def _train_problem(args: argparse.Namespace) -> str | None:
+    if args.views < 0:
+        return "--views must be 0 or more"
+    if args.fine_tune and not train_config(args).starts_pretrained():
+        return ("--fine-tune N refines a pretrained backbone: drop --no-pretrained, or train every layer "
+                "without --fine-tune")
+    return None
 
-    try:
-        run(args)
-    except (TrainingError, ModelLoadError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ModuleNotFoundError as exc:  # a command that trains or exports, run where only serving is installed
-        print(
-            f"error: {args.command} needs {exc.name}, which this Python lacks: run it with .venv/bin/python "
-            "(./scripts/bootstrap makes .venv)",
-            file=sys.stderr,
-        )
-        return 2
-    except OSError as exc:  # a file or folder named on the command line that cannot be read or written
-        print(f"error: {exc.strerror or exc}: {exc.filename}" if exc.filename else f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        # train writes its folder only once it has trained; export renames a checked file into place.
-        unwritten = "; nothing written" if args.command in ("train", "export") else ""
-        print(f"{args.command} stopped by Ctrl+C{unwritten}", file=sys.stderr)
-        return 130  # what a shell reports for a command that SIGINT ended
-    return 0
+
+def _export_problem(args: argparse.Namespace) -> str | None:
+    if args.int8 and args.calibration_images is None:
+        return "--int8 needs --calibration-images (training images, e.g. build/mine/train.txt)"
+    return None
+
+
+def _other_foods_problem(args: argparse.Namespace) -> str | None:
+    return "--per-kind must be 1 or more" if args.per_kind < 1 else None
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
@@ -239,97 +287,105 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     )
 
 
-def run(args: argparse.Namespace) -> None:
-    from training.errors import DatasetError
+def _synth(args: argparse.Namespace) -> None:
+    from training.synth import synth
 
-    if args.command == "synth":
-        from training.synth import synth
+    counts = synth(args.out, args.per_class, args.seed, args.size, renderer=args.renderer, samples=args.samples)
+    print(f"wrote {counts} images under {args.out}")
 
-        counts = synth(args.out, args.per_class, args.seed, args.size, renderer=args.renderer, samples=args.samples)
-        print(f"wrote {counts} images under {args.out}")
-    elif args.command == "train":
-        from training.checkpoint import save_checkpoint
-        from training.dataset import write_list
-        from training.train import train
 
-        cfg = train_config(args)
-        model, meta, parts = train(cfg, args.name, args.version)
-        save_checkpoint(model, meta, args.out)
-        for name, part in parts.items():
-            write_list(part, args.out / f"{name}.txt")
-        print(
-            f"wrote {args.out}/weights.pt and metadata.json, and the images of each part: "
-            + ", ".join(f"{args.out}/{name}.txt ({len(part.samples)})" for name, part in parts.items())
-        )
-    elif args.command == "export":
-        from training.checkpoint import load_checkpoint
-        from training.dataset import check_batch, scan
-        from training.export import export
+def _train(args: argparse.Namespace) -> None:
+    from training.checkpoint import save_checkpoint
+    from training.dataset import write_list
+    from training.train import train
 
-        model, meta = load_checkpoint(args.weights)
-        check_images = scan(args.check_images, (meta.resize_size, meta.input_size))
-        check = check_batch(check_images, meta)
-        if args.int8:
-            from training.quantize import CALIBRATION_IMAGES, VALIDATION_IMAGES, export_int8
+    model, meta, parts = train(train_config(args), args.name, args.version)
+    save_checkpoint(model, meta, args.out)
+    for name, part in parts.items():
+        write_list(part, args.out / f"{name}.txt")
+    print(
+        f"wrote {args.out}/weights.pt and metadata.json, and the images of each part: "
+        + ", ".join(f"{args.out}/{name}.txt ({len(part.samples)})" for name, part in parts.items())
+    )
 
-            calibration = check_batch(
-                scan(args.calibration_images, (meta.resize_size, meta.input_size)), meta, CALIBRATION_IMAGES
-            )
-            validation = check_batch(check_images, meta, VALIDATION_IMAGES)
+
+def _export(args: argparse.Namespace) -> None:
+    from training.checkpoint import load_checkpoint
+    from training.dataset import check_batch, scan
+    from training.export import export
+
+    model, meta = load_checkpoint(args.weights)
+    check_images = scan(args.check_images, (meta.resize_size, meta.input_size))
+    check = check_batch(check_images, meta)
+    if not args.int8:
         for out in args.out:
-            if args.int8:
-                record = export_int8(model, meta, out, check, calibration, validation)
-                print(
-                    f"wrote {out} (int8, {record['scheme']}: top-1 agrees with fp32 on {record['top1_agreement']:.1%} "
-                    f"of {record['validation_images']} images)"
-                )
-            else:
-                export(model, meta, out, check)
-                print(f"wrote {out}")
-    elif args.command == "evaluate":
-        from training.evaluate import evaluate, summary, write_report
+            export(model, meta, out, check)
+            print(f"wrote {out}")
+        return
+    from training.quantize import CALIBRATION_IMAGES, VALIDATION_IMAGES, export_int8
 
-        report = evaluate(args.model, args.split, args.none_images)
-        print("\n".join(summary(report)))
-        if args.out:
-            for path in write_report(report, args.out):
-                print(f"wrote {path}")
-        else:
-            print("--out DIR writes report.json (every figure), confusion.png and most_wrong.png")
-    elif args.command == "realism":
-        import json
+    calibration = check_batch(scan(args.calibration_images, (meta.resize_size, meta.input_size)), meta,
+                              CALIBRATION_IMAGES)
+    validation = check_batch(check_images, meta, VALIDATION_IMAGES)
+    for out in args.out:
+        record = export_int8(model, meta, out, check, calibration, validation)
+        print(f"wrote {out} (int8, {record['scheme']}: top-1 agrees with fp32 on {record['top1_agreement']:.1%} "
+              f"of {record['validation_images']} images)")
 
-        from training.realism import realism, summary
 
-        report = realism(args.data)
-        print("\n".join(summary(report)))
-        if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(report, indent=2) + "\n")
-            print(f"wrote {args.out}")
-    elif args.command == "none-photos":
-        import shutil
+def _evaluate(args: argparse.Namespace) -> None:
+    from training.evaluate import evaluate, summary, write_report
 
-        from training.negatives import held_out_photos
+    report = evaluate(args.model, args.split, args.none_images)
+    print("\n".join(summary(report)))
+    if args.out:
+        for path in write_report(report, args.out):
+            print(f"wrote {path}")
+    else:
+        print("--out DIR writes report.json (every figure), confusion.png and most_wrong.png")
 
-        args.out.mkdir(parents=True, exist_ok=True)
-        photos = held_out_photos()
-        if not photos:
-            raise DatasetError("scikit-image is not installed: pip install scikit-image")
-        for photo in photos:
-            shutil.copy(photo, args.out / photo.name)
-        print(f"wrote {len(photos)} photos to {args.out}")
-    elif args.command == "other-foods":
-        from chalicelib.settings import usable_cpus
 
-        from training.blender_synth import render_other_foods
+def _realism(args: argparse.Namespace) -> None:
+    import json
 
-        count = render_other_foods(args.out, args.per_kind, args.seed, args.size, args.samples, usable_cpus())
-        print(f"wrote {count} images to {args.out}")
-    elif args.command == "publish":
-        from training.publish import publish
+    from training.realism import realism, summary
 
-        print(publish(args.model, args.bucket, force=args.force, prefix=args.prefix, create_bucket=args.create_bucket))
+    report = realism(args.data)
+    print("\n".join(summary(report)))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.out}")
+
+
+def _none_photos(args: argparse.Namespace) -> None:
+    import shutil
+
+    from training.errors import DatasetError
+    from training.negatives import held_out_photos
+
+    photos = held_out_photos()
+    if not photos:
+        raise DatasetError("scikit-image is not installed: pip install scikit-image")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for photo in photos:
+        shutil.copy(photo, args.out / photo.name)
+    print(f"wrote {len(photos)} photos to {args.out}")
+
+
+def _other_foods(args: argparse.Namespace) -> None:
+    from chalicelib.settings import usable_cpus
+
+    from training.blender_synth import render_other_foods
+
+    count = render_other_foods(args.out, args.per_kind, args.seed, args.size, args.samples, usable_cpus())
+    print(f"wrote {count} images to {args.out}")
+
+
+def _publish(args: argparse.Namespace) -> None:
+    from training.publish import publish
+
+    print(publish(args.model, args.bucket, force=args.force, prefix=args.prefix, create_bucket=args.create_bucket))
 
 
 if __name__ == "__main__":
