@@ -32,9 +32,18 @@ def log_request(request: Request, get_response: Callable[[Request], Response]) -
     started = time.perf_counter()
     response = get_response(request)
     context = request.context or {}
-    emit(request_record(context.get("resourcePath", request.path), request.method, context.get("requestId", ""),
-                        response.status_code, len(request.raw_body or b""), (time.perf_counter() - started) * 1000,
-                        response.answer if isinstance(response, Answer) else None), settings.log_level)
+    emit(
+        request_record(
+            context.get("resourcePath", request.path),
+            request.method,
+            context.get("requestId", ""),
+            response.status_code,
+            len(request.raw_body or b""),
+            (time.perf_counter() - started) * 1000,
+            response.answer if isinstance(response, Answer) else None,
+        ),
+        settings.log_level,
+    )
     return response
 
 
@@ -46,13 +55,13 @@ def index() -> Response:
 
 @app.route("/health", methods=["GET"])
 @answered(app)
-def health() -> dict:
+def health() -> dict[str, object]:
     return {"status": "ok", "model_loaded": store.loaded is not None}
 
 
 @app.route("/model", methods=["GET"])
 @answered(app)
-def model() -> dict:
+def model() -> dict[str, object]:
     return store.get()[0].describe()
 
 
@@ -60,7 +69,7 @@ def model() -> dict:
 # API_KEY_REQUIRED (per stage) makes API Gateway demand a key: a guard for a public endpoint.
 @app.route("/predict", methods=["POST"], content_types=["*/*"], api_key_required=settings.api_key_required)
 @answered(app, html_page=render_result)
-def predict() -> dict:
+def predict() -> dict[str, object]:
     started = time.perf_counter()
     request = app.current_request
     assert request is not None  # Chalice sets it before any view runs

@@ -36,20 +36,26 @@ from bench.training import training_times
 DEFAULT_RESULTS = ROOT / "bench" / "results" / "latest.json"
 
 
-def runtime_results(runtime: str, python: Path, env: dict[str, str], work: Path,
-                    args: argparse.Namespace) -> dict[str, Any]:
+def runtime_results(
+    runtime: str, python: Path, env: dict[str, str], work: Path, args: argparse.Namespace
+) -> dict[str, Any]:
     """One runtime's cells: in process, cold starts, over HTTP on chalice local, and cost."""
     print(f"{runtime}: in-process", flush=True)
-    in_process, _ = run_json(python, ["bench.worker", "--requests", str(args.requests), "--images",
-                                      str(work / "images")], env)
+    in_process, _ = run_json(
+        python, ["bench.worker", "--requests", str(args.requests), "--images", str(work / "images")], env
+    )
     print(f"{runtime}: cold starts", flush=True)
     cold = cold_starts(python, env, args.cold_runs, work / runtime, work / "images" / "jpeg_224.jpg")
     print(f"{runtime}: HTTP through chalice local", flush=True)
     project = copy_project(work / f"{runtime}-project", {"MODEL_URI": env["MODEL_URI"]})
     with chalice_local(project, work / f"{runtime}-project", python) as base:
         http = http_percentiles(f"{base}/predict", read_images(work / "images"), args.requests)
-    return {"in_process": in_process, "cold": cold, "http": http,
-            "cost_per_million": cost_per_million(in_process["warm_in_process"]["jpeg_1mp"]["p50"])}
+    return {
+        "in_process": in_process,
+        "cold": cold,
+        "http": http,
+        "cost_per_million": cost_per_million(in_process["warm_in_process"]["jpeg_1mp"]["p50"]),
+    }
 
 
 def main() -> int:
@@ -78,8 +84,11 @@ def main() -> int:
             # has the CUDA build (torchvision needs it), which takes twice the memory.
             pythons = {"onnx": Path(sys.executable), "torchscript": ensure_torch_cpu_venv() / "bin" / "python"}
             for runtime, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
-                runtime_env = {**env, "MODEL_URI": publish(models[suffix], "bench-models"),
-                               "MODEL_CACHE_DIR": str(work / f"{runtime}-cache")}
+                runtime_env = {
+                    **env,
+                    "MODEL_URI": publish(models[suffix], "bench-models"),
+                    "MODEL_CACHE_DIR": str(work / f"{runtime}-cache"),
+                }
                 results[runtime] = runtime_results(runtime, pythons[runtime], runtime_env, work, args)
             print("FastAPI peer", flush=True)
             results["peer"] = peer(models[".pt"], images, args.requests, work)

@@ -30,14 +30,20 @@ def main() -> None:
     response = app.app(api_event("POST", "/predict", data, {"Content-Type": content_type}), None)
     answered = time.perf_counter()
     answer = json.loads(response["body"])
-    print(RESULT, json.dumps({
-        "import_ms": round((imported - start) * 1000, 1),
-        "fetch_ms": app.store.loaded.timing_ms["fetch"],
-        "load_ms": app.store.loaded.timing_ms["load"],
-        "first_inference_ms": answer["timing_ms"]["inference"],
-        "first_request_ms": round((answered - before) * 1000, 1),
-        "label": answer["label"],
-    }), flush=True)
+    print(
+        RESULT,
+        json.dumps(
+            {
+                "import_ms": round((imported - start) * 1000, 1),
+                "fetch_ms": app.store.loaded.timing_ms["fetch"],
+                "load_ms": app.store.loaded.timing_ms["load"],
+                "first_inference_ms": answer["timing_ms"]["inference"],
+                "first_request_ms": round((answered - before) * 1000, 1),
+                "label": answer["label"],
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -23,12 +23,18 @@ def first_answer(work: Path, photo: bytes) -> dict[str, Any]:
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     port = free_port()
     with log.open("wb") as out:
-        serve = subprocess.Popen(["./scripts/serve", "--port", str(port), "--s3-port", str(free_port())], cwd=clone,
-                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        serve = subprocess.Popen(
+            ["./scripts/serve", "--port", str(port), "--s3-port", str(free_port())],
+            cwd=clone,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/health", serve, 900, str(log))
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=photo,
-                                         headers={"Content-Type": "image/jpeg"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict", data=photo, headers={"Content-Type": "image/jpeg"}
+        )
         urllib.request.urlopen(request, timeout=120).close()
         seconds = time.perf_counter() - started
     finally:

@@ -42,5 +42,7 @@ def write_images(folder: Path) -> None:
 
 
 def read_images(folder: Path) -> dict[str, tuple[str, bytes]]:
-    return {name: (content_type, (folder / f"{name}{SUFFIX[content_type]}").read_bytes())
-            for name, (content_type, _) in KINDS.items()}
+    return {
+        name: (content_type, (folder / f"{name}{SUFFIX[content_type]}").read_bytes())
+        for name, (content_type, _) in KINDS.items()
+    }

@@ -28,8 +28,9 @@ def run_json(python: Path, args: list[str], env: dict[str, str], cwd: Path = ROO
     """Runs a bench process; returns its JSON line and the wall time from spawning it to
     reading that line (the process's exit is not part of a request's latency)."""
     started = time.perf_counter()
-    process = subprocess.Popen([str(python), "-m", *args], env=env, cwd=cwd, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [str(python), "-m", *args], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     line = ""
     for line in process.stdout:  # the service's own log lines come first
         if line.startswith(RESULT):
@@ -42,8 +43,14 @@ def run_json(python: Path, args: list[str], env: dict[str, str], cwd: Path = ROO
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     return {"cpu": cpu, "cores": usable_cpus(), "python": platform.python_version()}
 
 
@@ -55,8 +62,9 @@ def post(url: str, content_type: str, data: bytes) -> None:
 
 def http_percentiles(url: str, images: dict[str, tuple[str, bytes]], n: int) -> dict[str, dict[str, float]]:
     """The same uploads over HTTP, measured as the in-process cells are (bench.worker.interleaved)."""
-    return interleaved({name: functools.partial(post, url, content_type, data)
-                        for name, (content_type, data) in images.items()}, n)
+    return interleaved(
+        {name: functools.partial(post, url, content_type, data) for name, (content_type, data) in images.items()}, n
+    )
 
 
 def compiled_service(python: Path, work: Path) -> Path:
@@ -80,8 +88,7 @@ def cold_starts(python: Path, env: dict[str, str], runs: int, work: Path, photo:
             cache = work / (f"cold-{i}" if mode == "empty_tmp" else "cold-0")
             split, wall = run_json(python, ["bench.cold", str(photo)], {**env, "MODEL_CACHE_DIR": str(cache)}, service)
             samples.append({**split, "process_to_answer_ms": round(wall, 1)})
-        out[mode] = {key: round(statistics.median(s[key] for s in samples), 1)
-                     for key in samples[0] if key != "label"}
+        out[mode] = {key: round(statistics.median(s[key] for s in samples), 1) for key in samples[0] if key != "label"}
     return out
 
 
@@ -89,9 +96,24 @@ def peer(model: Path, images: dict[str, tuple[str, bytes]], n: int, work: Path) 
     port = free_port()
     env = {**os.environ, "PEER_MODEL": str(model)}
     log = (work / "peer.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.peer_app:app", "--host", "127.0.0.1",
-                                "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.peer_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         url = f"http://127.0.0.1:{port}/predict"
         wait_until_serving(f"http://127.0.0.1:{port}/docs", process, 60, log.name)

@@ -32,6 +32,8 @@ def forward_times(demo_onnx: Path, work: Path, n: int) -> dict[str, Any]:
     export(build_network("resnet18", len(meta.labels)), resnet_meta, resnet_file, check)
     resnet = load_runtime(resnet_file, threads)
     batch = check[:1].numpy()
-    cells = {f"{meta.architecture} (demo: both heads)": functools.partial(demo.run, batch),
-             "resnet18": functools.partial(resnet.run, batch)}
+    cells = {
+        f"{meta.architecture} (demo: both heads)": functools.partial(demo.run, batch),
+        "resnet18": functools.partial(resnet.run, batch),
+    }
     return {"input_size": size, "threads": threads, "forward_ms": interleaved(cells, n)}

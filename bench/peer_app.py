@@ -24,12 +24,14 @@ _extra = {METADATA_FILE: ""}
 with torchscript_deprecation_silenced():
     model = torch.jit.load(os.environ["PEER_MODEL"], map_location="cpu", _extra_files=_extra).eval()
 meta = json.loads(_extra[METADATA_FILE])
-transform = transforms.Compose([
-    transforms.Resize(meta["resize_size"]),
-    transforms.CenterCrop(meta["input_size"]),
-    transforms.ToTensor(),
-    transforms.Normalize(meta["mean"], meta["std"]),
-])
+transform = transforms.Compose(
+    [
+        transforms.Resize(meta["resize_size"]),
+        transforms.CenterCrop(meta["input_size"]),
+        transforms.ToTensor(),
+        transforms.Normalize(meta["mean"], meta["std"]),
+    ]
+)
 app = FastAPI()
 
 

@@ -45,8 +45,10 @@ def interleaved(cells: dict[str, Callable[[], Any]], n: int, rounds: int = 10) -
                 start = time.perf_counter()
                 fn()
                 times[name].append((time.perf_counter() - start) * 1000)
-    return {name: {"p50": round(float(np.percentile(t, 50)), 2), "p99": round(float(np.percentile(t, 99)), 2), "n": n}
-            for name, t in times.items()}
+    return {
+        name: {"p50": round(float(np.percentile(t, 50)), 2), "p99": round(float(np.percentile(t, 99)), 2), "n": n}
+        for name, t in times.items()
+    }
 
 
 def main() -> None:
@@ -80,8 +82,9 @@ def main() -> None:
         name: functools.partial(app.app, event, context) for name, event in events.items()
     }
     # The same 1 MP upload asking where the model looked (the maps are computed either way).
-    explain = api_event("POST", "/predict", images["jpeg_1mp"][1], {"Content-Type": images["jpeg_1mp"][0]},
-                        {"explain": "1"})
+    explain = api_event(
+        "POST", "/predict", images["jpeg_1mp"][1], {"Content-Type": images["jpeg_1mp"][0]}, {"explain": "1"}
+    )
     cells["jpeg_1mp_explain"] = functools.partial(app.app, explain, context)
     cells["floor_forward"] = functools.partial(runtime.run, batch)
     cells["floor_request_12mp"] = lambda: runtime.run(preprocess(decode(photo, meta.resize_size, 10**9), meta))

@@ -34,11 +34,14 @@ def s3_client(settings: Settings) -> Any:
     import botocore.session
     from botocore.config import Config
 
-    return botocore.session.get_session().create_client("s3", config=Config(
-        connect_timeout=settings.s3_connect_timeout_s,
-        read_timeout=settings.s3_read_timeout_s,
-        retries={"mode": "standard", "max_attempts": 2},
-    ))
+    return botocore.session.get_session().create_client(
+        "s3",
+        config=Config(
+            connect_timeout=settings.s3_connect_timeout_s,
+            read_timeout=settings.s3_read_timeout_s,
+            retries={"mode": "standard", "max_attempts": 2},
+        ),
+    )
 
 
 def classify_object(bucket: str, key: str, store: ModelStore, settings: Settings) -> dict[str, Any]:
@@ -57,6 +60,7 @@ def classify_object(bucket: str, key: str, store: ModelStore, settings: Settings
     except ApiError as error:
         result = {**error.body(), "status": error.status}
     result["source"] = source
-    client.put_object(Bucket=bucket, Key=result_key(key), Body=json.dumps(result).encode(),
-                      ContentType="application/json")
+    client.put_object(
+        Bucket=bucket, Key=result_key(key), Body=json.dumps(result).encode(), ContentType="application/json"
+    )
     return result

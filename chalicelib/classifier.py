@@ -44,8 +44,11 @@ def classify(
         ),
         "predictions": predictions,
         **(
-            {"explanation": explanation(outputs.maps[0, ranked[0]], meta.labels[ranked[0]], image.size,
-                                        meta.resize_size, meta.input_size)}
+            {
+                "explanation": explanation(
+                    outputs.maps[0, ranked[0]], meta.labels[ranked[0]], image.size, meta.resize_size, meta.input_size
+                )
+            }
             if explain and outputs.maps is not None
             else {}
         ),

@@ -3,6 +3,8 @@ response), and the one a model file that cannot be loaded raises."""
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class Code:
     """Every error code a client can see, named once (the README's error table and
@@ -52,7 +54,7 @@ class ApiError(Exception):
         self.message = message
         self.headers = headers or {}
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message}}
 
 

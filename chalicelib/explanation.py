@@ -11,8 +11,9 @@ import numpy as np
 from chalicelib.imaging import crop_box
 
 
-def explanation(label_map: np.ndarray, label: str, image_size: tuple[int, int], resize_size: int,
-                input_size: int) -> dict[str, Any]:
+def explanation(
+    label_map: np.ndarray, label: str, image_size: tuple[int, int], resize_size: int, input_size: int
+) -> dict[str, Any]:
     """label_map: (h, w), one label's activation. The map is min-max scaled: what matters is
     where it is high, not the logit's scale. box: the centre square the model saw, as
     fractions of the (upright) photo's width and height."""
@@ -23,6 +24,10 @@ def explanation(label_map: np.ndarray, label: str, image_size: tuple[int, int], 
     return {
         "label": label,
         "map": np.round(scaled, 3).tolist(),
-        "box": {"left": round(left / width, 4), "top": round(top / height, 4),
-                "width": round((right - left) / width, 4), "height": round((bottom - top) / height, 4)},
+        "box": {
+            "left": round(left / width, 4),
+            "top": round(top / height, 4),
+            "width": round((right - left) / width, 4),
+            "height": round((bottom - top) / height, 4),
+        },
     }

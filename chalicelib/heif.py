@@ -20,7 +20,7 @@ def is_heif(data: bytes) -> bool:
     if data[4:8] != b"ftyp":
         return False
     end = min(int.from_bytes(data[:4], "big"), len(data), _MAX_BRANDS_BYTES)
-    brands = {data[8:12], *(data[i:i + 4] for i in range(16, end - 3, 4))}  # 12:16 is the minor version
+    brands = {data[8:12], *(data[i : i + 4] for i in range(16, end - 3, 4))}  # 12:16 is the minor version
     return not brands.isdisjoint(_HEVC_BRANDS)
 
 

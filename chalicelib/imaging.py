@@ -100,8 +100,9 @@ def centre_square(image: Image.Image, resize_size: int, input_size: int) -> np.n
     """uint8 (input_size, input_size, 3): the centre crop of the image resized to a
     resize_size shorter side. Only the crop's source region is resampled, so the cost
     and memory stay bounded whatever the aspect ratio (3000x1 included)."""
-    square = image.resize((input_size, input_size), Image.Resampling.BILINEAR,
-                          box=crop_box(image.size, resize_size, input_size))
+    square = image.resize(
+        (input_size, input_size), Image.Resampling.BILINEAR, box=crop_box(image.size, resize_size, input_size)
+    )
     return np.asarray(square)
 
 

@@ -36,8 +36,12 @@ class NoneRule:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "NoneRule":
-        rule = cls(score=str(raw["score"]), threshold=float(raw["threshold"]),
-                   description=str(raw["description"]), calibration=dict(raw.get("calibration") or {}))
+        rule = cls(
+            score=str(raw["score"]),
+            threshold=float(raw["threshold"]),
+            description=str(raw["description"]),
+            calibration=dict(raw.get("calibration") or {}),
+        )
         if not 0 <= rule.threshold <= 1:
             raise ValueError(f"none_rule threshold {rule.threshold} is outside [0, 1]")
         return rule
@@ -93,8 +97,10 @@ class ModelMetadata:
         if len(meta.mean) != 3 or len(meta.std) != 3 or min(meta.std) <= 0:
             raise MetadataError("model metadata needs three means and three positive stds")
         if set(meta.display_names) - set(meta.labels):
-            raise MetadataError(f"model metadata names display names for labels it does not have: "
-                                f"{', '.join(sorted(set(meta.display_names) - set(meta.labels)))}")
+            raise MetadataError(
+                f"model metadata names display names for labels it does not have: "
+                f"{', '.join(sorted(set(meta.display_names) - set(meta.labels)))}"
+            )
         if meta.precision not in PRECISIONS:
             raise MetadataError(
                 f"model metadata names precision {meta.precision!r}, not one of {', '.join(PRECISIONS)}"

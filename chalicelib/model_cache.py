@@ -66,7 +66,6 @@ class Entry:
 
 
 class ModelCache:
-
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 

@@ -97,8 +97,11 @@ class ModelStore:
         try:
             model = loading.result(timeout=timeout_s)
         except TimeoutError:
-            raise ModelUnavailable(Code.MODEL_LOADING, f"the model {self._settings.model_uri} is still loading; "
-                                   "retry in a moment", retry_after_s=2) from None
+            raise ModelUnavailable(
+                Code.MODEL_LOADING,
+                f"the model {self._settings.model_uri} is still loading; retry in a moment",
+                retry_after_s=2,
+            ) from None
         with self._lock:
             cold, self._model = self._model is None, model
         return model, cold
@@ -122,8 +125,13 @@ class ModelStore:
                     fetched_file = fetching.result()
                 fetched = time.perf_counter()
                 # fsync and the index, I/O-bound, beside the CPU-bound load
-                committing = None if fetched_file.etag is None else pool.submit(
-                    self._cache.commit, uri, Entry(fetched_file.sha256, fetched_file.etag), source.path.suffix)
+                committing = (
+                    None
+                    if fetched_file.etag is None
+                    else pool.submit(
+                        self._cache.commit, uri, Entry(fetched_file.sha256, fetched_file.etag), source.path.suffix
+                    )
+                )
                 try:
                     runtime = load_runtime(fetched_file.path, self._settings.threads)
                 finally:

@@ -14,8 +14,15 @@ NAMESPACE = "donut-or-not"
 LEVELS = logging.getLevelNamesMapping()  # the standard names: DEBUG, INFO, WARNING, ERROR…
 
 
-def request_record(route: str, method: str, request_id: str, status: int, body_bytes: int, elapsed_ms: float,
-                   answer: dict[str, Any] | None) -> dict[str, Any]:
+def request_record(
+    route: str,
+    method: str,
+    request_id: str,
+    status: int,
+    body_bytes: int,
+    elapsed_ms: float,
+    answer: dict[str, Any] | None,
+) -> dict[str, Any]:
     """The log line for one request; answer: what the route answered (an error body for an
     error), None for a page that carries no answer."""
     answer = answer or {}

@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import Code
 from chalicelib.image_formats import FORMATS, MEDIA_TYPES
 from chalicelib.uploads import FILE_FIELD
+
+if TYPE_CHECKING:
+    import jinja2
 
 # What the page calls each format; and suffixes a browser may not map to a media type
 # (desktop Chrome on Linux or Windows gives an iPhone's .heic no type), so that the file
@@ -32,7 +35,7 @@ def messages(format_names: str) -> dict[str, str]:
         Code.TOO_MANY_FILES: "Send one photo at a time.",
         Code.UNSUPPORTED_MEDIA_TYPE: f"That kind of file can't be read here. Try a {format_names} photo.",
         Code.UNSUPPORTED_IMAGE: "That picture is stored in a way this service cannot read. "
-                                "Save it as a JPEG and try again.",
+        "Save it as a JPEG and try again.",
         Code.NOT_AN_IMAGE: "That file doesn't look like a picture. Try another photo.",
         Code.CORRUPT_IMAGE: "That picture seems damaged or incomplete. Try another photo.",
         Code.EMPTY_BODY: "That file is empty. Try another photo.",
@@ -43,9 +46,9 @@ def messages(format_names: str) -> dict[str, str]:
         Code.MODEL_STORE_UNREACHABLE: "The service cannot reach the store that holds its model just now. "
         "Try again in {wait} seconds.",
         Code.MODEL_STORE_ERROR: "The store that holds the model did not hand it over just now. "
-                                "Try again in {wait} seconds.",
+        "Try again in {wait} seconds.",
         Code.MODEL_CACHE_UNWRITABLE: "The service has no room to unpack its model just now. "
-                                     "Try again in {wait} seconds.",
+        "Try again in {wait} seconds.",
         Code.MODEL_NOT_CONFIGURED: "This service has not been given a model yet." + _OPERATOR + "names one.",
         Code.MODEL_URI_INVALID: "This service's model address is mistyped." + _OPERATOR + "corrects it.",
         Code.MODEL_NOT_FOUND: "This service's model is not where it was told to look."
@@ -61,12 +64,12 @@ def messages(format_names: str) -> dict[str, str]:
         + _OPERATOR
         + "deploys it with it.",
         Code.INTERNAL_ERROR: "Something went wrong in the service. "
-                             "Try again; if it keeps happening, tell its operator.",
+        "Try again; if it keeps happening, tell its operator.",
     }
 
 
 @functools.cache
-def _templates() -> Any:
+def _templates() -> jinja2.Environment:
     """Jinja2 is imported on the first page, not at start: a cold prediction never needs it."""
     import jinja2
 

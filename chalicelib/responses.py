@@ -38,8 +38,9 @@ class Answer(Response):
     """A response that keeps the answer it carries as a dict, whether it is sent as JSON or
     as a page: the request's log line is built from it, never parsed back from the body."""
 
-    def __init__(self, answer: dict[str, Any], body: Any, status_code: int,
-                 headers: dict[str, str | list[str]]) -> None:
+    def __init__(
+        self, answer: dict[str, Any], body: Any, status_code: int, headers: dict[str, str | list[str]]
+    ) -> None:
         super().__init__(body, status_code=status_code, headers=headers)
         self.answer = answer
 

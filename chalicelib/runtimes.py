@@ -34,7 +34,8 @@ class Outputs:
         """Per image, whether it looks like one of the labels; every image, without a rule."""
         if rule is None:
             return np.ones(len(self.probabilities), bool)
-        return rule.recognises(self.scores)
+        recognised: np.ndarray = rule.recognises(self.scores)
+        return recognised
 
 
 class Runtime(Protocol):
@@ -61,7 +62,8 @@ def tensor_outputs(result: Any) -> Outputs:
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
+    probabilities: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+    return probabilities
 
 
 @contextlib.contextmanager
@@ -143,8 +145,9 @@ def load_runtime(path: Path, threads: int | None = None) -> Runtime:
     except Exception as exc:  # the runtime's own kinds: the graph does not take its metadata's input
         raise ModelLoadError(f"the model fails on a {size} px input, the size its metadata names: {exc}") from exc
     if result.probabilities.shape != (1, len(runtime.metadata.labels)):
-        raise ModelLoadError(f"the model outputs {result.probabilities.shape[1]} scores for "
-                             f"{len(runtime.metadata.labels)} labels")
+        raise ModelLoadError(
+            f"the model outputs {result.probabilities.shape[1]} scores for {len(runtime.metadata.labels)} labels"
+        )
     if (result.scores is not None) != (runtime.metadata.none_rule is not None):
         raise ModelLoadError("the model's none-rule score output and its metadata's none_rule must come together")
     if result.scores is not None and result.scores.shape != (1,):

@@ -67,34 +67,53 @@ def object_url(bucket: str, key: str, env: Mapping[str, str]) -> str:
     return f"https://{bucket}.s3.{region(env)}.amazonaws.com/{path}"
 
 
-def signed_headers(url: str, credentials: Credentials, region_name: str, now: datetime,
-                   extra: Mapping[str, str] = {}) -> dict[str, str]:
+def signed_headers(
+    url: str, credentials: Credentials, region_name: str, now: datetime, extra: Mapping[str, str] = {}
+) -> dict[str, str]:
     """The headers of a signed GET of url (Signature Version 4, service s3, empty body)."""
     parts = urlsplit(url)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    headers = {"host": parts.netloc, "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": stamp,
-               **{name.lower(): value for name, value in extra.items()}}
+    headers = {
+        "host": parts.netloc,
+        "x-amz-content-sha256": EMPTY_SHA256,
+        "x-amz-date": stamp,
+        **{name.lower(): value for name, value in extra.items()},
+    }
     if credentials.token:
         headers["x-amz-security-token"] = credentials.token
     names = sorted(headers)
-    canonical = "\n".join([
-        "GET", parts.path or "/", parts.query,
-        *(f"{name}:{' '.join(headers[name].split())}" for name in names), "",
-        ";".join(names), EMPTY_SHA256,
-    ])
+    canonical = "\n".join(
+        [
+            "GET",
+            parts.path or "/",
+            parts.query,
+            *(f"{name}:{' '.join(headers[name].split())}" for name in names),
+            "",
+            ";".join(names),
+            EMPTY_SHA256,
+        ]
+    )
     scope = f"{stamp[:8]}/{region_name}/s3/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
     key = f"AWS4{credentials.secret_key}".encode()
     for part in (stamp[:8], region_name, "s3", "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
-                                f"SignedHeaders={';'.join(names)}, Signature={signature}")
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
+        f"SignedHeaders={';'.join(names)}, Signature={signature}"
+    )
     return headers
 
 
-def get_object(bucket: str, key: str, env: Mapping[str, str], connect_timeout_s: float,
-               read_timeout_s: float, if_none_match: str = "") -> http.client.HTTPResponse:
+def get_object(
+    bucket: str,
+    key: str,
+    env: Mapping[str, str],
+    connect_timeout_s: float,
+    read_timeout_s: float,
+    if_none_match: str = "",
+) -> http.client.HTTPResponse:
     """The open response to a 200, or to a 304 when the object's ETag is still
     if_none_match (no body: one round trip to learn a cached copy is current); the caller
     reads the body and closes it. S3Error for an error status, S3Unreachable when there is
@@ -107,8 +126,12 @@ def get_object(bucket: str, key: str, env: Mapping[str, str], connect_timeout_s:
     for _ in range(_ATTEMPTS):
         try:
             extra = {"if-none-match": if_none_match} if if_none_match else {}
-            response = _get(url, signed_headers(url, credentials, region(env), datetime.now(timezone.utc), extra),
-                            connect_timeout_s, read_timeout_s)
+            response = _get(
+                url,
+                signed_headers(url, credentials, region(env), datetime.now(timezone.utc), extra),
+                connect_timeout_s,
+                read_timeout_s,
+            )
         except (OSError, http.client.HTTPException) as exc:
             failure = S3Unreachable(f"{type(exc).__name__}: {exc}")
             continue
@@ -121,8 +144,9 @@ def get_object(bucket: str, key: str, env: Mapping[str, str], connect_timeout_s:
     raise failure
 
 
-def _get(url: str, headers: dict[str, str], connect_timeout_s: float,
-         read_timeout_s: float) -> http.client.HTTPResponse:
+def _get(
+    url: str, headers: dict[str, str], connect_timeout_s: float, read_timeout_s: float
+) -> http.client.HTTPResponse:
     parts = urlsplit(url)
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     connection = kind(parts.hostname or "", parts.port, timeout=connect_timeout_s)

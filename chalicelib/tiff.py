@@ -23,10 +23,22 @@ BYTES_PER_PIXEL_LIMIT = 4  # decoded bytes a pixel may take, as RGBA; float64 RG
 # Tags TIFF allows one value in. tifffile reads a tag with several as a tuple, and then
 # multiplies it out as a size (the fuzzer: an ImageDepth of three values, times 266
 # million strips, made a 1.9 GB tuple from a 344-byte file).
-_SINGLE_VALUED = {254: "NewSubfileType", 256: "ImageWidth", 257: "ImageLength", 259: "Compression",
-                  262: "PhotometricInterpretation", 274: "Orientation", 277: "SamplesPerPixel", 278: "RowsPerStrip",
-                  284: "PlanarConfiguration", 317: "Predictor", 322: "TileWidth", 323: "TileLength",
-                  32997: "ImageDepth", 32998: "TileDepth"}
+_SINGLE_VALUED = {
+    254: "NewSubfileType",
+    256: "ImageWidth",
+    257: "ImageLength",
+    259: "Compression",
+    262: "PhotometricInterpretation",
+    274: "Orientation",
+    277: "SamplesPerPixel",
+    278: "RowsPerStrip",
+    284: "PlanarConfiguration",
+    317: "Predictor",
+    322: "TileWidth",
+    323: "TileLength",
+    32997: "ImageDepth",
+    32998: "TileDepth",
+}
 
 # Bytes per value of each TIFF field type (TIFF 6.0 and BigTIFF); others count as one.
 _TYPE_SIZES = {3: 2, 4: 4, 5: 8, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
@@ -75,8 +87,10 @@ def read(data: bytes, max_pixels: int) -> Image.Image:
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tif:
             page = tif.pages.first
-            variant = (f"TIFF, {_name(page.planarconfig)} planes, {page.samplesperpixel} samples of "
-                       f"{page.dtype}, {_name(page.compression)} compression")
+            variant = (
+                f"TIFF, {_name(page.planarconfig)} planes, {page.samplesperpixel} samples of "
+                f"{page.dtype}, {_name(page.compression)} compression"
+            )
             width, height = page.imagewidth, page.imagelength
             check_pixels(width, height, max_pixels)
             if page.nbytes > BYTES_PER_PIXEL_LIMIT * max_pixels:

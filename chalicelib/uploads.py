@@ -71,13 +71,16 @@ def _parts(body: bytes, boundary: bytes) -> list[_Part]:
 
     try:
         # Also in the try: the parser refuses a boundary longer than it allows (256 bytes).
-        parser = MultipartParser(boundary, {
-            "on_part_begin": lambda: parts.append(_Part()),
-            "on_header_field": lambda data, start, end: field.extend(data[start:end]),
-            "on_header_value": lambda data, start, end: value.extend(data[start:end]),
-            "on_header_end": on_header_end,
-            "on_part_data": lambda data, start, end: parts[-1].data.extend(data[start:end]),
-        })
+        parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": lambda: parts.append(_Part()),
+                "on_header_field": lambda data, start, end: field.extend(data[start:end]),
+                "on_header_value": lambda data, start, end: value.extend(data[start:end]),
+                "on_header_end": on_header_end,
+                "on_part_data": lambda data, start, end: parts[-1].data.extend(data[start:end]),
+            },
+        )
         parser.write(body)
         parser.finalize()
     except FormParserError as exc:  # the base of python-multipart's errors

@@ -9,8 +9,13 @@ from typing import Any
 STAGE = "api"  # the API Gateway stage prefix in every path
 
 
-def api_event(method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None,
-              query: dict[str, str] | None = None) -> dict[str, Any]:
+def api_event(
+    method: str,
+    path: str,
+    body: bytes | str | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """A REST API proxy event as API Gateway sends it: binary bodies base64-encoded (the
     app's binary media types), others as text; the stage prefix in requestContext.path."""
     headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com", **(headers or {})}
@@ -26,9 +31,15 @@ def api_event(method: str, path: str, body: bytes | str | None = None, headers: 
         "pathParameters": None,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": path, "httpMethod": method, "path": f"/{STAGE}{path}", "stage": STAGE,
-            "requestId": str(uuid.uuid4()), "accountId": "123456789012", "apiId": "abc123",
-            "identity": {"sourceIp": "203.0.113.9", "userAgent": "parity-test"}, "protocol": "HTTP/1.1",
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/{STAGE}{path}",
+            "stage": STAGE,
+            "requestId": str(uuid.uuid4()),
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "identity": {"sourceIp": "203.0.113.9", "userAgent": "parity-test"},
+            "protocol": "HTTP/1.1",
         },
         "body": base64.b64encode(body).decode() if binary else body,
         "isBase64Encoded": binary,

@@ -37,8 +37,13 @@ def add_bytecode(zip_path: str) -> None:
             source.parent.mkdir(parents=True, exist_ok=True)
             source.write_bytes(package.read(name))
             try:
-                compiled[pyc] = py_compile.compile(str(source), cfile=str(source) + "c", dfile=name, doraise=True,
-                                                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+                compiled[pyc] = py_compile.compile(
+                    str(source),
+                    cfile=str(source) + "c",
+                    dfile=name,
+                    doraise=True,
+                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+                )
             except py_compile.PyCompileError:  # e.g. a package's Python 2 example: as before, never imported
                 continue
         with zipfile.ZipFile(zip_path, "a", zipfile.ZIP_DEFLATED) as out:

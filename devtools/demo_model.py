@@ -89,12 +89,15 @@ def render_examples() -> None:
     from training.synth import CLASSES
 
     with tempfile.TemporaryDirectory() as tmp:
-        jobs = [{"label": label, "seed": EXAMPLE_SEED + index, "size": 448, "samples": 32,
-                 "path": f"{tmp}/{label}.jpg"} for index, label in enumerate(CLASSES)]
+        jobs = [
+            {"label": label, "seed": EXAMPLE_SEED + index, "size": 448, "samples": 32, "path": f"{tmp}/{label}.jpg"}
+            for index, label in enumerate(CLASSES)
+        ]
         render_all(jobs, workers=1)
         for job in jobs:
             Image.open(str(job["path"])).resize((256, 256), Image.Resampling.LANCZOS).save(
-                EXAMPLES / f"{job['label']}.jpg", quality=88, optimize=True)
+                EXAMPLES / f"{job['label']}.jpg", quality=88, optimize=True
+            )
 
 
 def rebuild() -> None:

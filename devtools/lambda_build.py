@@ -53,14 +53,30 @@ def ensure_lambda_venv() -> Path:
 
 def vendor_onnxruntime() -> None:
     """Unpacks the pinned onnxruntime cp312 manylinux wheel into vendor/, minus ORT_UNUSED."""
-    pins = [line.strip() for line in VENDORED_REQUIREMENTS.read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
+    pins = [
+        line.strip()
+        for line in VENDORED_REQUIREMENTS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     stamp = VENDOR / ".vendored"
     if stamp.exists() and stamp.read_text() == "\n".join(pins):
         return
     with tempfile.TemporaryDirectory() as downloads:
-        pip(sys.executable, "download", "--no-deps", "--only-binary=:all:", "--implementation", "cp",
-             "--python-version", "3.12", "--platform", "manylinux_2_28_x86_64", "-d", downloads, *pins)
+        pip(
+            sys.executable,
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            "3.12",
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "-d",
+            downloads,
+            *pins,
+        )
         if VENDOR.exists():
             shutil.rmtree(VENDOR)
         VENDOR.mkdir()
@@ -84,9 +100,12 @@ def chalice(*args: str, project: Path = ROOT) -> None:
     # Chalice zips chalicelib/ as it finds it: bytecode from local runs would ship too.
     for cache in (project / "chalicelib").rglob("__pycache__"):
         shutil.rmtree(cache)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
-           "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-           "PYTHONPATH": str(ROOT)}  # for devtools.chalice_bytecode: Chalice, with .pyc files in the zip
+    env = {
+        **os.environ,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "PYTHONPATH": str(ROOT),
+    }  # for devtools.chalice_bytecode: Chalice, with .pyc files in the zip
     subprocess.run(
         [str(venv / "bin" / "python"), "-m", "devtools.chalice_bytecode", "--project-dir", str(project), *args],
         cwd=project,

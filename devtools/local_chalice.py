@@ -42,7 +42,11 @@ def chalice_local(project: Path, work: Path, python: Path = Path(sys.executable)
     chalice = python.parent / "chalice"
     process = subprocess.Popen(
         [str(chalice), "local", "--no-autoreload", "--host", "127.0.0.1", "--port", str(port), "--stage", "dev"],
-        cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=project,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
     )
     (work / "chalice-local.pid").write_text(str(process.pid))
     base = f"http://127.0.0.1:{port}"

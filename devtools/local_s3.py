@@ -50,19 +50,36 @@ class LocalS3:
     def start(self, timeout_s: float = 30) -> "LocalS3":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
-            weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            weed_binary(),
+            "mini",
+            f"-dir={self.data_dir}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-webdav=false",
+            "-admin.ui=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             # Each bucket is a collection with volumes of its own; by default the volume count
             # follows free disk space / 1 GB and runs out after a few buckets on a small disk.
-            "-master.volumeSizeLimitMB=64", "-volume.max=400",
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=400",
         ] + [f"-{flag}={port}" for flag, port in self.ports.items()]
         if self.credentials:
             config = self.data_dir / "s3-identities.json"
             access_key, secret_key = self.credentials
-            config.write_text(json.dumps({"identities": [{
-                "name": "tests", "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }]}))
+            config.write_text(
+                json.dumps(
+                    {
+                        "identities": [
+                            {
+                                "name": "tests",
+                                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                            }
+                        ]
+                    }
+                )
+            )
             args.append(f"-s3.config={config}")
         with self.log_path.open("ab") as log:
             # A session of its own: a terminal's Ctrl+C reaches whoever started it, who stops it by pid.
@@ -70,15 +87,22 @@ class LocalS3:
             # AWS_SECRET_ACCESS_KEY from its environment as an identity and then refuses any
             # other, while the only identity meant is `credentials`.
             self._process = subprocess.Popen(
-                args, cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+                args,
+                cwd=self.data_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
             )
         try:
             # An anonymous listing is refused, and that refusal is the sign S3 is up.
             wait_until_serving(self.endpoint, self._process, timeout_s, str(self.log_path))
             if holds_listener(self._process.pid, self.ports["s3.port"]) is False:
-                raise RuntimeError(f"{self.endpoint} answers, but not from the SeaweedFS just started (another "
-                                   f"server took the port first); see {self.log_path}")
+                raise RuntimeError(
+                    f"{self.endpoint} answers, but not from the SeaweedFS just started (another "
+                    f"server took the port first); see {self.log_path}"
+                )
         except (RuntimeError, TimeoutError):
             self.stop()
             raise
@@ -105,8 +129,10 @@ class LocalS3:
 
 
 def client_env(endpoint: str, credentials: tuple[str, str] | None = None) -> dict[str, str]:
-    access_key, secret_key = credentials or (os.environ.get("AWS_ACCESS_KEY_ID", "local"),
-                                             os.environ.get("AWS_SECRET_ACCESS_KEY", "local-secret"))
+    access_key, secret_key = credentials or (
+        os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+        os.environ.get("AWS_SECRET_ACCESS_KEY", "local-secret"),
+    )
     return {
         "AWS_ENDPOINT_URL_S3": endpoint,
         "AWS_ACCESS_KEY_ID": access_key,
@@ -133,8 +159,10 @@ def refuse_foreign_s3_port(port: int) -> None:
     """Exits in one line when something that ./scripts/local-s3 did not start listens on
     the S3 port: nothing may be written to a server the project did not start."""
     if port_in_use(port):
-        raise SystemExit(f"error: 127.0.0.1:{port} is in use by a server ./scripts/local-s3 did not start: stop it "
-                         "or pass --s3-port N")
+        raise SystemExit(
+            f"error: 127.0.0.1:{port} is in use by a server ./scripts/local-s3 did not start: stop it "
+            "or pass --s3-port N"
+        )
 
 
 def running(data: Path = DATA) -> str | None:
@@ -170,9 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         print("the local S3 is not running: ./scripts/local-s3 start")
         return 1
     print(f"the local S3 (SeaweedFS) answers on {endpoint}, with its data in {DATA}; ./scripts/local-s3 stop stops it")
-    print("for the training commands (it takes any credentials): export "
-          f"AWS_ENDPOINT_URL_S3={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local-secret "
-          "AWS_DEFAULT_REGION=us-east-1")
+    print(
+        "for the training commands (it takes any credentials): export "
+        f"AWS_ENDPOINT_URL_S3={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local-secret "
+        "AWS_DEFAULT_REGION=us-east-1"
+    )
     return 0
 
 

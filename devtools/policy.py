@@ -38,8 +38,11 @@ def grants(policy: dict, uri: str) -> bool:
         resources = statement.get("Resource", [])
         actions = [actions] if isinstance(actions, str) else actions
         resources = [resources] if isinstance(resources, str) else resources
-        if statement.get("Effect") == "Allow" and any(fnmatch.fnmatchcase(READ, a) for a in actions) \
-                and any(fnmatch.fnmatchcase(arn, r) for r in resources):
+        if (
+            statement.get("Effect") == "Allow"
+            and any(fnmatch.fnmatchcase(READ, a) for a in actions)
+            and any(fnmatch.fnmatchcase(arn, r) for r in resources)
+        ):
             return True
     return False
 
@@ -56,9 +59,11 @@ def check(project: Path, stage: str, write: bool) -> None:
         return
     folder = object_arn(uri).rsplit("/", 1)[0] + "/*"
     if not write:
-        raise SystemExit(f"{path.relative_to(project)} does not let the {stage} stage read its MODEL_URI {uri}: "
-                         f"in Lambda every request would be a 503 model_forbidden. Grant {READ} on {folder} there, "
-                         "or pass --write-policy to add it")
+        raise SystemExit(
+            f"{path.relative_to(project)} does not let the {stage} stage read its MODEL_URI {uri}: "
+            f"in Lambda every request would be a 503 model_forbidden. Grant {READ} on {folder} there, "
+            "or pass --write-policy to add it"
+        )
     policy.setdefault("Statement", []).append({"Effect": "Allow", "Action": [READ], "Resource": [folder]})
     path.write_text(policy_json(policy) + "\n")
     print(f"added {READ} on {folder} to {path.relative_to(project)}", flush=True)

@@ -29,9 +29,12 @@ def holds_listener(pid: int, port: int) -> bool | None:
     there is that process, not another that had the port first); None where /proc cannot
     say (not Linux)."""
     try:
-        inodes = {fields[9] for table in ("/proc/net/tcp", "/proc/net/tcp6")
-                  for fields in (line.split() for line in Path(table).read_text().splitlines()[1:])
-                  if fields[1].endswith(f":{port:04X}") and fields[3] == "0A"}  # 0A: LISTEN
+        inodes = {
+            fields[9]
+            for table in ("/proc/net/tcp", "/proc/net/tcp6")
+            for fields in (line.split() for line in Path(table).read_text().splitlines()[1:])
+            if fields[1].endswith(f":{port:04X}") and fields[3] == "0A"
+        }  # 0A: LISTEN
         descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
     except OSError:
         return None

@@ -49,8 +49,12 @@ def ensure_published(models: list[Path], bucket: str) -> list[str]:
             with model.open("rb") as stream:
                 same = held == sha256_of(stream)
             uris.append(exc.uri if same else publish(model, bucket, force=True, client=client))
-            print(f"{exc.uri} is already published" if same else
-                  f"replaced {exc.uri}: the local S3 held other bytes under this version", flush=True)
+            print(
+                f"{exc.uri} is already published"
+                if same
+                else f"replaced {exc.uri}: the local S3 held other bytes under this version",
+                flush=True,
+            )
     return uris
 
 
@@ -73,9 +77,11 @@ def refuse_unservable(model: Path) -> None:
     except ModelLoadError as exc:
         raise SystemExit(f"error: --model {model}: {exc}") from None
     except ImportError as exc:
-        raise SystemExit(f"error: --model {model} needs {exc.name}, which ./scripts/serve's environment leaves out "
-                         "(as the Lambda does): export an ONNX file (python -m training export … model.onnx) and "
-                         "serve that") from None
+        raise SystemExit(
+            f"error: --model {model} needs {exc.name}, which ./scripts/serve's environment leaves out "
+            "(as the Lambda does): export an ONNX file (python -m training export … model.onnx) and "
+            "serve that"
+        ) from None
 
 
 def main() -> int:
@@ -92,14 +98,19 @@ def main() -> int:
         refuse_unservable(args.model)
     # Before anything starts or is written: a server on these ports is not ours to use.
     if port_in_use(args.port):
-        raise SystemExit(f"error: 127.0.0.1:{args.port} is already in use (another ./scripts/serve?): stop that "
-                         "server or pass --port N")
+        raise SystemExit(
+            f"error: 127.0.0.1:{args.port} is already in use (another ./scripts/serve?): stop that "
+            "server or pass --port N"
+        )
     # A plain kill (SIGTERM) stops both servers too, through the finally below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     if os.environ.get("MODEL_URI"):
-        print(f"MODEL_URI={os.environ['MODEL_URI']} in the environment is ignored: chalice local takes the stage's "
-              "from .chalice/config.json; serve another model with --model FILE or --model-uri URI", flush=True)
+        print(
+            f"MODEL_URI={os.environ['MODEL_URI']} in the environment is ignored: chalice local takes the stage's "
+            "from .chalice/config.json; serve another model with --model FILE or --model-uri URI",
+            flush=True,
+        )
     endpoint = running()
     if endpoint is None:
         refuse_foreign_s3_port(args.s3_port)
@@ -132,9 +143,19 @@ def main() -> int:
                 raise SystemExit(f"the dev stage's MODEL_URI {uri} is none of the demo model files")
         print(f"serving on http://127.0.0.1:{args.port} (Ctrl+C stops it and SeaweedFS)", flush=True)
         chalice = subprocess.Popen(
-            [str(Path(sys.executable).parent / "chalice"), "local", "--no-autoreload",
-             "--host", "127.0.0.1", "--port", str(args.port), "--stage", "dev"],
-            cwd=project, env=env,
+            [
+                str(Path(sys.executable).parent / "chalice"),
+                "local",
+                "--no-autoreload",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(args.port),
+                "--stage",
+                "dev",
+            ],
+            cwd=project,
+            env=env,
         )
         return chalice.wait()
     except KeyboardInterrupt:

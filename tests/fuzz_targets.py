@@ -22,8 +22,16 @@ with atheris.instrument_imports():
 # Smaller than the service's 50 M so that each run stays fast; the code path is the same.
 MAX_PIXELS = 4_000_000
 MAX_BODY_BYTES = 1 << 20
-META = ModelMetadata(name="fuzz", version="0", architecture="none", labels=("a", "b"), input_size=224,
-                     resize_size=256, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+META = ModelMetadata(
+    name="fuzz",
+    version="0",
+    architecture="none",
+    labels=("a", "b"),
+    input_size=224,
+    resize_size=256,
+    mean=(0.5, 0.5, 0.5),
+    std=(0.25, 0.25, 0.25),
+)
 
 
 def decode(data: bytes) -> None:

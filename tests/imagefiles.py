@@ -113,8 +113,11 @@ def avif(image: Image.Image, bits: int = 8, orientation: int | None = None) -> b
     with tempfile.TemporaryDirectory() as folder:
         source, out = Path(folder) / "in.png", Path(folder) / "out.avif"
         source.write_bytes(rgb16_png(_sixteen_bit(image)))
-        subprocess.run(["avifenc", "--depth", "10", "--min", "0", "--max", "10", "-s", "8", str(source), str(out)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["avifenc", "--depth", "10", "--min", "0", "--max", "10", "-s", "8", str(source), str(out)],
+            check=True,
+            capture_output=True,
+        )
         return out.read_bytes()
 
 
@@ -122,8 +125,12 @@ def rgb16_png(samples: np.ndarray) -> bytes:
     """16-bit RGB PNG (Pillow writes 16 bits only for greyscale)."""
     height, width, _ = samples.shape
     rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in samples)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
-            + _png_chunk(b"IDAT", zlib.compress(rows)) + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+        + _png_chunk(b"IDAT", zlib.compress(rows))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -176,8 +183,10 @@ def multipart(parts: list[tuple[str, str | None, bytes, str]], boundary: str = "
     for name, filename, data, content_type in parts:
         disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename is not None else "")
         body += (
-            f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: {content_type}\r\n\r\n"
-        ).encode() + data + b"\r\n"
+            (f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: {content_type}\r\n\r\n").encode()
+            + data
+            + b"\r\n"
+        )
     body += f"--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
 

@@ -52,14 +52,23 @@ class LambdaSandbox:
             archive.extractall(self.task)
         self.runtime = self.root / "var-runtime"
         lambda_python = ROOT / ".venv-lambda" / "bin" / "python"
-        subprocess.run([str(lambda_python), "-m", "pip", "install", "--quiet", "--target", str(self.runtime),
-                        RUNTIME_BOTO3], check=True, capture_output=True)
+        subprocess.run(
+            [str(lambda_python), "-m", "pip", "install", "--quiet", "--target", str(self.runtime), RUNTIME_BOTO3],
+            check=True,
+            capture_output=True,
+        )
         shutil.copy(Path(__file__).with_name("lambda_runner.py"), self.runtime / "lambda_runner.py")
         source = _python312_install()
         self.python = self.root / "python3.12"
         shutil.copytree(source / "bin", self.python / "bin", symlinks=True)
-        shutil.copytree(source / "lib", self.python / "lib", symlinks=True, ignore=shutil.ignore_patterns(
-            "test", "tests", "idlelib", "tkinter", "turtledemo", "site-packages", "__pycache__", "pkgconfig"))
+        shutil.copytree(
+            source / "lib",
+            self.python / "lib",
+            symlinks=True,
+            ignore=shutil.ignore_patterns(
+                "test", "tests", "idlelib", "tkinter", "turtledemo", "site-packages", "__pycache__", "pkgconfig"
+            ),
+        )
         for tree in (self.task, self.runtime, self.python):
             _read_only(tree)
         self.home = self.root / "home"
@@ -94,9 +103,21 @@ class LambdaSandbox:
     def invoke(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One cold process (a fresh container), the events in order, warm after the first."""
         result = subprocess.run(
-            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-             str(self.python / "bin" / "python3.12"), "-S", str(self.runtime / "lambda_runner.py")],
-            input=json.dumps(events), capture_output=True, text=True, env=self.env, cwd=self.task, timeout=300,
+            [
+                "setpriv",
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                str(self.python / "bin" / "python3.12"),
+                "-S",
+                str(self.runtime / "lambda_runner.py"),
+            ],
+            input=json.dumps(events),
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=self.task,
+            timeout=300,
         )
         assert result.returncode == 0, f"the handler process failed:\n{result.stderr[-4000:]}"
         from tests.lambda_runner import COMPILED, RESPONSE

@@ -24,7 +24,7 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/av
 def readme_sh_block(heading: str) -> str:
     """The first ```sh block after heading in the README: a command a user runs as written."""
     readme = (ROOT / "README.md").read_text()
-    return re.search(r"```sh\n(.*?)```", readme[readme.index(heading):], re.S).group(1)  # type: ignore[union-attr]
+    return re.search(r"```sh\n(.*?)```", readme[readme.index(heading) :], re.S).group(1)  # type: ignore[union-attr]
 
 
 def make_store(uri: str, cache_dir: Path, **env: str) -> ModelStore:
@@ -53,6 +53,10 @@ def cfn_lint(template: Path) -> None:
 
 def build_package(out: Path, *options: str) -> Path:
     """`chalice package` through devtools.lambda_build (Python 3.12, vendored ONNX Runtime)."""
-    subprocess.run([sys.executable, "-m", "devtools.lambda_build", "package", *options, str(out)],
-                   cwd=ROOT, check=True, timeout=900)
+    subprocess.run(
+        [sys.executable, "-m", "devtools.lambda_build", "package", *options, str(out)],
+        cwd=ROOT,
+        check=True,
+        timeout=900,
+    )
     return out

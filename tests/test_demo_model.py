@@ -22,6 +22,8 @@ from training.export import assert_parity
 
 from tests.support import readme_sh_block
 
+pytestmark = pytest.mark.slow
+
 SERVE_VENV_LIMIT_MB = 1024
 
 
@@ -33,8 +35,9 @@ def test_the_served_file_is_the_checkpoint_exported() -> None:
 
 def test_the_readmes_re_export_command_leaves_a_current_file_be() -> None:
     before = SERVED.stat().st_mtime_ns
-    result = subprocess.run([".venv/bin/python", "-m", "devtools.demo_model"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [".venv/bin/python", "-m", "devtools.demo_model"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0 and "answers like the checkpoint; left as it is" in result.stdout, result.stderr
     assert SERVED.stat().st_mtime_ns == before
 
@@ -50,18 +53,29 @@ def test_scripts_serve_as_written_serves_the_demo_without_torch(tmp_path: Path) 
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         # As the README runs it, and stopped as a user stops it (SIGTERM stops both servers).
-        serve = subprocess.Popen(["./scripts/serve"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+        serve = subprocess.Popen(
+            ["./scripts/serve"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         wait_until_serving("http://127.0.0.1:8000/health", serve, 600, str(log))
         # The README's curl command, as written, on the example it names.
-        curl = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_sh_block("\nThen:\n")], cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+        curl = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", readme_sh_block("\nThen:\n")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert curl.returncode == 0, curl.stderr
         shown = json.loads(curl.stdout)
         assert shown["recognised"] is True and shown["label"] == "donut" and shown["cold_start"] is True
-        explain = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_sh_block("**Where the model looked.**")],
-                                 cwd=ROOT, capture_output=True, text=True, timeout=120)
+        explain = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", readme_sh_block("**Where the model looked.**")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         explained = json.loads(explain.stdout)["explanation"]
         assert explained["label"] == "donut" and len(explained["map"]) == 7, explain.stderr
         answer = post_jpeg(

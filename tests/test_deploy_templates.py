@@ -21,6 +21,8 @@ from devtools.policy import grants
 
 from tests.support import build_package, cfn_lint
 
+pytestmark = pytest.mark.py312
+
 API_GATEWAY_TIMEOUT_S = 29
 
 

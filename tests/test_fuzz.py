@@ -15,6 +15,7 @@ from devtools import ROOT
 from tests import imagefiles as f
 from tests.support import FUZZ_REGRESSIONS
 
+pytestmark = pytest.mark.fuzz
 FUZZ_SECONDS = int(os.environ.get("FUZZ_SECONDS", "40"))
 
 

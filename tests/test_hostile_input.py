@@ -44,18 +44,34 @@ def test_random_bytes_never_escape_as_anything_but_a_client_error(data: bytes) -
 
 
 @fast
-@given(st.sampled_from([f.jpeg(), f.png(), f.animated_gif(), f.encode(f.solid(f.RED), "TIFF"),
-                        f.encode(f.solid(f.RED), "WEBP"), f.encode(f.solid(f.RED), "BMP")]),
-       st.integers(0, 10_000), st.binary(min_size=1, max_size=64))
+@given(
+    st.sampled_from(
+        [
+            f.jpeg(),
+            f.png(),
+            f.animated_gif(),
+            f.encode(f.solid(f.RED), "TIFF"),
+            f.encode(f.solid(f.RED), "WEBP"),
+            f.encode(f.solid(f.RED), "BMP"),
+        ]
+    ),
+    st.integers(0, 10_000),
+    st.binary(min_size=1, max_size=64),
+)
 def test_damaged_real_images_are_read_or_refused(original: bytes, at: int, garbage: bytes) -> None:
     """A valid header with garbage after it, anywhere."""
     at = at % len(original)
-    decodes_or_refuses(original[:at] + garbage + original[at + len(garbage):])
+    decodes_or_refuses(original[:at] + garbage + original[at + len(garbage) :])
 
 
 @fast
-@given(st.integers(1, 64), st.integers(1, 64), st.sampled_from(["RGB", "RGBA", "L", "LA", "P", "1", "CMYK", "I;16"]),
-       st.sampled_from(list(FORMATS)), st.integers(0, 2**32 - 1))
+@given(
+    st.integers(1, 64),
+    st.integers(1, 64),
+    st.sampled_from(["RGB", "RGBA", "L", "LA", "P", "1", "CMYK", "I;16"]),
+    st.sampled_from(list(FORMATS)),
+    st.integers(0, 2**32 - 1),
+)
 def test_every_real_image_decodes_to_rgb(width: int, height: int, mode: str, fmt: str, seed: int) -> None:
     pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
     image = Image.fromarray(pixels).convert("L" if mode == "I;16" else mode if mode != "P" else "RGB")
@@ -72,8 +88,10 @@ def test_every_real_image_decodes_to_rgb(width: int, height: int, mode: str, fmt
 
 
 @fast
-@given(st.sampled_from(ACCEPTED_TYPES + ("text/plain", "", "multipart/form-data; boundary=", "image/*")),
-       st.binary(max_size=2048))
+@given(
+    st.sampled_from(ACCEPTED_TYPES + ("text/plain", "", "multipart/form-data; boundary=", "image/*")),
+    st.binary(max_size=2048),
+)
 def test_any_body_under_any_type_is_an_image_or_a_client_error(content_type: str, body: bytes) -> None:
     try:
         data = image_bytes(content_type, body, 6 * 1024 * 1024)
@@ -84,12 +102,21 @@ def test_any_body_under_any_type_is_an_image_or_a_client_error(content_type: str
 
 
 @fast
-@given(st.lists(st.tuples(st.sampled_from(["file", "image", "note", ""]), st.one_of(st.none(), st.text(max_size=12)),
-                          st.binary(max_size=256)), max_size=4),
-       st.text(alphabet="abcdefghij0123456789-", min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["file", "image", "note", ""]),
+            st.one_of(st.none(), st.text(max_size=12)),
+            st.binary(max_size=256),
+        ),
+        max_size=4,
+    ),
+    st.text(alphabet="abcdefghij0123456789-", min_size=1, max_size=40),
+)
 def test_any_multipart_body_is_a_file_or_a_client_error(parts, boundary: str) -> None:
-    body, content_type = f.multipart([(name, filename, data, "image/png") for name, filename, data in parts],
-                                     boundary=boundary)
+    body, content_type = f.multipart(
+        [(name, filename, data, "image/png") for name, filename, data in parts], boundary=boundary
+    )
     try:
         image_bytes(content_type, body, 6 * 1024 * 1024)
     except ApiError as error:
@@ -127,17 +154,22 @@ print(peak_kb() - before)
 def refusal_and_peak_growth_kb(data: bytes, limit: int = LIMIT) -> tuple[int, int]:
     """The status decode answers with, and how far a fresh interpreter's peak RSS grew:
     that counts what Pillow's and tifffile's C code allocate (tracemalloc sees only Python's)."""
-    out = subprocess.run([sys.executable, "-c", PEAK_GROWTH, str(limit)], input=data, cwd=ROOT, capture_output=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_GROWTH, str(limit)], input=data, cwd=ROOT, capture_output=True, check=True
+    ).stdout.split()
     return int(out[0]), int(out[1])
 
 
-@pytest.mark.parametrize("bomb", [
-    f.png_bomb(30000, 30000),
-    f.png_bomb(100000, 1),
-    f.encode(Image.new("P", (1, 1)), "GIF").replace(b"\x01\x00\x01\x00", b"\xff\xff\xff\xff", 1),
-    f.gif_frame_bomb(),
-], ids=["png-square", "png-line", "gif-screen", "gif-frame"])
+@pytest.mark.parametrize(
+    "bomb",
+    [
+        f.png_bomb(30000, 30000),
+        f.png_bomb(100000, 1),
+        f.encode(Image.new("P", (1, 1)), "GIF").replace(b"\x01\x00\x01\x00", b"\xff\xff\xff\xff", 1),
+        f.gif_frame_bomb(),
+    ],
+    ids=["png-square", "png-line", "gif-screen", "gif-frame"],
+)
 def test_bombs_are_refused_before_pixels_are_allocated(bomb: bytes) -> None:
     status, grown_kb = refusal_and_peak_growth_kb(bomb)
     assert status in (200, 413) and grown_kb < 20 * 1024

@@ -43,13 +43,16 @@ def test_an_image_like_none_of_the_labels_over_http(server: str) -> None:
     assert status == 200 and answer["recognised"] is False and answer["label"] is None and answer["message"]
 
 
-@pytest.mark.parametrize("content_type, data, label", [
-    ("image/png", f.png(f.GREEN), "green"),
-    ("image/webp", f.encode(f.solid(f.BLUE), "WEBP", lossless=True), "blue"),
-    ("application/octet-stream", f.encode(f.solid(f.RED), "TIFF"), "red"),
-    ("image/avif", f.avif(f.solid(f.GREEN), bits=10), "green"),
-    ("image/heic", f.heic(f.solid(f.BLUE), bits=10), "blue"),
-])
+@pytest.mark.parametrize(
+    "content_type, data, label",
+    [
+        ("image/png", f.png(f.GREEN), "green"),
+        ("image/webp", f.encode(f.solid(f.BLUE), "WEBP", lossless=True), "blue"),
+        ("application/octet-stream", f.encode(f.solid(f.RED), "TIFF"), "red"),
+        ("image/avif", f.avif(f.solid(f.GREEN), bits=10), "green"),
+        ("image/heic", f.heic(f.solid(f.BLUE), bits=10), "blue"),
+    ],
+)
 def test_binary_bodies_arrive_intact(server: str, content_type: str, data: bytes, label: str) -> None:
     status, _, body = request(f"{server}/predict?top_k=3", data, content_type)
     assert status == 200, body
@@ -76,7 +79,9 @@ def test_the_readme_curl_command(server: str, tmp_path: Path) -> None:
     photo.write_bytes(f.jpeg(f.GREEN))
     out = subprocess.run(
         ["curl", "-sS", "--data-binary", f"@{photo}", "-H", "Content-Type: image/jpeg", f"{server}/predict"],
-        capture_output=True, check=True, timeout=60,
+        capture_output=True,
+        check=True,
+        timeout=60,
     ).stdout
     assert json.loads(out)["label"] == "green"
 
@@ -112,7 +117,11 @@ def test_very_long_query_strings_and_headers_are_not_server_errors(server: str) 
     assert status == 200 and json.loads(body)["label"] == "red"
     status, _, body = request(f"{server}/predict?top_k={'9' * 5000}", f.jpeg(f.RED), "image/jpeg")
     assert status == 400 and json.loads(body)["error"]["code"] == "bad_top_k"  # past Python's int-parsing limit
-    req = urllib.request.Request(f"{server}/predict", data=f.jpeg(), method="POST",
-                                 headers={"Content-Type": "image/jpeg", "X-Padding": "y" * 16000})
+    req = urllib.request.Request(
+        f"{server}/predict",
+        data=f.jpeg(),
+        method="POST",
+        headers={"Content-Type": "image/jpeg", "X-Padding": "y" * 16000},
+    )
     with urllib.request.urlopen(req, timeout=60) as response:
         assert response.status == 200

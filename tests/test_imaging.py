@@ -22,25 +22,28 @@ def close(pixel, expected, tolerance=12) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(pixel, expected))
 
 
-@pytest.mark.parametrize("data", [
-    pytest.param(f.jpeg(), id="jpeg"),
-    pytest.param(f.png(), id="png"),
-    pytest.param(f.encode(f.solid(f.RED), "WEBP", quality=95), id="webp"),
-    pytest.param(f.encode(f.solid(f.RED), "BMP"), id="bmp"),
-    pytest.param(f.encode(f.solid(f.RED), "TIFF"), id="tiff"),
-    pytest.param(f.encode(f.solid(f.RED), "TIFF", compression="tiff_lzw"), id="tiff-lzw"),
-    pytest.param(f.cmyk_jpeg(), id="cmyk-jpeg"),
-    pytest.param(f.encode(f.solid(f.RED, mode="P"), "PNG"), id="palette"),
-    pytest.param(f.encode(f.solid(f.RED, mode="RGBA"), "PNG"), id="rgba-opaque"),
-    pytest.param(f.planar_tiff(f.RED, dtype="uint8"), id="tiff-planar-8-bit"),
-    pytest.param(f.planar_tiff(f.RED, dtype="uint16"), id="tiff-planar-16-bit"),
-    pytest.param(f.planar_tiff(f.RED, dtype="float32"), id="tiff-planar-float"),
-    pytest.param(f.avif(f.solid(f.RED)), id="avif"),
-    pytest.param(f.avif(f.solid(f.RED), bits=10), id="avif-10-bit"),
-    pytest.param(f.heic(f.solid(f.RED)), id="heic"),
-    pytest.param(f.heic(f.solid(f.RED), bits=10), id="heic-10-bit"),
-    pytest.param(f.heic(f.solid(f.RED, mode="RGBA"), bits=10), id="heic-10-bit-rgba-opaque"),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(f.jpeg(), id="jpeg"),
+        pytest.param(f.png(), id="png"),
+        pytest.param(f.encode(f.solid(f.RED), "WEBP", quality=95), id="webp"),
+        pytest.param(f.encode(f.solid(f.RED), "BMP"), id="bmp"),
+        pytest.param(f.encode(f.solid(f.RED), "TIFF"), id="tiff"),
+        pytest.param(f.encode(f.solid(f.RED), "TIFF", compression="tiff_lzw"), id="tiff-lzw"),
+        pytest.param(f.cmyk_jpeg(), id="cmyk-jpeg"),
+        pytest.param(f.encode(f.solid(f.RED, mode="P"), "PNG"), id="palette"),
+        pytest.param(f.encode(f.solid(f.RED, mode="RGBA"), "PNG"), id="rgba-opaque"),
+        pytest.param(f.planar_tiff(f.RED, dtype="uint8"), id="tiff-planar-8-bit"),
+        pytest.param(f.planar_tiff(f.RED, dtype="uint16"), id="tiff-planar-16-bit"),
+        pytest.param(f.planar_tiff(f.RED, dtype="float32"), id="tiff-planar-float"),
+        pytest.param(f.avif(f.solid(f.RED)), id="avif"),
+        pytest.param(f.avif(f.solid(f.RED), bits=10), id="avif-10-bit"),
+        pytest.param(f.heic(f.solid(f.RED)), id="heic"),
+        pytest.param(f.heic(f.solid(f.RED), bits=10), id="heic-10-bit"),
+        pytest.param(f.heic(f.solid(f.RED, mode="RGBA"), bits=10), id="heic-10-bit-rgba-opaque"),
+    ],
+)
 def test_every_format_and_mode_decodes_to_the_same_rgb(data: bytes) -> None:
     image = decode(data, 32, LIMIT)
     assert image.mode == "RGB"
@@ -74,11 +77,14 @@ def test_gif_uses_its_first_frame() -> None:
     assert centre(decode(f.animated_gif(f.RED, f.BLUE), 8, LIMIT)) == f.RED
 
 
-@pytest.mark.parametrize("data", [
-    pytest.param(f.exif_rotated_jpeg(colour_top=f.RED, colour_bottom=f.BLUE), id="jpeg"),
-    pytest.param(f.avif(f.rotated_for_exif_6(f.RED, f.BLUE), orientation=6), id="avif"),
-    pytest.param(f.heic(f.rotated_for_exif_6(f.RED, f.BLUE), orientation=6), id="heic"),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(f.exif_rotated_jpeg(colour_top=f.RED, colour_bottom=f.BLUE), id="jpeg"),
+        pytest.param(f.avif(f.rotated_for_exif_6(f.RED, f.BLUE), orientation=6), id="avif"),
+        pytest.param(f.heic(f.rotated_for_exif_6(f.RED, f.BLUE), orientation=6), id="heic"),
+    ],
+)
 def test_exif_orientation_is_applied(data: bytes) -> None:
     image = decode(data, 40, LIMIT)
     assert image.size == (40, 60)
@@ -98,11 +104,14 @@ def test_draft_never_goes_below_the_requested_side() -> None:
     assert min(image.size) >= 256
 
 
-@pytest.mark.parametrize("data", [
-    pytest.param(f.truncated_jpeg(), id="jpeg"),
-    pytest.param(f.avif(f.noisy_photo((64, 48)))[:-200], id="avif"),
-    pytest.param(f.heic(f.noisy_photo((64, 48)))[:-200], id="heic"),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(f.truncated_jpeg(), id="jpeg"),
+        pytest.param(f.avif(f.noisy_photo((64, 48)))[:-200], id="avif"),
+        pytest.param(f.heic(f.noisy_photo((64, 48)))[:-200], id="heic"),
+    ],
+)
 def test_truncated_images_are_bad_requests(data: bytes) -> None:
     with pytest.raises(BadRequest) as err:
         decode(data, 32, LIMIT)
@@ -113,8 +122,9 @@ def test_a_heic_with_several_images_is_read_at_its_primary_one() -> None:
     assert close(centre(decode(f.heic_burst(first=f.BLUE, primary=f.RED), 8, LIMIT)), f.RED)
 
 
-@pytest.mark.parametrize("data", [f.avif(f.solid(f.RED, (400, 300))), f.heic(f.solid(f.RED, (400, 300)))],
-                         ids=["avif", "heic"])
+@pytest.mark.parametrize(
+    "data", [f.avif(f.solid(f.RED, (400, 300))), f.heic(f.solid(f.RED, (400, 300)))], ids=["avif", "heic"]
+)
 def test_phone_formats_are_held_to_the_pixel_limit(data: bytes) -> None:
     with pytest.raises(PayloadTooLarge):
         decode(data, 32, 400 * 300 - 1)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.py312
+
 MAX_ZIPPED = 45 * 1024 * 1024  # Lambda's direct upload: about 50 MB; headroom for users' code
 MAX_UNPACKED = 160 * 1024 * 1024  # Lambda's limit: 250 MB, layers included
 AMAZON_LINUX_2023_GLIBC = (2, 34)

@@ -16,7 +16,11 @@ from devtools.apigateway import api_event
 from tests import imagefiles as f
 from tests.lambda_sandbox import LambdaSandbox, can_switch_user
 
-pytestmark = pytest.mark.skipif(not can_switch_user(), reason="needs root and setpriv to run the handler as nobody")
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.py312,
+    pytest.mark.skipif(not can_switch_user(), reason="needs root and setpriv to run the handler as nobody"),
+]
 
 
 def rendered(label: str, seed: int, fmt: str) -> bytes:
@@ -50,8 +54,9 @@ def sandbox(package: Path, s3: Any, local_s3: Any) -> Iterator[LambdaSandbox]:
     from training.errors import AlreadyPublished
     from training.publish import publish
 
-    uri = json.loads((package / "sam.json").read_text())["Resources"]["APIHandler"]["Properties"][
-        "Environment"]["Variables"]["MODEL_URI"]
+    uri = json.loads((package / "sam.json").read_text())["Resources"]["APIHandler"]["Properties"]["Environment"][
+        "Variables"
+    ]["MODEL_URI"]
     bucket = urlparse(uri).netloc
     s3.create_bucket(Bucket=bucket)
     onnx_model = next(m for m in build_demo_models() if m.suffix == ".onnx")
@@ -71,8 +76,9 @@ def cold_then_warm(sandbox: LambdaSandbox) -> dict[str, dict[str, Any]]:
     events = {
         "health": api_event("GET", "/health"),
         "jpeg": api_event("POST", "/predict", rendered("vada", 777, "JPEG"), {"Content-Type": "image/jpeg"}),
-        "png": api_event("POST", "/predict", rendered("vada", 777, "PNG"), {"Content-Type": "image/png"},
-                         {"top_k": "3"}),
+        "png": api_event(
+            "POST", "/predict", rendered("vada", 777, "PNG"), {"Content-Type": "image/png"}, {"top_k": "3"}
+        ),
         "multipart": api_event("POST", "/predict", form, {"Content-Type": form_type}),
         "page": api_event("GET", "/"),
         "model": api_event("GET", "/model"),
@@ -82,12 +88,15 @@ def cold_then_warm(sandbox: LambdaSandbox) -> dict[str, dict[str, Any]]:
         "truncated": api_event("POST", "/predict", f.truncated_jpeg(), {"Content-Type": "image/jpeg"}),
         "bomb": api_event("POST", "/predict", f.png_bomb(), {"Content-Type": "image/png"}),
         "top_k": api_event("POST", "/predict", f.jpeg(), {"Content-Type": "image/jpeg"}, {"top_k": "zero"}),
-        "avif": api_event("POST", "/predict", rendered("vada", 777, "AVIF"), {"Content-Type": "image/avif"},
-                          {"top_k": "3"}),
-        "heic": api_event("POST", "/predict", rendered("vada", 777, "HEIC"), {"Content-Type": "image/heic"},
-                          {"top_k": "3"}),
-        "heic_truncated": api_event("POST", "/predict", rendered("vada", 777, "HEIC")[:-500],
-                                    {"Content-Type": "image/heic"}),
+        "avif": api_event(
+            "POST", "/predict", rendered("vada", 777, "AVIF"), {"Content-Type": "image/avif"}, {"top_k": "3"}
+        ),
+        "heic": api_event(
+            "POST", "/predict", rendered("vada", 777, "HEIC"), {"Content-Type": "image/heic"}, {"top_k": "3"}
+        ),
+        "heic_truncated": api_event(
+            "POST", "/predict", rendered("vada", 777, "HEIC")[:-500], {"Content-Type": "image/heic"}
+        ),
     }
     responses = sandbox.invoke(list(events.values()))
     assert len(responses) == len(events)
@@ -114,8 +123,10 @@ def test_first_prediction_is_cold_and_fetches_the_model_into_tmp(cold_then_warm:
 
 
 def test_later_predictions_are_warm(cold_then_warm: dict) -> None:
-    for name, label in (("png", local_label(rendered("vada", 777, "PNG"))),
-                        ("multipart", local_label(rendered("bagel", 779, "JPEG")))):
+    for name, label in (
+        ("png", local_label(rendered("vada", 777, "PNG"))),
+        ("multipart", local_label(rendered("bagel", 779, "JPEG"))),
+    ):
         assert cold_then_warm[name]["statusCode"] == 200, body(cold_then_warm[name])
         answer = body(cold_then_warm[name])
         assert answer["label"] == label and answer["cold_start"] is False
@@ -139,14 +150,17 @@ def test_phone_formats_answer_as_the_same_picture_does(cold_then_warm: dict, nam
     assert all(abs(p["probability"] - reference[p["label"]]) < 0.05 for p in answer["predictions"])
 
 
-@pytest.mark.parametrize("name, status, code", [
-    ("text", 415, "unsupported_media_type"),
-    ("heic_truncated", 400, "corrupt_image"),
-    ("form", 415, "unsupported_media_type"),
-    ("truncated", 400, "corrupt_image"),
-    ("bomb", 413, "too_many_pixels"),
-    ("top_k", 400, "bad_top_k"),
-])
+@pytest.mark.parametrize(
+    "name, status, code",
+    [
+        ("text", 415, "unsupported_media_type"),
+        ("heic_truncated", 400, "corrupt_image"),
+        ("form", 415, "unsupported_media_type"),
+        ("truncated", 400, "corrupt_image"),
+        ("bomb", 413, "too_many_pixels"),
+        ("top_k", 400, "bad_top_k"),
+    ],
+)
 def test_errors_are_json(cold_then_warm: dict, name: str, status: int, code: str) -> None:
     assert cold_then_warm[name]["statusCode"] == status
     assert body(cold_then_warm[name])["error"]["code"] == code

@@ -19,6 +19,8 @@ from training.publish import publish
 
 from tests import imagefiles as f
 
+pytestmark = pytest.mark.slow
+
 REQUESTS = 1200
 CLIENTS = 4
 # (content type, body, expected status, expected label)

@@ -55,8 +55,16 @@ def test_a_write_whose_content_fails_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("index", ["", f"{SHA} {URI}\n", f"not-a-sha256\t\t{URI}\n", f"{SHA[:-1]}g\t\t{URI}\n",
-                                   f"{SHA}\t\ts3://bucket/another-key\n"])
+@pytest.mark.parametrize(
+    "index",
+    [
+        "",
+        f"{SHA} {URI}\n",
+        f"not-a-sha256\t\t{URI}\n",
+        f"{SHA[:-1]}g\t\t{URI}\n",
+        f"{SHA}\t\ts3://bucket/another-key\n",
+    ],
+)
 def test_a_malformed_index_is_not_trusted(tmp_path: Path, index: str) -> None:
     cache = ModelCache(tmp_path)
     cache.write(SHA, ".onnx", put)

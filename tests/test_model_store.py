@@ -87,7 +87,8 @@ def test_a_new_process_reuses_the_verified_file_after_one_conditional_get(model_
 
 
 def test_a_republished_version_is_fetched_again_and_a_warm_store_keeps_its_model(
-        model_uri: str, tmp_path: Path, colour_model: Path) -> None:
+    model_uri: str, tmp_path: Path, colour_model: Path
+) -> None:
     from dataclasses import replace
 
     from training.export import export
@@ -107,8 +108,9 @@ def test_a_republished_version_is_fetched_again_and_a_warm_store_keeps_its_model
     assert first.get()[0] is old  # as in Lambda: a warm container keeps the model it loaded
 
 
-def test_while_s3_does_not_answer_the_last_verified_copy_serves(model_uri: str, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_while_s3_does_not_answer_the_last_verified_copy_serves(
+    model_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from devtools.processes import free_port
 
     model, _ = counting_store(model_uri, tmp_path / "cache")[0].get()
@@ -125,8 +127,9 @@ def test_a_verified_file_that_went_missing_is_fetched_again(model_uri: str, tmp_
     assert second.get()[0].sha256 == model.sha256 and answers == [200]
 
 
-def test_corrupt_object_is_refused_and_leaves_nothing(s3: Any, model_uri: str, tmp_path: Path,
-                                                      colour_model: Path) -> None:
+def test_corrupt_object_is_refused_and_leaves_nothing(
+    s3: Any, model_uri: str, tmp_path: Path, colour_model: Path
+) -> None:
     bucket, key = split(model_uri)
     published = s3.head_object(Bucket=bucket, Key=key)["Metadata"]
     good = colour_model.read_bytes()

@@ -7,8 +7,13 @@ import json
 import pytest
 from chalicelib.observability import NAMESPACE, emit, request_record
 
-ANSWER = {"recognised": True, "label": "donut", "model": {"name": "m", "version": "2"},
-          "timing_ms": {"decode": 1.0, "total": 5.0}, "cold_start": True}
+ANSWER = {
+    "recognised": True,
+    "label": "donut",
+    "model": {"name": "m", "version": "2"},
+    "timing_ms": {"decode": 1.0, "total": 5.0},
+    "cold_start": True,
+}
 
 
 def test_an_answer_records_its_outcome_and_is_an_emf_document() -> None:

@@ -13,10 +13,13 @@ from devtools import ROOT
 from tests import imagefiles as f
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="NO BROWSER: Debian's chromium is not installed (apt-get install chromium); the page is untested",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="NO BROWSER: Debian's chromium is not installed (apt-get install chromium); the page is untested",
+    ),
+]
 ARTIFACTS = ROOT / "test-artifacts"
 
 
@@ -30,8 +33,14 @@ def browser() -> Iterator[object]:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield browser
         browser.close()
@@ -227,8 +236,9 @@ def test_without_javascript_the_form_answers_in_html(browser, server: str, tmp_p
     context.close()
 
 
-def test_a_copy_hosted_elsewhere_calls_the_api_across_origins(browser, bucket: str, colour_model: Path,
-                                                               tmp_path: Path) -> None:
+def test_a_copy_hosted_elsewhere_calls_the_api_across_origins(
+    browser, bucket: str, colour_model: Path, tmp_path: Path
+) -> None:
     """The static page on one origin, the API (CORS_ALLOW_ORIGIN naming that origin) on another."""
     import subprocess
     import sys
@@ -243,11 +253,25 @@ def test_a_copy_hosted_elsewhere_calls_the_api_across_origins(browser, bucket: s
     project = copy_project(tmp_path / "project", {"MODEL_URI": uri, "CORS_ALLOW_ORIGIN": origin})
     (tmp_path / "site").mkdir()
     with chalice_local(project, tmp_path) as api:
-        subprocess.run([sys.executable, "-m", "devtools.static_page", "--api-base", api,
-                        str(tmp_path / "site" / "index.html")], cwd=ROOT, check=True)
-        site = subprocess.Popen([sys.executable, "-m", "http.server", str(site_port), "--bind", "127.0.0.1",
-                                 "--directory", str(tmp_path / "site")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "devtools.static_page", "--api-base", api, str(tmp_path / "site" / "index.html")],
+            cwd=ROOT,
+            check=True,
+        )
+        site = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                str(site_port),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                str(tmp_path / "site"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             page = browser.new_page()
             for _ in range(50):
@@ -428,8 +452,9 @@ def test_where_the_model_looked_is_drawn_over_the_photo_on_request(browser, tmp_
         # the example is square: the model saw its middle 7/8
         assert heat["width"] == pytest.approx(photo["width"] * 0.875, abs=1)
         assert heat["x"] == pytest.approx(photo["x"] + photo["width"] * 0.0625, abs=1)
-        assert page.evaluate("[document.getElementById('heatmap').width, document.getElementById('heatmap').height]") \
-            == [7, 7]
+        assert page.evaluate(
+            "[document.getElementById('heatmap').width, document.getElementById('heatmap').height]"
+        ) == [7, 7]
         assert _axe_violations(page) == ""
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"page-heatmap-{scheme}.png"))

@@ -19,6 +19,8 @@ from tests.imagefiles import BLUE, GREEN, RED, noisy_photo, solid
 from tests.support import make_store
 from training import quantize
 
+pytestmark = pytest.mark.slow
+
 
 def photos() -> torch.Tensor:
     images = [noisy_photo((48, 40), colour, seed) for colour in (RED, GREEN, BLUE) for seed in range(4)]
@@ -54,8 +56,9 @@ def test_int8_is_an_onnx_format(tmp_path: Path) -> None:
         quantize.export_int8(ConvColour().eval(), COLOUR_META, tmp_path / "model.pt", *(photos(),) * 3)
 
 
-def test_the_service_describes_and_publishes_an_int8_model_as_such(tmp_path: Path, s3: Any, bucket: str,
-                                                                    prefix: str) -> None:
+def test_the_service_describes_and_publishes_an_int8_model_as_such(
+    tmp_path: Path, s3: Any, bucket: str, prefix: str
+) -> None:
     images = photos()
     out = tmp_path / "model-int8.onnx"
     quantize.export_int8(ConvColour().eval(), COLOUR_META, out, images[:4], images, images)

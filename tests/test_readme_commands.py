@@ -18,6 +18,8 @@ from training.synth import synth
 
 from tests.support import readme_sh_block as sh_block
 
+pytestmark = pytest.mark.slow
+
 
 def user_clone(where: Path) -> Path:
     """What a clone gives a user: the project's files (so its .local-s3/ and build/ are the
@@ -51,8 +53,13 @@ def test_your_own_model_as_the_readme_says(layout: str, tmp_path: Path) -> None:
     user = user_clone(tmp_path / "clone")
     photos(user / "my-photos", layout)
     try:
-        result = subprocess.run(["bash", "-euo", "pipefail", "-c", sh_block("## Serving a different model")],
-                                cwd=user, capture_output=True, text=True, timeout=900)
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", sh_block("## Serving a different model")],
+            cwd=user,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     finally:
         subprocess.run(["./scripts/local-s3", "stop"], cwd=user, capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -65,8 +72,9 @@ def test_your_own_model_as_the_readme_says(layout: str, tmp_path: Path) -> None:
 
 def serves_your_model(user: Path, command: str, log: Path) -> None:
     with log.open("wb") as out:
-        serve = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=user, stdout=out, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+        serve = subprocess.Popen(
+            ["bash", "-c", f"exec {command}"], cwd=user, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         wait_until_serving("http://127.0.0.1:8000/health", serve, 300, str(log))
         with urllib.request.urlopen("http://127.0.0.1:8000/model", timeout=60) as response:

@@ -11,14 +11,24 @@ from chalicelib.responses import respond, wants_html
 from tests.support import BROWSER_ACCEPT
 
 
-@pytest.mark.parametrize("accept, html", [
-    (BROWSER_ACCEPT, True), ("application/json", False), ("*/*", False), (None, False), ("", False),
-    ("application/json, text/html", False), ("text/html", True),
-    # q-values decide before the order does
-    ("text/html;q=0.1, application/json", False), ("application/json;q=0.5, text/html", True),
-    ("text/html;q=0", False), ("text/html; q=0.9, application/json; q=0.9", True),
-    ("text/html;q=oops", False),
-])
+@pytest.mark.parametrize(
+    "accept, html",
+    [
+        (BROWSER_ACCEPT, True),
+        ("application/json", False),
+        ("*/*", False),
+        (None, False),
+        ("", False),
+        ("application/json, text/html", False),
+        ("text/html", True),
+        # q-values decide before the order does
+        ("text/html;q=0.1, application/json", False),
+        ("application/json;q=0.5, text/html", True),
+        ("text/html;q=0", False),
+        ("text/html; q=0.9, application/json; q=0.9", True),
+        ("text/html;q=oops", False),
+    ],
+)
 def test_only_clients_preferring_html_get_html(accept: str | None, html: bool) -> None:
     assert wants_html(accept) is html
 

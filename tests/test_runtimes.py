@@ -15,11 +15,14 @@ from training.export import WRITERS
 from tests.colour_model import COLOUR_META, MeanColour
 
 
-@pytest.mark.parametrize("name, data", [
-    ("model.h5", b"weights"),  # no runtime for the suffix
-    ("model.pt", b"not a torchscript zip"),
-    ("model.onnx", b"not a protobuf"),
-])
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("model.h5", b"weights"),  # no runtime for the suffix
+        ("model.pt", b"not a torchscript zip"),
+        ("model.onnx", b"not a protobuf"),
+    ],
+)
 def test_a_file_that_is_not_a_model_is_a_model_load_error(tmp_path: Path, name: str, data: bytes) -> None:
     path = tmp_path / name
     path.write_bytes(data)

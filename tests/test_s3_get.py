@@ -31,8 +31,10 @@ def test_the_signature_is_botocores(monkeypatch: pytest.MonkeyPatch, token: str 
 
 
 def test_aws_itself_is_addressed_by_virtual_host_in_the_region() -> None:
-    assert s3_get.object_url("b", "m/1/model.onnx", {"AWS_REGION": "eu-west-1"}) == \
-        "https://b.s3.eu-west-1.amazonaws.com/m/1/model.onnx"
+    assert (
+        s3_get.object_url("b", "m/1/model.onnx", {"AWS_REGION": "eu-west-1"})
+        == "https://b.s3.eu-west-1.amazonaws.com/m/1/model.onnx"
+    )
     assert s3_get.object_url("b", "k", {"AWS_ENDPOINT_URL": "http://h:1/"}) == "http://h:1/b/k"
 
 

@@ -15,6 +15,8 @@ from devtools import ROOT
 from devtools.local_s3 import running
 from devtools.processes import free_port
 
+pytestmark = pytest.mark.slow
+
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
     seen: list[str] = []
@@ -51,20 +53,23 @@ def test_serve_refuses_a_web_port_in_use(foreign_server: tuple[int, list[str]]) 
     result = run("./scripts/serve", "--port", str(port), "--s3-port", str(free_port()))
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == (
-        f"error: 127.0.0.1:{port} is already in use (another ./scripts/serve?): stop that server or pass --port N")
+        f"error: 127.0.0.1:{port} is already in use (another ./scripts/serve?): stop that server or pass --port N"
+    )
     assert "Traceback" not in result.stderr and "serving on" not in result.stdout and not seen
 
 
 @pytest.mark.skipif(running() is not None, reason="./scripts/local-s3 runs here: serve would use it")
 @pytest.mark.parametrize("command", [["./scripts/serve", "--port", "{free}"], ["./scripts/local-s3", "start"]])
-def test_an_s3_port_held_by_another_server_is_left_alone(foreign_server: tuple[int, list[str]],
-                                                         command: list[str]) -> None:
+def test_an_s3_port_held_by_another_server_is_left_alone(
+    foreign_server: tuple[int, list[str]], command: list[str]
+) -> None:
     port, seen = foreign_server
     argv = [part.format(free=free_port()) for part in command]
     result = run(*argv, "--s3-port", str(port))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
-        f"error: 127.0.0.1:{port} is in use by a server ./scripts/local-s3 did not start: stop it or pass --s3-port N")
+        f"error: 127.0.0.1:{port} is in use by a server ./scripts/local-s3 did not start: stop it or pass --s3-port N"
+    )
     assert seen == []  # no create-bucket PUT, no probe: not a byte to a server we did not start
 
 
@@ -76,8 +81,9 @@ def test_serve_refuses_a_torchscript_file_it_cannot_run(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: --model {model} needs torch, which")
 
 
-def test_a_started_seaweedfs_must_hold_its_port_itself(foreign_server: tuple[int, list[str]], local_s3,
-                                                       tmp_path: Path) -> None:
+def test_a_started_seaweedfs_must_hold_its_port_itself(
+    foreign_server: tuple[int, list[str]], local_s3, tmp_path: Path
+) -> None:
     """The race the refusals above leave: the port is taken between the check and the start.
     Whatever answers then is not taken for SeaweedFS; nothing but the readiness probe is sent."""
     from devtools.local_s3 import LocalS3

@@ -6,21 +6,24 @@ import os
 
 import pytest
 from chalicelib import settings as settings_module
-from chalicelib.settings import LAMBDA_PAYLOAD_LIMIT, Settings, threads_for, usable_cpus
+from chalicelib.settings import threads_for, usable_cpus
 
 
-def test_defaults_without_any_variable() -> None:
-    settings = Settings.from_env({})
-    assert settings.model_uri == "" and settings.max_body_bytes == LAMBDA_PAYLOAD_LIMIT
-    assert settings.max_pixels == 50_000_000 and settings.model_wait_s == 15 and settings.log_level == "INFO"
-    assert settings.model_cache_dir.name == "donut-or-not-models" and settings.api_key_required is False
-
-
-@pytest.mark.parametrize("memory_mb, cpus, threads", [
-    (None, 2, 2), ("128", 2, 1), ("1769", 2, 1), ("1770", 2, 2), ("3538", 2, 2), ("10240", 2, 2), ("10240", 6, 6),
-])
-def test_threads_follow_the_vcpus_lambda_memory_buys(monkeypatch: pytest.MonkeyPatch, memory_mb: str | None,
-                                                     cpus: int, threads: int) -> None:
+@pytest.mark.parametrize(
+    "memory_mb, cpus, threads",
+    [
+        (None, 2, 2),
+        ("128", 2, 1),
+        ("1769", 2, 1),
+        ("1770", 2, 2),
+        ("3538", 2, 2),
+        ("10240", 2, 2),
+        ("10240", 6, 6),
+    ],
+)
+def test_threads_follow_the_vcpus_lambda_memory_buys(
+    monkeypatch: pytest.MonkeyPatch, memory_mb: str | None, cpus: int, threads: int
+) -> None:
     monkeypatch.setattr(settings_module, "usable_cpus", lambda: cpus)
     env = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": memory_mb} if memory_mb else {}
     assert threads_for(env) == threads

@@ -16,6 +16,8 @@ from devtools import ROOT
 from tests import imagefiles as f
 from tests.support import app_for, build_package, cfn_lint
 
+pytestmark = pytest.mark.py312
+
 MERGE_TEMPLATE = ROOT / "deploy" / "snapstart" / "sam-merge.json"
 
 

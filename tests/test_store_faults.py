@@ -23,7 +23,7 @@ from chalicelib.model_cache import STALE_PARTIAL_S
 from chalicelib.runtimes import torchscript_deprecation_silenced
 from devtools import ROOT
 from devtools.local_s3 import LocalS3
-from training.none_rule import scored
+from training.none_rule import with_rule_score
 from training.publish import publish
 
 from tests.colour_model import COLOUR_LABELS, COLOUR_META, MeanColour
@@ -81,18 +81,26 @@ def padded_model(path: Path, size: int) -> Path:
     return _torchscript(path, {METADATA_FILE: COLOUR_META.to_json(), "padding.bin": os.urandom(size).hex()[:size]})
 
 
-def test_a_download_killed_midway_is_never_trusted(slow_s3: ThrottledRelay, s3: Any, bucket: str, prefix: str,
-                                                   tmp_path: Path) -> None:
+def test_a_download_killed_midway_is_never_trusted(
+    slow_s3: ThrottledRelay, s3: Any, bucket: str, prefix: str, tmp_path: Path
+) -> None:
     import hashlib
 
     data = os.urandom(4 * 1024 * 1024)  # two seconds through the slow relay
     key = f"{prefix}/big/1/model.onnx"
     s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata={"sha256": hashlib.sha256(data).hexdigest()})
     uri, cache = f"s3://{bucket}/{key}", tmp_path / "cache"
-    env = {**os.environ, "MODEL_URI": uri, "MODEL_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT),
-           "AWS_ENDPOINT_URL_S3": slow_s3.url}
-    load = "from chalicelib.model_store import ModelStore; from chalicelib.settings import Settings; " \
-           "ModelStore(Settings.from_env()).get()"
+    env = {
+        **os.environ,
+        "MODEL_URI": uri,
+        "MODEL_CACHE_DIR": str(cache),
+        "PYTHONPATH": str(ROOT),
+        "AWS_ENDPOINT_URL_S3": slow_s3.url,
+    }
+    load = (
+        "from chalicelib.model_store import ModelStore; from chalicelib.settings import Settings; "
+        "ModelStore(Settings.from_env()).get()"
+    )
     process = subprocess.Popen([sys.executable, "-c", load], env=env)
     try:
         deadline = time.monotonic() + 30
@@ -146,8 +154,9 @@ def silent_s3() -> Iterator[str]:
     listener.close()
 
 
-def test_a_silent_s3_is_a_503_within_the_configured_timeouts(silent_s3: str, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_silent_s3_is_a_503_within_the_configured_timeouts(
+    silent_s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", silent_s3)
     store = make_store("s3://models/m/1/model.onnx", tmp_path, S3_CONNECT_TIMEOUT_S="1", S3_READ_TIMEOUT_S="1")
     started = time.monotonic()
@@ -161,7 +170,7 @@ def test_a_silent_s3_is_a_503_within_the_configured_timeouts(silent_s3: str, tmp
 def _torchscript(path: Path, extra: dict[str, str]) -> Path:
     with torchscript_deprecation_silenced():
         # With the score output COLOUR_META's none-rule needs, as training.export writes it.
-        scripted = torch.jit.script(scored(MeanColour(), COLOUR_META.none_rule).eval())
+        scripted = torch.jit.script(with_rule_score(MeanColour(), COLOUR_META.none_rule).eval())
         torch.jit.save(scripted, str(path), _extra_files=extra)
     return path
 
@@ -250,6 +259,7 @@ def remount(mount: Path, options: str) -> None:
 
 
 @pytest.mark.parametrize("fault", ["full", "read-only"])
+@pytest.mark.root
 def test_a_full_or_read_only_tmp_is_a_503_that_leaves_nothing_and_recovers(
     fault: str, small_tmpfs: Path, bucket: str, prefix: str, tmp_path: Path
 ) -> None:

@@ -39,10 +39,12 @@ def test_body_over_the_limit_is_413() -> None:
 
 def test_multipart_file_field_is_extracted() -> None:
     photo = f.jpeg()
-    body, content_type = f.multipart([
-        ("note", None, b"hello", "text/plain"),
-        ("file", "photo.jpg", photo, "image/jpeg"),
-    ])
+    body, content_type = f.multipart(
+        [
+            ("note", None, b"hello", "text/plain"),
+            ("file", "photo.jpg", photo, "image/jpeg"),
+        ]
+    )
     assert image_bytes(content_type, body, LIMIT) == photo
 
 
@@ -52,12 +54,15 @@ def test_multipart_keeps_binary_bytes_exactly() -> None:
     assert image_bytes(content_type, body, LIMIT) == data
 
 
-@pytest.mark.parametrize("parts, code", [
-    ([("note", None, b"hello", "text/plain")], "missing_file"),
-    ([("image", "photo.jpg", b"x", "image/jpeg")], "missing_file"),
-    ([("file", "", b"", "application/octet-stream")], "empty_file"),  # a form sent with no file chosen
-    ([("file", "a.jpg", b"x", "image/jpeg"), ("file", "b.jpg", b"y", "image/jpeg")], "too_many_files"),
-])
+@pytest.mark.parametrize(
+    "parts, code",
+    [
+        ([("note", None, b"hello", "text/plain")], "missing_file"),
+        ([("image", "photo.jpg", b"x", "image/jpeg")], "missing_file"),
+        ([("file", "", b"", "application/octet-stream")], "empty_file"),  # a form sent with no file chosen
+        ([("file", "a.jpg", b"x", "image/jpeg"), ("file", "b.jpg", b"y", "image/jpeg")], "too_many_files"),
+    ],
+)
 def test_multipart_without_exactly_one_nonempty_file_is_400(parts, code: str) -> None:
     body, content_type = f.multipart(parts)
     with pytest.raises(BadRequest) as err:
