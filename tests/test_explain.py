@@ -14,6 +14,8 @@ from training.choices import ARCHITECTURES
 from training.export import export
 from training.networks import build_network
 
+pytestmark = pytest.mark.slow
+
 LABELS = ("bagel", "donut", "vada")
 RULE = NoneRule("max_probability", 0.5, "recognised when the top label's probability is at least 0.5")
 
@@ -23,8 +25,17 @@ def test_torchscript_and_onnx_give_the_same_maps(tmp_path: Path, architecture: s
     torch.manual_seed(0)
     network = build_network(architecture, len(LABELS)).eval()
     mean, std = ARCHITECTURES[architecture].mean, ARCHITECTURES[architecture].std
-    meta = ModelMetadata(name="maps", version="1", architecture=architecture, labels=LABELS, input_size=224,
-                         resize_size=256, mean=mean, std=std, none_rule=rule)
+    meta = ModelMetadata(
+        name="maps",
+        version="1",
+        architecture=architecture,
+        labels=LABELS,
+        input_size=224,
+        resize_size=256,
+        mean=mean,
+        std=std,
+        none_rule=rule,
+    )
     inputs = torch.randn(3, 3, 224, 224)
     runs = {}
     for suffix in (".pt", ".onnx"):

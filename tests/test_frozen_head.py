@@ -25,6 +25,8 @@ from training.synth import CLASSES, synth
 
 from training import image_cache
 
+pytestmark = pytest.mark.slow
+
 LITE0_META = ModelMetadata("probe", "0", "efficientnet_lite0", CLASSES, 64, 73, (0.5,) * 3, (0.5,) * 3)
 
 

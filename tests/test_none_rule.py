@@ -1,4 +1,4 @@
-""""None of these": the rule's threshold from data, its place in the metadata, and the
+""" "None of these": the rule's threshold from data, its place in the metadata, and the
 score output the exported files carry beside the logits."""
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from training.none_rule import (
 from training.synth import render
 
 from tests.colour_model import COLOUR_META, MeanColour
+
+pytestmark = pytest.mark.slow
 
 
 def test_threshold_separates_accepted_from_refused_scores() -> None:
@@ -91,20 +93,27 @@ def probe_features() -> dict[str, np.ndarray]:
 
     train = inputs([render(label, seed, 256) for seed in range(8) for label in FOODS])
     val = inputs([render(label, seed, 256) for seed in range(100, 104) for label in FOODS])
-    none = np.concatenate([*(service_input(p, PROBE) for p in photo_files()["scikit-learn samples"]),
-                           inputs(clutter(10))])
-    return {"train": input_features(network.backbone, train), "train_labels": np.tile([0, 1, 2], 8),
-            "val": input_features(network.backbone, val), "none": input_features(network.backbone, none)}
+    none = np.concatenate(
+        [*(service_input(p, PROBE) for p in photo_files()["scikit-learn samples"]), inputs(clutter(10))]
+    )
+    return {
+        "train": input_features(network.backbone, train),
+        "train_labels": np.tile([0, 1, 2], 8),
+        "val": input_features(network.backbone, val),
+        "none": input_features(network.backbone, none),
+    }
 
 
 @pytest.mark.parametrize("requested", ["feature_distance", "reference_mass", "auto"])
-def test_a_pretrained_rule_accepts_the_labels_and_refuses_the_rest(requested: str,
-                                                                  probe_features: dict[str, np.ndarray]) -> None:
+def test_a_pretrained_rule_accepts_the_labels_and_refuses_the_rest(
+    requested: str, probe_features: dict[str, np.ndarray]
+) -> None:
     network = build_network("efficientnet_lite0", 3, pretrained=True).eval()
     f = probe_features
     rule = pretrained_rule(network, f["train"], f["train_labels"], f["val"], f["none"], requested, {"test": 12})
-    assert rule.score == requested or (requested == "auto" and set(rule.calibration["chosen_from"]) == {
-        "feature_distance", "reference_mass"})
+    assert rule.score == requested or (
+        requested == "auto" and set(rule.calibration["chosen_from"]) == {"feature_distance", "reference_mass"}
+    )
     assert rule.calibration["validation_images"] == 12 and rule.calibration["none_images"] == 12
     assert rule.calibration["none_refused"] >= 0.9 and rule.calibration["validation_accepted"] >= 0.9
     assert 0 < rule.threshold < 1 and rule.description
@@ -131,7 +140,8 @@ def test_the_feature_distance_is_mahalanobis_under_the_shrunk_covariance() -> No
 
 @pytest.mark.parametrize("suffix", [".pt", ".onnx"])
 def test_the_feature_distance_is_exported_as_a_second_output_and_checkpointed(
-        tmp_path: Path, suffix: str, probe_features: dict[str, np.ndarray]) -> None:
+    tmp_path: Path, suffix: str, probe_features: dict[str, np.ndarray]
+) -> None:
     network = build_network("efficientnet_lite0", 3, pretrained=True).eval()
     network.distance = fit_feature_distance(probe_features["train"], probe_features["train_labels"], 3)
     rule = NoneRule("feature_distance", 1e-3, "distance", {})

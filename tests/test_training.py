@@ -25,11 +25,13 @@ from training.dataset import PARTS, check_batch, scan, service_view, split_parts
 from training.errors import AlreadyPublished, DatasetError, ExportError
 from training.export import WRITERS, write_checked
 from training.networks import build_network
-from training.none_rule import scored
+from training.none_rule import with_rule_score
 from training.publish import publish
 from training.synth import CLASSES, synth
 
 from tests import imagefiles as f
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
@@ -43,11 +45,48 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Trains a ResNet-18 from scratch for one epoch at 32 px through the CLI; returns its output folder."""
     out = tmp_path_factory.mktemp("tiny-run")
-    assert main(["train", "--data", str(tiny_data), "--out", str(out / "weights"), "--name", "tiny",
-                 "--version", "0.1", "--architecture", "resnet18", "--input-size", "32", "--epochs", "1",
-                 "--batch-size", "8", "--display-name", "vada=Medu vada"]) == 0
-    assert main(["export", "--weights", str(out / "weights"), "--check-images", str(tiny_data / "val"),
-                 "--out", str(out / "model.pt"), "--out", str(out / "model.onnx")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tiny_data),
+                "--out",
+                str(out / "weights"),
+                "--name",
+                "tiny",
+                "--version",
+                "0.1",
+                "--architecture",
+                "resnet18",
+                "--input-size",
+                "32",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "8",
+                "--display-name",
+                "vada=Medu vada",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "export",
+                "--weights",
+                str(out / "weights"),
+                "--check-images",
+                str(tiny_data / "val"),
+                "--out",
+                str(out / "model.pt"),
+                "--out",
+                str(out / "model.onnx"),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -93,7 +132,7 @@ def test_exports_carry_the_metadata_and_match_the_weights(tiny_run: Path, tiny_d
     assert runtime.metadata == meta
     inputs = check_batch(scan(tiny_data / "test"), meta)
     with torch.inference_mode():
-        logits, scores = scored(model, meta.none_rule)(inputs)
+        logits, scores = with_rule_score(model, meta.none_rule)(inputs)
     result = runtime.run(inputs.numpy())
     np.testing.assert_allclose(result.probabilities, torch.softmax(logits, 1).double().numpy(), atol=1e-4)
     np.testing.assert_allclose(result.scores, scores.double().numpy(), atol=1e-4)
@@ -150,9 +189,11 @@ def test_parity_check_refuses_an_export_that_answers_differently(
     with torch.no_grad():
         tampered.head.bias.add_(torch.tensor([3.0, 0.0, -3.0]))
     out = tmp_path / f"model{suffix}"
-    write = lambda path: WRITERS[suffix](scored(tampered, meta.none_rule).eval(), meta, path)  # noqa: E731
+    write = lambda path: WRITERS[suffix](with_rule_score(tampered, meta.none_rule).eval(), meta, path)  # noqa: E731
     with pytest.raises(ExportError, match="differ"):
-        write_checked(out, write, scored(model, meta.none_rule).eval(), check_batch(scan(tiny_data / "val"), meta))
+        write_checked(
+            out, write, with_rule_score(model, meta.none_rule).eval(), check_batch(scan(tiny_data / "val"), meta)
+        )
     assert list(tmp_path.iterdir()) == []  # nothing half-written is left
 
 
@@ -480,6 +521,10 @@ def test_a_parts_list_reads_back_as_the_part_and_names_what_went_missing(tiny_da
             "No such file or directory: ",
         ),
         (["evaluate", "not-a-model.onnx", "--split", "x"], "ONNX Runtime cannot load not-a-model.onnx"),
+        (
+            ["export", "--weights", "bad-run", "--check-images", "x", "--out", "m.onnx"],
+            "bad-run/metadata.json: model metadata is malformed",
+        ),
     ],
 )
 def test_cli_errors_are_one_line(
@@ -487,6 +532,8 @@ def test_cli_errors_are_one_line(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "not-a-model.onnx").write_bytes(b"not a model")
+    (tmp_path / "bad-run").mkdir()
+    (tmp_path / "bad-run" / "metadata.json").write_text("{}")
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and message in error and error.count("\n") == 1

@@ -25,8 +25,9 @@ class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
 def _display_name(text: str) -> tuple[str, str]:
     label, equals, words = text.partition("=")
     if not (equals and label and words.strip()):
-        raise argparse.ArgumentTypeError(f"{text!r} is not LABEL=WORDS (e.g. city_night=\"City at night\")")
+        raise argparse.ArgumentTypeError(f'{text!r} is not LABEL=WORDS (e.g. city_night="City at night")')
     return label, words.strip()
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
@@ -34,13 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     problem = args.problem(args)
     if problem:
         parser.error(problem)
-    from chalicelib.errors import ModelLoadError
-
     from training.errors import TrainingError
 
     try:
         args.run(args)
-    except (TrainingError, ModelLoadError) as exc:
+    except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:  # a command that trains or exports, run where only serving is installed
@@ -67,8 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add = functools.partial(sub.add_parser, formatter_class=_ShowDefaults)
-    for options in (_synth_options, _train_options, _export_options, _evaluate_options, _realism_options,
-                    _none_photos_options, _other_foods_options, _publish_options):
+    for options in (
+        _synth_options,
+        _train_options,
+        _export_options,
+        _evaluate_options,
+        _realism_options,
+        _none_photos_options,
+        _other_foods_options,
+        _publish_options,
+    ):
         options(add)
     return parser
 
@@ -83,67 +90,129 @@ def _synth_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--per-class", type=int, default=800, help="images per class over all splits")
     p.add_argument("--size", type=int, default=256, help="side of each square render, in pixels")
     p.add_argument("--seed", type=int, default=0, help="the same seed renders the same images")
-    p.add_argument("--renderer", choices=("pillow", "blender"), default="pillow",
-                   help="pillow: 2D drawings, about 100 images a second; blender: Cycles path tracing (denoised), "
-                        "photographs of procedural scenes, about one image a second per core, in .venv-render "
-                        "(made on first use, 374 MB)")
+    p.add_argument(
+        "--renderer",
+        choices=("pillow", "blender"),
+        default="pillow",
+        help="pillow: 2D drawings, about 100 images a second; blender: Cycles path tracing (denoised), "
+        "photographs of procedural scenes, about one image a second per core, in .venv-render "
+        "(made on first use, 374 MB)",
+    )
     p.add_argument("--samples", type=int, default=16, help="with --renderer blender: path-tracing samples per pixel")
     p.set_defaults(run=_synth, problem=_no_problem)
 
 
 def _train_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("train", help="train a network on an ImageFolder tree, early-stopping on validation loss")
-    p.add_argument("--data", type=Path, required=True,
-                   help="DATA/train (with DATA/val and DATA/test where you have them), or DATA/<class>/*; "
-                        "a missing part is held out of the rest")
-    p.add_argument("--val-fraction", type=float, default=TRAIN.val_fraction,
-                   help="of each class, where DATA has no val/")
-    p.add_argument("--test-fraction", type=float, default=TRAIN.test_fraction,
-                   help="of each class, where DATA has no test/")
-    p.add_argument("--out", type=Path, required=True,
-                   help="folder for weights.pt, metadata.json and the parts used: train.txt, val.txt, test.txt")
+    _train_data_options(p.add_argument_group("images and output"))
+    _train_model_options(p.add_argument_group("the model"))
+    _train_fitting_options(p.add_argument_group("fitting"))
+    p.set_defaults(run=_train, problem=_train_problem)
+
+
+def _train_data_options(p: argparse._ArgumentGroup) -> None:
+    p.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="DATA/train (with DATA/val and DATA/test where you have them), or DATA/<class>/*; "
+        "a missing part is held out of the rest",
+    )
+    p.add_argument(
+        "--val-fraction", type=float, default=TRAIN.val_fraction, help="of each class, where DATA has no val/"
+    )
+    p.add_argument(
+        "--test-fraction", type=float, default=TRAIN.test_fraction, help="of each class, where DATA has no test/"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder for weights.pt, metadata.json and the parts used: train.txt, val.txt, test.txt",
+    )
     p.add_argument("--name", required=True, help="the model's name, in its metadata and its S3 key")
     p.add_argument("--version", required=True, help="the model's version, e.g. 1.0.0")
+    p.add_argument(
+        "--none-images",
+        type=Path,
+        help="a folder of images that are none of the labels, added to the bundled non-food set",
+    )
+
+
+def _train_model_options(p: argparse._ArgumentGroup) -> None:
     p.add_argument("--architecture", default=TRAIN.architecture, choices=ARCHITECTURES, help="the network")
-    p.add_argument("--pretrained", action=argparse.BooleanOptionalAction,
-                   help="start from ImageNet weights and fit a new head on the frozen backbone's features, in "
-                        "seconds (default: yes where the weights install with a package: "
-                        f"{', '.join(n for n, a in ARCHITECTURES.items() if a.offline)}); "
-                        "--no-pretrained trains every layer, epoch by epoch")
-    p.add_argument("--fine-tune", type=int, default=TRAIN.fine_tune, metavar="N",
-                   help="with --pretrained: after the head, also train the backbone's last N blocks epoch by epoch "
-                        "(augmentation, one-cycle schedule, early stopping on validation loss; --epochs, --lr, "
-                        "--patience apply). Slower by far: see the README for when it pays")
-    p.add_argument("--views", type=int, default=TRAIN.views,
-                   help="with --pretrained: augmented views (crops, flips, colour) of each training image, besides "
-                        "the service's own")
-    p.add_argument("--none-images", type=Path,
-                   help="a folder of images that are none of the labels, added to the bundled non-food set")
-    p.add_argument("--none-rule", default=TRAIN.none_rule, choices=("auto", *PRETRAINED_SCORES),
-                   help="with --pretrained, what says 'none of these': feature_distance (how far an image's features "
-                        "lie from the nearest label's training images; for photos like the training ones), "
-                        "reference_mass (the ImageNet head's mass on the classes the training images land on; holds "
-                        "when the training images are renders), or auto: the one that tells held-out non-food "
-                        "images from the validation images best")
-    p.add_argument("--display-name", type=_display_name, action="append", default=[], metavar="LABEL=WORDS",
-                   help="how the page and the API's display_name write a label (default: its folder's name with "
-                        "spaces for underscores); repeatable")
-    p.add_argument("--input-size", type=int, default=TRAIN.input_size,
-                   help="side of the square the model sees, in pixels")
+    p.add_argument(
+        "--pretrained",
+        action=argparse.BooleanOptionalAction,
+        help="start from ImageNet weights and fit a new head on the frozen backbone's features, in "
+        "seconds (default: yes where the weights install with a package: "
+        f"{', '.join(n for n, a in ARCHITECTURES.items() if a.offline)}); "
+        "--no-pretrained trains every layer, epoch by epoch",
+    )
+    p.add_argument(
+        "--fine-tune",
+        type=int,
+        default=TRAIN.fine_tune,
+        metavar="N",
+        help="with --pretrained: after the head, also train the backbone's last N blocks epoch by epoch "
+        "(augmentation, one-cycle schedule, early stopping on validation loss; --epochs, --lr, "
+        "--patience apply). Slower by far: see the README for when it pays",
+    )
+    p.add_argument(
+        "--none-rule",
+        default=TRAIN.none_rule,
+        choices=("auto", *PRETRAINED_SCORES),
+        help="with --pretrained, what says 'none of these': feature_distance (how far an image's features "
+        "lie from the nearest label's training images; for photos like the training ones), "
+        "reference_mass (the ImageNet head's mass on the classes the training images land on; holds "
+        "when the training images are renders), or auto: the one that tells held-out non-food "
+        "images from the validation images best",
+    )
+    p.add_argument(
+        "--display-name",
+        type=_display_name,
+        action="append",
+        default=[],
+        metavar="LABEL=WORDS",
+        help="how the page and the API's display_name write a label (default: its folder's name with "
+        "spaces for underscores); repeatable",
+    )
+    p.add_argument(
+        "--input-size", type=int, default=TRAIN.input_size, help="side of the square the model sees, in pixels"
+    )
+
+
+def _train_fitting_options(p: argparse._ArgumentGroup) -> None:
+    p.add_argument(
+        "--views",
+        type=int,
+        default=TRAIN.views,
+        help="with --pretrained: augmented views (crops, flips, colour) of each training image, besides "
+        "the service's own",
+    )
     p.add_argument("--train-size", type=int, help="crop size while training (default: input size)")
-    p.add_argument("--epochs", type=int, default=TRAIN.epochs,
-                   help="with --no-pretrained or --fine-tune: at most this many passes over the training images")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=TRAIN.epochs,
+        help="with --no-pretrained or --fine-tune: at most this many passes over the training images",
+    )
     p.add_argument("--batch-size", type=int, default=TRAIN.batch_size, help="images per step")
-    p.add_argument("--lr", type=float, default=TRAIN.lr,
-                   help="with --no-pretrained or --fine-tune: peak learning rate (one-cycle schedule, AdamW)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=TRAIN.lr,
+        help="with --no-pretrained or --fine-tune: peak learning rate (one-cycle schedule, AdamW)",
+    )
     p.add_argument(
         "--patience",
         type=int,
         default=TRAIN.patience,
         help="with --no-pretrained or --fine-tune: stop after this many epochs without a lower validation loss",
     )
-    p.add_argument("--seed", type=int, default=TRAIN.seed,
-                   help="for the split, the initialisation and the augmentation")
+    p.add_argument(
+        "--seed", type=int, default=TRAIN.seed, help="for the split, the initialisation and the augmentation"
+    )
     p.add_argument("--init-weights", type=Path, help="local state_dict to start from (never downloaded)")
     p.add_argument(
         "--device",
@@ -152,7 +221,6 @@ def _train_options(add: Callable[..., argparse.ArgumentParser]) -> None:
         help="auto: an NVIDIA GPU (CUDA, with mixed precision) if torch sees one, else an Apple GPU (MPS), "
         "else the CPU",
     )
-    p.set_defaults(run=_train, problem=_train_problem)
 
 
 def _export_options(add: Callable[..., argparse.ArgumentParser]) -> None:
@@ -248,8 +316,10 @@ def _train_problem(args: argparse.Namespace) -> str | None:
     if args.views < 0:
         return "--views must be 0 or more"
     if args.fine_tune and not train_config(args).starts_pretrained():
-        return ("--fine-tune N refines a pretrained backbone: drop --no-pretrained, or train every layer "
-                "without --fine-tune")
+        return (
+            "--fine-tune N refines a pretrained backbone: drop --no-pretrained, or train every layer "
+            "without --fine-tune"
+        )
     return None
 
 
@@ -324,13 +394,16 @@ def _export(args: argparse.Namespace) -> None:
         return
     from training.quantize import CALIBRATION_IMAGES, VALIDATION_IMAGES, export_int8
 
-    calibration = check_batch(scan(args.calibration_images, (meta.resize_size, meta.input_size)), meta,
-                              CALIBRATION_IMAGES)
+    calibration = check_batch(
+        scan(args.calibration_images, (meta.resize_size, meta.input_size)), meta, CALIBRATION_IMAGES
+    )
     validation = check_batch(check_images, meta, VALIDATION_IMAGES)
     for out in args.out:
         record = export_int8(model, meta, out, check, calibration, validation)
-        print(f"wrote {out} (int8, {record['scheme']}: top-1 agrees with fp32 on {record['top1_agreement']:.1%} "
-              f"of {record['validation_images']} images)")
+        print(
+            f"wrote {out} (int8, {record['scheme']}: top-1 agrees with fp32 on {record['top1_agreement']:.1%} "
+            f"of {record['validation_images']} images)"
+        )
 
 
 def _evaluate(args: argparse.Namespace) -> None:

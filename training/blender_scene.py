@@ -42,8 +42,9 @@ def _set(bsdf: bpy.types.Node, **inputs: object) -> None:
         bsdf.inputs[key.replace("_", " ")].default_value = value
 
 
-def _noise_colour(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, dark: Colour, light: Colour, scale: float,
-                  detail: float = 6.0) -> bpy.types.Node:
+def _noise_colour(
+    tree: bpy.types.NodeTree, bsdf: bpy.types.Node, dark: Colour, light: Colour, scale: float, detail: float = 6.0
+) -> bpy.types.Node:
     """Base colour from noise between dark and light; returns the noise node (for bumps)."""
     noise = tree.nodes.new("ShaderNodeTexNoise")
     noise.inputs["Scale"].default_value = scale
@@ -57,8 +58,9 @@ def _noise_colour(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, dark: Colour, 
     return noise
 
 
-def _bump(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, strength: float,
-          kind: str = "ShaderNodeTexNoise") -> None:
+def _bump(
+    tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, strength: float, kind: str = "ShaderNodeTexNoise"
+) -> None:
     texture = tree.nodes.new(kind)
     texture.inputs["Scale"].default_value = scale
     bump = tree.nodes.new("ShaderNodeBump")
@@ -94,13 +96,15 @@ def simple(name: str, colour: Colour, roughness: float, **extra: object) -> bpy.
 
 
 def _torus(major: float, minor: float, location: Vector, segments: int = 48) -> bpy.types.Object:
-    bpy.ops.mesh.primitive_torus_add(major_radius=major, minor_radius=minor, major_segments=segments,
-                                     minor_segments=segments // 2, location=location)
+    bpy.ops.mesh.primitive_torus_add(
+        major_radius=major, minor_radius=minor, major_segments=segments, minor_segments=segments // 2, location=location
+    )
     return bpy.context.object
 
 
-def _displace(obj: bpy.types.Object, rng: random.Random, strength: float, size: float, levels: int = 1,
-              kind: str = "CLOUDS") -> None:
+def _displace(
+    obj: bpy.types.Object, rng: random.Random, strength: float, size: float, levels: int = 1, kind: str = "CLOUDS"
+) -> None:
     if levels:
         subdivision = obj.modifiers.new("subdivision", "SUBSURF")
         subdivision.levels = subdivision.render_levels = levels
@@ -127,8 +131,12 @@ def _smooth(obj: bpy.types.Object) -> None:
         polygon.use_smooth = True
 
 
-def _place_copy(template: bpy.types.Object, holder: bpy.types.Object, location: Vector,
-                rotation: tuple[float, float, float] | None = None) -> None:
+def _place_copy(
+    template: bpy.types.Object,
+    holder: bpy.types.Object,
+    location: Vector,
+    rotation: tuple[float, float, float] | None = None,
+) -> None:
     """A linked copy of template (a seed, a sprinkle, a lentil) that moves with holder."""
     copy = template.copy()
     bpy.context.scene.collection.objects.link(copy)
@@ -138,8 +146,15 @@ def _place_copy(template: bpy.types.Object, holder: bpy.types.Object, location: 
         copy.rotation_euler = rotation
 
 
-def _scatter_on_top(rng: random.Random, holder: bpy.types.Object, major: float, minor: float, count: int,
-                    template: bpy.types.Object, top_from: float = 0.15) -> None:
+def _scatter_on_top(
+    rng: random.Random,
+    holder: bpy.types.Object,
+    major: float,
+    minor: float,
+    count: int,
+    template: bpy.types.Object,
+    top_from: float = 0.15,
+) -> None:
     """Linked copies of template (seeds, sprinkles) on the upper surface of a torus."""
     for _ in range(count):
         theta = rng.uniform(0, 2 * math.pi)
@@ -173,7 +188,7 @@ def _cut_top(obj: bpy.types.Object, rng: random.Random, level: float, drips: int
     doomed = []
     for vertex in mesh.verts:
         theta = math.atan2(vertex.co.y, vertex.co.x)
-        dip = sum(0.22 * math.exp(-((math.remainder(theta - c, 2 * math.pi)) / 0.12) ** 2) for c in centres)
+        dip = sum(0.22 * math.exp(-(((math.remainder(theta - c, 2 * math.pi)) / 0.12) ** 2)) for c in centres)
         if vertex.co.z < level - dip + 0.04 * math.sin(5 * theta + centres[0] if centres else 0):
             doomed.append(vertex)
     bmesh.ops.delete(mesh, geom=doomed, context="VERTS")
@@ -184,11 +199,25 @@ def _cut_top(obj: bpy.types.Object, rng: random.Random, level: float, drips: int
 # --- foods --------------------------------------------------------------------------------
 
 
-ICINGS = {"chocolate": (0.09, 0.04, 0.018), "pink": (0.92, 0.38, 0.55), "white": (0.88, 0.85, 0.8),
-          "caramel": (0.5, 0.25, 0.07), "yellow": (0.95, 0.75, 0.2), "blue": (0.3, 0.55, 0.9),
-          "green": (0.35, 0.75, 0.3)}
-SPRINKLES = [(0.9, 0.1, 0.1), (0.1, 0.5, 0.9), (0.95, 0.85, 0.1), (0.2, 0.7, 0.2), (0.95, 0.95, 0.95),
-             (0.9, 0.4, 0.7), (0.95, 0.5, 0.1), (0.5, 0.2, 0.7)]
+ICINGS = {
+    "chocolate": (0.09, 0.04, 0.018),
+    "pink": (0.92, 0.38, 0.55),
+    "white": (0.88, 0.85, 0.8),
+    "caramel": (0.5, 0.25, 0.07),
+    "yellow": (0.95, 0.75, 0.2),
+    "blue": (0.3, 0.55, 0.9),
+    "green": (0.35, 0.75, 0.3),
+}
+SPRINKLES = [
+    (0.9, 0.1, 0.1),
+    (0.1, 0.5, 0.9),
+    (0.95, 0.85, 0.1),
+    (0.2, 0.7, 0.2),
+    (0.95, 0.95, 0.95),
+    (0.9, 0.4, 0.7),
+    (0.95, 0.5, 0.1),
+    (0.5, 0.2, 0.7),
+]
 
 
 def _icing(rng: random.Random, colour: Colour) -> bpy.types.Material:
@@ -252,8 +281,15 @@ def donut(rng: random.Random, location: Vector) -> bpy.types.Object:
         sugar = simple("sugar", (0.95, 0.93, 0.9), 0.95)
         if style != "powdered":
             grain = _grain("sugar grain", (0.018, 0.018, 0.018), sugar)
-            _scatter_on_top(rng, body, major if style != "filled" else 0.0, minor if style != "filled" else 0.6,
-                            rng.randint(400, 700), grain, top_from=0.0)
+            _scatter_on_top(
+                rng,
+                body,
+                major if style != "filled" else 0.0,
+                minor if style != "filled" else 0.6,
+                rng.randint(400, 700),
+                grain,
+                top_from=0.0,
+            )
         else:  # powdered: the dough's colour mixed with white where noise says so
             _noise_colour(tree, bsdf, dough, (0.96, 0.95, 0.93), rng.uniform(3, 8))
             _set(bsdf, Roughness=0.9)
@@ -273,8 +309,14 @@ def _cut_half(obj: bpy.types.Object, crumb: bpy.types.Material, upper: bool) -> 
     """Keeps the upper or lower half of a bread ring, its cut face filled with crumb."""
     mesh = bmesh.new()
     mesh.from_mesh(obj.data)
-    result = bmesh.ops.bisect_plane(mesh, geom=mesh.verts[:] + mesh.edges[:] + mesh.faces[:], plane_co=(0, 0, 0),
-                                    plane_no=(0, 0, 1), clear_outer=not upper, clear_inner=upper)
+    result = bmesh.ops.bisect_plane(
+        mesh,
+        geom=mesh.verts[:] + mesh.edges[:] + mesh.faces[:],
+        plane_co=(0, 0, 0),
+        plane_no=(0, 0, 1),
+        clear_outer=not upper,
+        clear_inner=upper,
+    )
     edges = [e for e in result["geom_cut"] if isinstance(e, bmesh.types.BMEdge)]
     # the ring between both loops
     filled = bmesh.ops.triangle_fill(mesh, use_beauty=True, use_dissolve=False, edges=edges)
@@ -335,22 +377,36 @@ def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
     _smooth(body)
     if style == "half":
         if rng.random() < 0.4:
-            bpy.ops.mesh.primitive_cylinder_add(
-                vertices=48, radius=major + minor * 0.6, depth=0.06, location=(0, 0, 0.03)
-            )
-            cheese = bpy.context.object
-            cheese.parent = body
-            _displace(cheese, rng, 0.04, 0.3, levels=2)
-            cheese.data.materials.append(simple("cream cheese", (0.95, 0.94, 0.9), 0.5))
-            bpy.ops.mesh.primitive_cylinder_add(
-                vertices=32, radius=major - minor * 0.9, depth=0.3, location=(0, 0, 0.03)
-            )
-            hole = bpy.context.object
-            hole.parent = body
-            cut = cheese.modifiers.new("hole", "BOOLEAN")
-            cut.object, cut.operation = hole, "DIFFERENCE"
-            hole.hide_render = True
+            _cream_cheese(rng, body, major, minor)
         return body
+    _sandwich_top(rng, body, major, minor, crust, crumb)
+    return body
+
+
+def _cream_cheese(rng: random.Random, body: bpy.types.Object, major: float, minor: float) -> None:
+    """A spread layer on the cut face, with the bagel's hole cut through it."""
+    bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=major + minor * 0.6, depth=0.06, location=(0, 0, 0.03))
+    cheese = bpy.context.object
+    cheese.parent = body
+    _displace(cheese, rng, 0.04, 0.3, levels=2)
+    cheese.data.materials.append(simple("cream cheese", (0.95, 0.94, 0.9), 0.5))
+    bpy.ops.mesh.primitive_cylinder_add(vertices=32, radius=major - minor * 0.9, depth=0.3, location=(0, 0, 0.03))
+    hole = bpy.context.object
+    hole.parent = body
+    cut = cheese.modifiers.new("hole", "BOOLEAN")
+    cut.object, cut.operation = hole, "DIFFERENCE"
+    hole.hide_render = True
+
+
+def _sandwich_top(
+    rng: random.Random,
+    body: bpy.types.Object,
+    major: float,
+    minor: float,
+    crust: bpy.types.Material,
+    crumb: bpy.types.Material,
+) -> None:
+    """Two to four fillings on the lower half, then the upper half cut face down."""
     height = 0.0
     for name in rng.sample(sorted(FILLINGS), rng.randint(2, 4)):
         thick = rng.uniform(0.05, 0.14)
@@ -371,7 +427,6 @@ def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
     _cut_half(top, crumb, upper=True)
     _seeds(rng, top, major, minor)
     _smooth(top)
-    return body
 
 
 def vada(rng: random.Random, location: Vector) -> bpy.types.Object:

@@ -30,8 +30,18 @@ def render_all(jobs: list[dict[str, object]], workers: int) -> None:
             share = Path(tmp) / f"jobs-{index}.json"
             share.write_text(json.dumps(jobs[index::workers]))
             log = (Path(tmp) / f"log-{index}.txt").open("w")
-            processes.append((subprocess.Popen([str(python), "-m", "training.blender_scene", str(share), "1"],
-                                               cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True), log))
+            processes.append(
+                (
+                    subprocess.Popen(
+                        [str(python), "-m", "training.blender_scene", str(share), "1"],
+                        cwd=ROOT,
+                        stdout=subprocess.PIPE,
+                        stderr=log,
+                        text=True,
+                    ),
+                    log,
+                )
+            )
         with tqdm(total=len(jobs), desc="rendering", unit="image", disable=None) as bar:
             for process, _ in processes:  # each prints a line per image; the others run meanwhile
                 for line in process.stdout or ():
@@ -50,7 +60,15 @@ def render_other_foods(out: Path, per_kind: int, seed: int, size: int, samples: 
     jobs: list[dict[str, object]] = []
     for index, food in enumerate(OTHER_FOODS):
         (out / food).mkdir(parents=True, exist_ok=True)
-        jobs += [{"label": food, "seed": image_seed(seed, index, i), "size": size, "samples": samples,
-                  "path": str(out / food / f"{i:05d}.jpg")} for i in range(per_kind)]
+        jobs += [
+            {
+                "label": food,
+                "seed": image_seed(seed, index, i),
+                "size": size,
+                "samples": samples,
+                "path": str(out / food / f"{i:05d}.jpg"),
+            }
+            for i in range(per_kind)
+        ]
     render_all(jobs, workers)
     return len(jobs)

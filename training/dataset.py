@@ -74,6 +74,7 @@ def scan(root: Path, sizes: tuple[int, int] = (resize_side(224), 224)) -> Split:
 
 def _undecodable(images: list[Path], root: Path, sizes: tuple[int, int]) -> list[str]:
     """The images that do not decode as training decodes them, each with the reason."""
+
     def problem(path: Path) -> str | None:
         try:
             image_cache.service_view(path, *sizes)
@@ -84,8 +85,16 @@ def _undecodable(images: list[Path], root: Path, sizes: tuple[int, int]) -> list
         return None
 
     with ThreadPoolExecutor(usable_cpus()) as pool:  # Pillow decodes without holding the GIL
-        reasons = list(tqdm(pool.map(problem, images), total=len(images), desc=f"checking {root}",
-                            unit="image", leave=False, disable=None))  # None: shown on a terminal only
+        reasons = list(
+            tqdm(
+                pool.map(problem, images),
+                total=len(images),
+                desc=f"checking {root}",
+                unit="image",
+                leave=False,
+                disable=None,
+            )
+        )  # None: shown on a terminal only
     return [f"{path}: unreadable image: {reason}" for path, reason in zip(images, reasons) if reason]
 
 

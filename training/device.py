@@ -30,8 +30,11 @@ def choose(requested: str) -> torch.device:
     if requested not in DEVICES:
         raise DeviceError(f"--device {requested}: choose one of {', '.join(DEVICES)}")
     if not available(requested):
-        why = ("this torch has no CUDA support, or sees no NVIDIA GPU" if requested == "cuda"
-               else "this torch sees no Apple GPU (MPS needs macOS 12.3+ on Apple silicon)")
+        why = (
+            "this torch has no CUDA support, or sees no NVIDIA GPU"
+            if requested == "cuda"
+            else "this torch sees no Apple GPU (MPS needs macOS 12.3+ on Apple silicon)"
+        )
         raise DeviceError(f"--device {requested}: {why}; --device auto picks what there is")
     return torch.device(requested)
 

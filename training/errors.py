@@ -9,6 +9,10 @@ class TrainingError(Exception):
     """A command cannot do what it was asked; the message says why, in words for its user."""
 
 
+class ModelFileError(TrainingError):
+    """A model file or checkpoint that the service would refuse; the message says why."""
+
+
 class DatasetError(TrainingError, ValueError):
     """The image folder cannot be trained on; the message says why."""
 

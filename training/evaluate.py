@@ -8,23 +8,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from chalicelib.runtimes import Runtime, load_runtime
+from chalicelib.runtimes import Runtime
 from PIL import Image, ImageDraw
 
 from training import image_cache
 from training.dataset import IMAGE_SUFFIXES, eval_batches, scan, service_input
 from training.errors import DatasetError
+from training.served_model import load_as_served
 
 MOST_WRONG = 12
 
 
-def evaluate(model_file: Path, split_dir: Path, none_dirs: list[Path] | None = None,
-             batch_size: int = 32) -> dict[str, Any]:
+def evaluate(
+    model_file: Path, split_dir: Path, none_dirs: list[Path] | None = None, batch_size: int = 32
+) -> dict[str, Any]:
     """Accuracy, per-class precision/recall, the confusion matrix (rows: true labels;
     columns: the labels, then "none" for images the model's none-rule refused), the
     calibration error of the confidences, the wrong answers the model was surest of and,
     for each of none_dirs (images of none of the labels), how many of those it refused."""
-    runtime = load_runtime(model_file)
+    runtime = load_as_served(model_file)
     meta = runtime.metadata
     labels = meta.labels
     split = scan(split_dir, (meta.resize_size, meta.input_size))
@@ -42,12 +44,14 @@ def evaluate(model_file: Path, split_dir: Path, none_dirs: list[Path] | None = N
         hits += (top == targets).tolist()
         for offset in np.flatnonzero(predicted != targets):
             path, truth = split.samples[start + offset]
-            wrong.append({
-                "path": str(path),
-                "label": labels[truth],
-                "predicted": labels[predicted[offset]] if recognised[offset] else "none",
-                "confidence": round(float(probabilities[offset].max()), 4),
-            })
+            wrong.append(
+                {
+                    "path": str(path),
+                    "label": labels[truth],
+                    "predicted": labels[predicted[offset]] if recognised[offset] else "none",
+                    "confidence": round(float(probabilities[offset].max()), 4),
+                }
+            )
     per_class = {
         label: {
             "precision": round(float(confusion[i, i] / max(1, confusion[:, i].sum())), 4),
@@ -91,12 +95,19 @@ def refusals(runtime: Runtime, folder: Path, batch_size: int) -> dict[str, Any]:
         raise DatasetError(f"{folder} holds no images")
     accepted = []
     for start in range(0, len(files), batch_size):
-        chunk = files[start:start + batch_size]
-        probabilities, recognised = _answers(runtime, np.concatenate(
-            [service_input(path, runtime.metadata) for path in chunk]))
-        accepted += [{"path": str(path), "predicted": runtime.metadata.labels[int(probs.argmax())],
-                      "confidence": round(float(probs.max()), 4)}
-                     for path, probs, ok in zip(chunk, probabilities, recognised) if ok]
+        chunk = files[start : start + batch_size]
+        probabilities, recognised = _answers(
+            runtime, np.concatenate([service_input(path, runtime.metadata) for path in chunk])
+        )
+        accepted += [
+            {
+                "path": str(path),
+                "predicted": runtime.metadata.labels[int(probs.argmax())],
+                "confidence": round(float(probs.max()), 4),
+            }
+            for path, probs, ok in zip(chunk, probabilities, recognised)
+            if ok
+        ]
     return {"folder": str(folder), "images": len(files), "refused": len(files) - len(accepted), "accepted": accepted}
 
 
@@ -114,15 +125,21 @@ def expected_calibration_error(confidences: np.ndarray, hits: np.ndarray, bins: 
 
 def summary(report: dict[str, Any]) -> list[str]:
     """What a person reads first; report.json has the rest."""
-    lines = [f"{report['images']} images in {report['split']}: top-1 {report['accuracy']:.1%}, "
-             f"{report['accepted']:.1%} accepted by the none-rule, {report['accepted_and_right']:.1%} both; "
-             f"calibration error {report['calibration_error']:.3f}"]
+    lines = [
+        f"{report['images']} images in {report['split']}: top-1 {report['accuracy']:.1%}, "
+        f"{report['accepted']:.1%} accepted by the none-rule, {report['accepted_and_right']:.1%} both; "
+        f"calibration error {report['calibration_error']:.3f}"
+    ]
     for label, figures in report["per_class"].items():
         right = round(figures["recall"] * figures["support"])
-        lines.append(f"  {label}: {right} of {figures['support']} right (recall {figures['recall']:.1%}), "
-                     f"precision {figures['precision']:.1%}")
-    lines += [f"{refused['folder']}: {refused['refused']} of {refused['images']} refused as none of the labels"
-              for refused in report.get("none_images", [])]
+        lines.append(
+            f"  {label}: {right} of {figures['support']} right (recall {figures['recall']:.1%}), "
+            f"precision {figures['precision']:.1%}"
+        )
+    lines += [
+        f"{refused['folder']}: {refused['refused']} of {refused['images']} refused as none of the labels"
+        for refused in report.get("none_images", [])
+    ]
     if not report["most_wrong"]:
         lines.append("no mistakes: nothing to draw in most_wrong.png")
     return lines
@@ -133,8 +150,9 @@ def write_report(report: dict[str, Any], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "report.json", out_dir / "confusion.png"]
     written[0].write_text(json.dumps(report, indent=2) + "\n")
-    confusion = draw_confusion(report["labels"], np.array(report["confusion_matrix"]), report["accuracy"],
-                               report["accepted"])
+    confusion = draw_confusion(
+        report["labels"], np.array(report["confusion_matrix"]), report["accuracy"], report["accepted"]
+    )
     confusion.save(written[1])
     if report["most_wrong"]:
         written.append(out_dir / "most_wrong.png")

@@ -14,7 +14,7 @@ from chalicelib.metadata import NoneRule
 from torch import nn
 
 from training.networks import Network, trunk
-from training.none_rule import scored
+from training.none_rule import with_rule_score
 
 
 class Explained(nn.Module):
@@ -36,7 +36,7 @@ class Explained(nn.Module):
 
 def exported(model: nn.Module, rule: NoneRule | None) -> nn.Module:
     """The module an export writes: a trained network explains itself; any other module
-    (a test's hand-made model) answers as scored() makes it, without maps."""
+    (a test's hand-made model) answers as with_rule_score() makes it, without maps."""
     if not isinstance(model, Network):
-        return scored(model, rule)
-    return Explained(model, scored(model, rule) if rule else None)
+        return with_rule_score(model, rule)
+    return Explained(model, with_rule_score(model, rule) if rule else None)

@@ -10,11 +10,12 @@ from typing import Callable
 
 import torch
 from chalicelib.metadata import METADATA_FILE, ModelMetadata
-from chalicelib.runtimes import load_runtime, tensor_outputs, torchscript_deprecation_silenced
+from chalicelib.runtimes import tensor_outputs, torchscript_deprecation_silenced
 from torch import nn
 
 from training.errors import ExportError
 from training.explain import Explained, exported
+from training.served_model import load_as_served
 
 PARITY_TOLERANCE = 1e-4
 # The dynamo exporter's lowest opset; ONNX Runtime 1.31 (the Lambda's) runs up to opset 23.
@@ -33,8 +34,15 @@ def write_onnx(model: nn.Module, meta: ModelMetadata, path: Path) -> None:
     example = torch.zeros(1, 3, meta.input_size, meta.input_size)
     # All weights inside the one file (external_data=False): a model is one S3 object.
     torch.onnx.export(
-        model, (example,), str(path), dynamo=True, external_data=False, opset_version=ONNX_OPSET,
-        input_names=["input"], output_names=output_names(model, meta), verbose=False,
+        model,
+        (example,),
+        str(path),
+        dynamo=True,
+        external_data=False,
+        opset_version=ONNX_OPSET,
+        input_names=["input"],
+        output_names=output_names(model, meta),
+        verbose=False,
         dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64)},),
     )
     proto = onnx.load(str(path))
@@ -44,8 +52,11 @@ def write_onnx(model: nn.Module, meta: ModelMetadata, path: Path) -> None:
 
 
 def output_names(model: nn.Module, meta: ModelMetadata) -> list[str]:
-    return ["logits", *(["none_score"] if meta.none_rule else []),
-            *(["activation_maps"] if isinstance(model, Explained) else [])]
+    return [
+        "logits",
+        *(["none_score"] if meta.none_rule else []),
+        *(["activation_maps"] if isinstance(model, Explained) else []),
+    ]
 
 
 WRITERS: dict[str, Callable[[nn.Module, ModelMetadata, Path], None]] = {
@@ -89,7 +100,7 @@ def _umask() -> int:
 def assert_parity(model: nn.Module, exported: Path, inputs: torch.Tensor) -> None:
     with torch.inference_mode():
         expected = tensor_outputs(model(inputs))
-    actual = load_runtime(exported).run(inputs.numpy())
+    actual = load_as_served(exported).run(inputs.numpy())
     for name in ("probabilities", "scores", "maps"):
         if getattr(expected, name) is None:
             continue

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -26,20 +27,32 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+@dataclass
+class Features:
+    """Pooled features a frozen backbone gave, for fitting the head and the none-rule."""
+
+    train: np.ndarray  # (views, features): every view of every training image
+    train_labels: np.ndarray
+    val: np.ndarray  # (images, features): the service's view
+
+
 def augmenter(meta: ModelMetadata, size: int | None = None) -> transforms.Compose:
     """A random view of a training image: what a photo of the same thing might look like."""
-    return transforms.Compose([
-        transforms.RandomResizedCrop(size or meta.input_size, scale=(0.35, 1.0)),
-        transforms.RandomHorizontalFlip(),
-        transforms.RandomVerticalFlip(),
-        transforms.ColorJitter(0.3, 0.3, 0.2, 0.02),
-        transforms.ToTensor(),
-        transforms.Normalize(meta.mean, meta.std),
-    ])
+    return transforms.Compose(
+        [
+            transforms.RandomResizedCrop(size or meta.input_size, scale=(0.35, 1.0)),
+            transforms.RandomHorizontalFlip(),
+            transforms.RandomVerticalFlip(),
+            transforms.ColorJitter(0.3, 0.3, 0.2, 0.02),
+            transforms.ToTensor(),
+            transforms.Normalize(meta.mean, meta.std),
+        ]
+    )
 
 
-def pooled_features(backbone: nn.Module, files: list[Path], meta: ModelMetadata, augmented: int = 0,
-                    desc: str = "features") -> np.ndarray:
+def pooled_features(
+    backbone: nn.Module, files: list[Path], meta: ModelMetadata, augmented: int = 0, desc: str = "features"
+) -> np.ndarray:
     """float32 (len(files), 1 + augmented, features): per file, its views' pooled features.
     Images decode in threads ahead of the backbone (Pillow releases the GIL); views are
     drawn in order in this thread, so that a seed gives the same features every run."""
@@ -54,10 +67,18 @@ def pooled_features(backbone: nn.Module, files: list[Path], meta: ModelMetadata,
 
     with ThreadPoolExecutor(usable_cpus()) as pool:
         images = _prefetched(pool, decoded, files, 2 * BATCH)
-        stacks = (torch.stack([torch.from_numpy(served), *(augment(image) for _ in range(augmented))])
-                  for served, image in images)
-        for chunk in tqdm(_chunks(stacks, per_batch), total=-(-len(files) // per_batch), desc=desc, unit="batch",
-                          leave=False, disable=None):  # None: shown on a terminal only
+        stacks = (
+            torch.stack([torch.from_numpy(served), *(augment(image) for _ in range(augmented))])
+            for served, image in images
+        )
+        for chunk in tqdm(
+            _chunks(stacks, per_batch),
+            total=-(-len(files) // per_batch),
+            desc=desc,
+            unit="batch",
+            leave=False,
+            disable=None,
+        ):  # None: shown on a terminal only
             rows.append(forward(torch.cat(chunk)).reshape(len(chunk), 1 + augmented, -1))
     return np.concatenate(rows) if rows else np.zeros((0, 1 + augmented, 0), np.float32)
 

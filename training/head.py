@@ -25,8 +25,9 @@ class FittedHead:
     converged: bool
 
 
-def fit_head(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
-             classes: int) -> FittedHead:
+def fit_head(
+    train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, classes: int
+) -> FittedHead:
     """train_x: (N, features), every view of every training image; val_x: the service's
     view of each validation image."""
     from sklearn.linear_model import LogisticRegression
@@ -42,10 +43,18 @@ def fit_head(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y:
     val_accuracy = float((chosen.predict(val_standard) == val_y).mean())
     everything_x = np.concatenate([train_x, val_x])
     mean, scale = everything_x.mean(axis=0), everything_x.std(axis=0) + 1e-6
-    final = _fit(LogisticRegression(C=strength, max_iter=MAX_ITERATIONS), (everything_x - mean) / scale,
-                 np.concatenate([train_y, val_y]))
-    return FittedHead(_folded(final.coef_, final.intercept_, mean, scale, classes), strength, val_loss,
-                      val_accuracy, bool(final.n_iter_.max() < MAX_ITERATIONS))
+    final = _fit(
+        LogisticRegression(C=strength, max_iter=MAX_ITERATIONS),
+        (everything_x - mean) / scale,
+        np.concatenate([train_y, val_y]),
+    )
+    return FittedHead(
+        _folded(final.coef_, final.intercept_, mean, scale, classes),
+        strength,
+        val_loss,
+        val_accuracy,
+        bool(final.n_iter_.max() < MAX_ITERATIONS),
+    )
 
 
 def _fit(model, x: np.ndarray, y: np.ndarray):
@@ -58,7 +67,7 @@ def _fit(model, x: np.ndarray, y: np.ndarray):
 
 def _log_loss(probabilities: np.ndarray, labels: np.ndarray, classes: int) -> float:
     full = np.zeros((len(labels), classes))
-    full[:, :probabilities.shape[1]] = probabilities
+    full[:, : probabilities.shape[1]] = probabilities
     return float(-np.log(np.clip(full[np.arange(len(labels)), labels], 1e-12, None)).mean())
 
 

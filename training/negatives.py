@@ -28,9 +28,25 @@ CLUTTER_COUNT = 48
 # scikit-image's bundled photographs (its data folder also holds charts, text and
 # synthetic test patterns, which are not photos).
 SKIMAGE_PHOTOS = (
-    "astronaut.png", "brick.png", "camera.png", "cell.png", "chelsea.png", "clock_motion.png", "coffee.png",
-    "coins.png", "grass.png", "gravel.png", "horse.png", "hubble_deep_field.jpg", "ihc.png", "moon.png",
-    "motorcycle_left.png", "motorcycle_right.png", "page.png", "retina.jpg", "rocket.jpg",
+    "astronaut.png",
+    "brick.png",
+    "camera.png",
+    "cell.png",
+    "chelsea.png",
+    "clock_motion.png",
+    "coffee.png",
+    "coins.png",
+    "grass.png",
+    "gravel.png",
+    "horse.png",
+    "hubble_deep_field.jpg",
+    "ihc.png",
+    "moon.png",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+    "page.png",
+    "retina.jpg",
+    "rocket.jpg",
 )
 
 
@@ -64,8 +80,11 @@ def photo_files(extra: Path | None = None) -> dict[str, list[Path]]:
     matplotlib = package_dir("matplotlib")
     sources = {
         "scikit-learn samples": _images_in(sklearn / "datasets" / "images" if sklearn else None),
-        "matplotlib samples": [p for p in _images_in(matplotlib / "mpl-data" / "sample_data" if matplotlib else None)
-                               if p.suffix.lower() in (".jpg", ".jpeg")],
+        "matplotlib samples": [
+            p
+            for p in _images_in(matplotlib / "mpl-data" / "sample_data" if matplotlib else None)
+            if p.suffix.lower() in (".jpg", ".jpeg")
+        ],
         "GNOME wallpapers": _images_in(GNOME_WALLPAPERS),
         "Plasma wallpapers": _one_size_each(PLASMA_WALLPAPERS),
     }

@@ -62,8 +62,10 @@ def backbone_blocks(network: Network) -> list[nn.Module]:
     last N of (Lite0: its 16 inverted-residual blocks, then the 1x1 head convolution)."""
     backbone = network.backbone
     if hasattr(backbone, "blocks"):  # timm's EfficientNet
-        return [*(block for stage in backbone.blocks for block in stage),
-                nn.ModuleList([backbone.conv_head, backbone.bn2])]
+        return [
+            *(block for stage in backbone.blocks for block in stage),
+            nn.ModuleList([backbone.conv_head, backbone.bn2]),
+        ]
     return [*(block for layer in ("layer1", "layer2", "layer3", "layer4") for block in getattr(backbone, layer))]
 
 
@@ -72,8 +74,12 @@ def trunk(backbone: nn.Module) -> nn.Module:
     the pooled features: what class-activation maps are read from (training/explain.py)."""
     if hasattr(backbone, "conv_stem"):  # timm's EfficientNet: its forward_features
         return nn.Sequential(backbone.conv_stem, backbone.bn1, backbone.blocks, backbone.conv_head, backbone.bn2)
-    return nn.Sequential(*(getattr(backbone, name) for name in
-                           ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")))
+    return nn.Sequential(
+        *(
+            getattr(backbone, name)
+            for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
+        )
+    )
 
 
 def build_network(

@@ -1,4 +1,4 @@
-""""None of these": a score per image computed inside the exported graph, and the threshold
+""" "None of these": a score per image computed inside the exported graph, and the threshold
 below which the service answers that the image looks like none of the labels.
 
 The scores, for pretrained networks (both read the frozen backbone's pooled features):
@@ -18,14 +18,18 @@ score that does so best on non-food images held out of that choice.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from chalicelib.metadata import NoneRule
+from chalicelib.metadata import ModelMetadata, NoneRule
 from torch import nn
 
 from training.choices import PRETRAINED_SCORES
+from training.config import TrainConfig
+from training.dataset import eval_batches
+from training.features import Features, input_features
 from training.networks import FeatureDistance, Network
 
 # The ImageNet classes reference_mass sums: those the training images put at least
@@ -104,7 +108,7 @@ class WithReferenceMass(nn.Module):
 # the labels' logits, so that one forward pass can also yield activation maps (explain.py).
 
 
-def scoring(model: nn.Module, kind: str, reference_classes: tuple[int, ...] = ()) -> nn.Module:
+def with_score(model: nn.Module, kind: str, reference_classes: tuple[int, ...] = ()) -> nn.Module:
     """model with the score of kind as a second output."""
     if kind == "reference_mass":
         return WithReferenceMass(model, reference_classes)
@@ -115,11 +119,11 @@ def scoring(model: nn.Module, kind: str, reference_classes: tuple[int, ...] = ()
     raise ValueError(f"unknown none-rule score {kind!r}")
 
 
-def scored(model: nn.Module, rule: NoneRule | None) -> nn.Module:
+def with_rule_score(model: nn.Module, rule: NoneRule | None) -> nn.Module:
     """The module that is exported: logits alone, or logits and the rule's score."""
     if rule is None:
         return model
-    return scoring(model, rule.score, tuple(rule.calibration.get("reference_classes", ())))
+    return with_score(model, rule.score, tuple(rule.calibration.get("reference_classes", ())))
 
 
 def imagenet_probabilities(network: Network, features: np.ndarray) -> np.ndarray:
@@ -134,10 +138,10 @@ def landing_classes(train_probabilities: np.ndarray, none_probabilities: np.ndar
     train_mass, none_mass = train_probabilities.mean(axis=0), none_probabilities.mean(axis=0)
     telling = [int(c) for c in np.argsort(-train_mass) if train_mass[c] >= LANDING_RATIO * none_mass[c]]
     held = np.cumsum(train_mass[telling])
-    return tuple(telling[:int(np.searchsorted(held, LANDING_COVER * held[-1])) + 1]) if telling else ()
+    return tuple(telling[: int(np.searchsorted(held, LANDING_COVER * held[-1])) + 1]) if telling else ()
 
 
-def scores(module: nn.Module, batches) -> np.ndarray:
+def score_array(module: nn.Module, batches) -> np.ndarray:
     """The score output of a scored module over an iterable of input batches."""
     with torch.inference_mode():
         return np.concatenate([module(inputs)[1].double().numpy() for inputs in batches]) if batches else np.zeros(0)
@@ -157,8 +161,15 @@ def best_threshold(accept: np.ndarray, refuse: np.ndarray) -> tuple[float, float
     return best
 
 
-def pretrained_rule(network: Network, train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray,
-                    none_x: np.ndarray, requested: str, sources: dict[str, int]) -> NoneRule:
+def pretrained_rule(
+    network: Network,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    val_x: np.ndarray,
+    none_x: np.ndarray,
+    requested: str,
+    sources: dict[str, int],
+) -> NoneRule:
     """The rule of a pretrained network from pooled features: train_x of every training
     view (labels train_y), val_x and none_x of the service's view of the validation and
     non-food images. requested: one of PRETRAINED_SCORES, or auto for the one with the
@@ -187,22 +198,31 @@ def pretrained_rule(network: Network, train_x: np.ndarray, train_y: np.ndarray, 
         for kind in kinds:
             module, _ = fitted(kind, fit_half)
             threshold, _ = best_threshold(score(module, val_x), score(module, fit_half))
-            held_out[kind] = round(float(((score(module, val_x) >= threshold).mean()
-                                          + (score(module, check_half) < threshold).mean()) / 2), 4)
+            held_out[kind] = round(
+                float(
+                    ((score(module, val_x) >= threshold).mean() + (score(module, check_half) < threshold).mean()) / 2
+                ),
+                4,
+            )
     kind = max(kinds, key=lambda k: held_out.get(k, 0.0))  # a tie keeps the first
     module, classes = fitted(kind, none_x)
     if kind != "feature_distance":
         network.distance = None
-    rule = calibrate(kind, score(module, val_x), score(module, none_x), classes, sources)
+    rule = rule_from_scores(kind, score(module, val_x), score(module, none_x), classes, sources)
     if held_out:
         rule.calibration["chosen_from"] = held_out  # balanced accuracy with half the non-food images held out
     return rule
 
 
-def calibrate(kind: str, accept: np.ndarray, refuse: np.ndarray, reference_classes: tuple[int, ...] = (),
-              sources: dict[str, int] | None = None) -> NoneRule:
+def rule_from_scores(
+    kind: str,
+    accept: np.ndarray,
+    refuse: np.ndarray,
+    reference_classes: tuple[int, ...] = (),
+    sources: dict[str, int] | None = None,
+) -> NoneRule:
     """The rule whose threshold best tells the validation images' scores (accept) from the
-    non-food images' (refuse), both computed by scoring(network, kind)."""
+    non-food images' (refuse), both computed by with_score(network, kind)."""
     threshold, balanced = best_threshold(accept, refuse)
     threshold = float(f"{threshold:.6g}")  # scores span decades: six significant digits, not places
     calibration: dict[str, Any] = {
@@ -220,8 +240,48 @@ def calibrate(kind: str, accept: np.ndarray, refuse: np.ndarray, reference_class
 
 DESCRIPTIONS = {
     "reference_mass": "recognised when the ImageNet head's probability summed over the ImageNet classes the "
-                      "training images land on (calibration.reference_classes) is at least the threshold",
+    "training images land on (calibration.reference_classes) is at least the threshold",
     "feature_distance": "recognised when the image's features are near enough to one label's training images: "
-                        "exp(-Mahalanobis distance / feature count) is at least the threshold",
+    "exp(-Mahalanobis distance / feature count) is at least the threshold",
     "max_probability": "recognised when the top label's probability is at least the threshold",
 }
+
+
+def calibrated_rule(
+    model: Network,
+    val_samples: list[tuple[Path, int]],
+    meta: ModelMetadata,
+    cfg: TrainConfig,
+    features: Features | None = None,
+) -> NoneRule:
+    """The trained model's rule, from the validation split and the non-food images (the
+    bundled ones and cfg.none_images). features: the pooled features fitting computed,
+    where the backbone was frozen; without them, the new head's max_probability."""
+    from training.negatives import none_inputs
+
+    negatives, sources = none_inputs(meta, cfg.none_images)
+    if features is not None:
+        rule = pretrained_rule(
+            model,
+            features.train,
+            features.train_labels,
+            features.val,
+            input_features(model.backbone, negatives),
+            cfg.none_rule,
+            sources,
+        )
+    else:
+        module = with_score(model, "max_probability").eval()
+        refuse = [torch.from_numpy(negatives[i : i + cfg.batch_size]) for i in range(0, len(negatives), cfg.batch_size)]
+        accept = [torch.from_numpy(inputs) for inputs, _ in eval_batches(val_samples, meta, cfg.batch_size)]
+        rule = rule_from_scores(
+            "max_probability", score_array(module, accept), score_array(module, refuse), sources=sources
+        )
+    chosen = rule.calibration.get("chosen_from")
+    print(
+        f"none-rule: {rule.score} >= {rule.threshold:.4g} ({rule.calibration['validation_accepted']:.1%} of "
+        f"validation images accepted, {rule.calibration['none_refused']:.1%} of {len(negatives)} non-food refused)"
+        + (f"; chosen over the other by balanced accuracy on held-out non-food images: {chosen}" if chosen else ""),
+        flush=True,
+    )
+    return rule

@@ -10,9 +10,9 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 from chalicelib.model_cache import sha256_of
 from chalicelib.model_sources import SHA256_METADATA_KEY
-from chalicelib.runtimes import load_runtime
 
 from training.errors import AlreadyPublished, PublishError
+from training.served_model import load_as_served
 
 
 def model_key(prefix: str, name: str, version: str, precision: str, suffix: str) -> str:
@@ -21,14 +21,20 @@ def model_key(prefix: str, name: str, version: str, precision: str, suffix: str)
     return f"{prefix.strip('/')}/{name}/{version}/model{quantized}{suffix}"
 
 
-def publish(model: Path, bucket: str, force: bool = False, client: Any = None, prefix: str = "models",
-            create_bucket: bool = False) -> str:
+def publish(
+    model: Path,
+    bucket: str,
+    force: bool = False,
+    client: Any = None,
+    prefix: str = "models",
+    create_bucket: bool = False,
+) -> str:
     """Uploads model under <prefix>/<name>/<version>/ and returns its MODEL_URI.
 
     Refuses to replace an existing version unless force: a version names one file forever.
     Works against any endpoint boto3 is configured for (AWS_ENDPOINT_URL_S3 for SeaweedFS).
     """
-    meta = load_runtime(model).metadata  # also proves the file loads as the service loads it
+    meta = load_as_served(model).metadata  # also proves the file loads as the service loads it
     key = model_key(prefix, meta.name, meta.version, meta.precision, model.suffix)
     client = client or boto3.client("s3")
     uri = f"s3://{bucket}/{key}"
@@ -76,14 +82,18 @@ def s3_errors(client: Any, bucket: str) -> Iterator[None]:
     try:
         yield
     except NoCredentialsError:
-        raise PublishError("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile "
-                           "(aws configure); ./scripts/local-s3 start prints the local S3's") from None
+        raise PublishError(
+            "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile "
+            "(aws configure); ./scripts/local-s3 start prints the local S3's"
+        ) from None
     except EndpointConnectionError:
         raise PublishError(f"cannot reach S3 at {client.meta.endpoint_url}: is it running?") from None
     except ClientError as exc:
         if status(exc) == 403:
-            raise PublishError(f"S3 refused access to the bucket {bucket} (403): these credentials may not write "
-                               "to it, or it belongs to another account") from None
+            raise PublishError(
+                f"S3 refused access to the bucket {bucket} (403): these credentials may not write "
+                "to it, or it belongs to another account"
+            ) from None
         error = exc.response.get("Error", {})
         raise PublishError(f"S3 refused: {error.get('Code')}: {error.get('Message')}") from None
     except BotoCoreError as exc:

@@ -14,11 +14,12 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 from chalicelib.metadata import METADATA_FILE, ModelMetadata
-from chalicelib.runtimes import Outputs, Runtime, load_runtime
+from chalicelib.runtimes import Outputs, Runtime
 from torch import nn
 
 from training.errors import ExportError
 from training.export import export
+from training.served_model import load_as_served
 
 AGREEMENT = 0.99
 CALIBRATION_IMAGES = 200
@@ -64,7 +65,7 @@ def quantize(fp32: Path, out: Path, calibration: np.ndarray, validation: np.ndar
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    reference = load_runtime(fp32)
+    reference = load_as_served(fp32)
     meta, expected = reference.metadata, run_all(reference, validation)
 
     class Images(CalibrationDataReader):
@@ -109,7 +110,7 @@ def stamped(path: Path, meta: ModelMetadata, quantization: dict[str, Any]) -> Ru
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(proto, str(path))
-    return load_runtime(path)
+    return load_as_served(path)
 
 
 def batches(images: np.ndarray) -> Iterator[np.ndarray]:

@@ -34,8 +34,9 @@ def realism(data: Path) -> dict[str, Any]:
 
     split = scan(data / "train" if (data / "train").is_dir() else data)
     lite0 = ARCHITECTURES["efficientnet_lite0"]
-    meta = ModelMetadata("realism", "0", "efficientnet_lite0", split.labels, 224, resize_side(224), lite0.mean,
-                         lite0.std)
+    meta = ModelMetadata(
+        "realism", "0", "efficientnet_lite0", split.labels, 224, resize_side(224), lite0.mean, lite0.std
+    )
     network = build_network("efficientnet_lite0", len(split.labels), pretrained=True).eval()
     features = pooled_features(network.backbone, [path for path, _ in split.samples], meta)[:, 0]
     probabilities = imagenet_probabilities(network, features)
@@ -49,9 +50,14 @@ def realism(data: Path) -> dict[str, Any]:
         mean_probability = probabilities[labels == index].mean(axis=0)
         report["classes"][label] = {
             "images": int(len(mine)),
-            "imagenet_top": [{"class": int(c), "name": names.index_to_description(int(c)).split(",")[0],
-                              "probability": round(float(mean_probability[c]), 4)}
-                             for c in np.argsort(-mean_probability)[:TOP]],
+            "imagenet_top": [
+                {
+                    "class": int(c),
+                    "name": names.index_to_description(int(c)).split(",")[0],
+                    "probability": round(float(mean_probability[c]), 4),
+                }
+                for c in np.argsort(-mean_probability)[:TOP]
+            ],
             "food_mass": round(float(probabilities[labels == index][:, FOOD_CLASSES].sum(axis=1).mean()), 4),
             "cosine_within": round(float((within.sum() - len(mine)) / max(1, len(mine) * (len(mine) - 1))), 4),
             "cosine_to_others": round(float((mine @ others.T).mean()), 4) if len(others) else None,
@@ -63,6 +69,8 @@ def summary(report: dict[str, Any]) -> list[str]:
     lines = [f"{report['images']} images in {report['data']}"]
     for label, row in report["classes"].items():
         top = ", ".join(f"{t['name']} {t['probability']:.2f}" for t in row["imagenet_top"])
-        lines.append(f"{label} ({row['images']}): food mass {row['food_mass']:.3f}, cosine within "
-                     f"{row['cosine_within']:.3f} / to others {row['cosine_to_others']:.3f}; ImageNet: {top}")
+        lines.append(
+            f"{label} ({row['images']}): food mass {row['food_mass']:.3f}, cosine within "
+            f"{row['cosine_within']:.3f} / to others {row['cosine_to_others']:.3f}; ImageNet: {top}"
+        )
     return lines

@@ -209,75 +209,97 @@ def _topping(
     n: int,
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """Glaze, seeds, a cut face or crisp flecks; returns (albedo, gloss, extra height)."""
-    gloss = LOOKS[kind].gloss
-    lift = np.zeros_like(t)
     if kind == "donut":
-        # The pale band round the waist where the donut floated in the fryer.
-        albedo = np.where((np.abs(np.abs(t) - 0.9) < 0.1)[..., None], np.clip(albedo * 1.25, 0, 1), albedo)
-        style = rng.choice(["glaze", "glaze", "chocolate", "sugar", "plain-glaze"])
-        if style in ("glaze", "chocolate"):
-            edge = 0.62 + _radial_wobble(rng, theta, 0.2, 10)  # drips down the sides
-            iced = inside & (np.abs(t) < edge)
-            icing = np.array(
-                ICINGS[2 if style == "chocolate" and rng.random() < 0.5 else 1]
-                if style == "chocolate"
-                else ICINGS[rng.integers(0, len(ICINGS))],
-                np.float32,
-            )
-            albedo = np.where(iced[..., None], icing, albedo)
-            lift = iced * 0.06
-            gloss = 0.8
-            if rng.random() < 0.55:
-                albedo = _over(
-                    albedo,
-                    _draw_bits(
-                        rng, iced, int(rng.integers(40, 160)), SPRINKLES, (0.05 * scale, 0.1 * scale), n, (0.25, 0.35)
-                    ),
-                )
-        elif style == "sugar":
-            sugar = rng.random(t.shape) < rng.uniform(0.3, 0.7)
-            albedo = np.where((inside & sugar)[..., None], np.clip(albedo * 0.4 + 0.6, 0, 1), albedo)
-            gloss = 0.05
-        else:  # a thin clear glaze: shiny, a little lighter
-            albedo = np.clip(albedo * 1.08, 0, 1)
-            gloss = 1.0
-    elif kind == "bagel":
-        style = rng.choice(["plain", "sesame", "poppy", "everything", "sliced", "cream cheese"])
-        top = inside & (np.abs(t) < 0.75)
-        if style in ("sliced", "cream cheese"):
-            # Cut in half, seen from above: pale crumb with holes inside a crust rim.
-            crumb = np.array([0.93, 0.86, 0.7], np.float32) * rng.uniform(0.9, 1.02)
-            pores = (_smooth_noise(rng, t.shape, int(rng.integers(50, 90))) < 0.3)[..., None]
-            face = inside & (np.abs(t) < 0.82)
-            albedo = np.where(face[..., None], np.where(pores, crumb * 0.8, crumb), albedo)
-            lift = face * -0.4  # flat cut face
-            gloss = 0.05
-            if style == "cream cheese":
-                spread = face & (_smooth_noise(rng, t.shape, 8) > rng.uniform(0.25, 0.5))
-                albedo = np.where(spread[..., None], np.array([0.98, 0.97, 0.94], np.float32), albedo)
-                lift = lift + spread * 0.12
-                gloss = 0.3
-        elif style != "plain":
-            seeds = {"sesame": [(0.95, 0.88, 0.7)], "poppy": [(0.08, 0.08, 0.1)]}
-            colours = seeds.get(style, [(0.95, 0.88, 0.7), (0.08, 0.08, 0.1), (0.9, 0.9, 0.85), (0.5, 0.35, 0.2)])
-            albedo = _over(
-                albedo, _draw_bits(rng, top, int(rng.integers(120, 400)), colours, (0.025 * scale, 0.05 * scale), n)
-            )
+        return _donut_topping(rng, albedo, t, inside, theta, scale, n)
+    if kind == "bagel":
+        return _bagel_topping(rng, albedo, t, inside, bumps, scale, n)
+    return _fried_crust(rng, kind, albedo, t, inside, scale, n), LOOKS[kind].gloss, np.zeros_like(t)
+
+
+def _donut_topping(
+    rng: np.random.Generator,
+    albedo: np.ndarray,
+    t: np.ndarray,
+    inside: np.ndarray,
+    theta: np.ndarray,
+    scale: float,
+    n: int,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    # The pale band round the waist where the donut floated in the fryer.
+    albedo = np.where((np.abs(np.abs(t) - 0.9) < 0.1)[..., None], np.clip(albedo * 1.25, 0, 1), albedo)
+    style = rng.choice(["glaze", "glaze", "chocolate", "sugar", "plain-glaze"])
+    if style == "sugar":
+        sugar = rng.random(t.shape) < rng.uniform(0.3, 0.7)
+        return np.where((inside & sugar)[..., None], np.clip(albedo * 0.4 + 0.6, 0, 1), albedo), 0.05, np.zeros_like(t)
+    if style == "plain-glaze":  # a thin clear glaze: shiny, a little lighter
+        return np.clip(albedo * 1.08, 0, 1), 1.0, np.zeros_like(t)
+    edge = 0.62 + _radial_wobble(rng, theta, 0.2, 10)  # drips down the sides
+    iced = inside & (np.abs(t) < edge)
+    icing = np.array(
+        ICINGS[2 if style == "chocolate" and rng.random() < 0.5 else 1]
+        if style == "chocolate"
+        else ICINGS[rng.integers(0, len(ICINGS))],
+        np.float32,
+    )
+    albedo = np.where(iced[..., None], icing, albedo)
+    if rng.random() < 0.55:
+        sprinkles = _draw_bits(
+            rng, iced, int(rng.integers(40, 160)), SPRINKLES, (0.05 * scale, 0.1 * scale), n, (0.25, 0.35)
+        )
+        albedo = _over(albedo, sprinkles)
+    return albedo, 0.8, iced * 0.06
+
+
+def _bagel_topping(
+    rng: np.random.Generator,
+    albedo: np.ndarray,
+    t: np.ndarray,
+    inside: np.ndarray,
+    bumps: np.ndarray,
+    scale: float,
+    n: int,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    style = rng.choice(["plain", "sesame", "poppy", "everything", "sliced", "cream cheese"])
+    gloss, lift = LOOKS["bagel"].gloss, np.zeros_like(t)
+    if style in ("sliced", "cream cheese"):
+        # Cut in half, seen from above: pale crumb with holes inside a crust rim.
+        crumb = np.array([0.93, 0.86, 0.7], np.float32) * rng.uniform(0.9, 1.02)
+        pores = (_smooth_noise(rng, t.shape, int(rng.integers(50, 90))) < 0.3)[..., None]
+        face = inside & (np.abs(t) < 0.82)
+        albedo = np.where(face[..., None], np.where(pores, crumb * 0.8, crumb), albedo)
+        lift = face * -0.4  # flat cut face
+        gloss = 0.05
+        if style == "cream cheese":
+            spread = face & (_smooth_noise(rng, t.shape, 8) > rng.uniform(0.25, 0.5))
+            albedo = np.where(spread[..., None], np.array([0.98, 0.97, 0.94], np.float32), albedo)
+            lift = lift + spread * 0.12
             gloss = 0.3
-        albedo = albedo * (1 + bumps[..., None] * 0.12)
-    else:
-        # Fried, craggy surface: dark crisp ridges, a darker rim; masala vadas show lentils
-        # and green curry-leaf flecks.
-        crisp = _smooth_noise(rng, t.shape, int(rng.integers(50, 90)))
-        albedo = albedo * (0.75 + 0.45 * crisp)[..., None]
-        albedo = np.where((np.abs(t) > 0.7)[..., None], albedo * 0.85, albedo)
-        if kind == "masala vada":
-            bits = [(0.85, 0.62, 0.2), (0.55, 0.3, 0.08), (0.2, 0.4, 0.12), (0.9, 0.75, 0.35)]
-            albedo = _over(
-                albedo,
-                _draw_bits(rng, inside, int(rng.integers(150, 400)), bits, (0.02 * scale, 0.05 * scale), n, (0.6, 0.9)),
-            )
-    return albedo, gloss, lift
+    elif style != "plain":
+        top = inside & (np.abs(t) < 0.75)
+        seeds = {"sesame": [(0.95, 0.88, 0.7)], "poppy": [(0.08, 0.08, 0.1)]}
+        colours = seeds.get(style, [(0.95, 0.88, 0.7), (0.08, 0.08, 0.1), (0.9, 0.9, 0.85), (0.5, 0.35, 0.2)])
+        albedo = _over(
+            albedo, _draw_bits(rng, top, int(rng.integers(120, 400)), colours, (0.025 * scale, 0.05 * scale), n)
+        )
+        gloss = 0.3
+    return albedo * (1 + bumps[..., None] * 0.12), gloss, lift
+
+
+def _fried_crust(
+    rng: np.random.Generator, kind: str, albedo: np.ndarray, t: np.ndarray, inside: np.ndarray, scale: float, n: int
+) -> np.ndarray:
+    """Fried, craggy surface: dark crisp ridges, a darker rim; masala vadas show lentils
+    and green curry-leaf flecks."""
+    crisp = _smooth_noise(rng, t.shape, int(rng.integers(50, 90)))
+    albedo = albedo * (0.75 + 0.45 * crisp)[..., None]
+    albedo = np.where((np.abs(t) > 0.7)[..., None], albedo * 0.85, albedo)
+    if kind == "masala vada":
+        bits = [(0.85, 0.62, 0.2), (0.55, 0.3, 0.08), (0.2, 0.4, 0.12), (0.9, 0.75, 0.35)]
+        albedo = _over(
+            albedo,
+            _draw_bits(rng, inside, int(rng.integers(150, 400)), bits, (0.02 * scale, 0.05 * scale), n, (0.6, 0.9)),
+        )
+    return albedo
 
 
 def _item(

@@ -1,9 +1,10 @@
 """Trains a network on an ImageFolder tree: from scratch, or a new head on a frozen
-ImageNet-pretrained backbone; then calibrates its "none of these" rule."""
+ImageNet-pretrained backbone; then has its "none of these" rule calibrated (none_rule.py)."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import random
 import time
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from chalicelib.metadata import ModelMetadata, NoneRule
+from chalicelib.metadata import ModelMetadata
 from torch import nn
 from tqdm import tqdm
 
@@ -22,9 +23,10 @@ from training.choices import ARCHITECTURES
 from training.config import TrainConfig
 from training.dataset import Split, eval_batches, resize_side, service_view, split_parts
 from training.errors import DatasetError, FineTuneError
-from training.features import augmenter, input_features, pooled_features
+from training.features import Features, augmenter, pooled_features
 from training.head import MAX_ITERATIONS, fit_head
 from training.networks import Network, backbone_blocks, build_network
+from training.none_rule import calibrated_rule
 
 
 def load_init_weights(model: Network, path: Path) -> None:
@@ -58,8 +60,9 @@ class _Augmented(torch.utils.data.Dataset):
         return self.transform(service_view(path, self.meta)), label
 
 
-def evaluate_loss(model: nn.Module, samples, meta: ModelMetadata, batch_size: int,
-                  device: torch.device) -> tuple[float, float]:
+def evaluate_loss(
+    model: nn.Module, samples, meta: ModelMetadata, batch_size: int, device: torch.device
+) -> tuple[float, float]:
     model.eval()
     total_loss, correct = 0.0, 0
     with torch.inference_mode():
@@ -89,96 +92,137 @@ class Fit:
     features: Features | None = None
 
 
-@dataclass
-class Features:
-    train: np.ndarray  # (views, features): every view of every training image
-    train_labels: np.ndarray
-    val: np.ndarray  # (images, features): the service's view
-
-
 def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMetadata, dict[str, Split]]:
     """Fits the model (a head on frozen features, or every layer epoch by epoch); returns
     it, its metadata and the parts it used (train, val and test, for export and evaluate)."""
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
     device = devices.choose(cfg.device)
-    side = resize_side(cfg.input_size)
-    parts = split_parts(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed, (side, cfg.input_size))
-    architecture = ARCHITECTURES[cfg.architecture]
-    pretrained = cfg.starts_pretrained()
-    unknown = sorted(set(cfg.display_names) - set(parts["train"].labels))
-    if unknown:
-        raise DatasetError(f"--display-name names {', '.join(unknown)}, which {cfg.data} has no class folder for "
-                           f"(its classes: {', '.join(parts['train'].labels)})")
-    meta = ModelMetadata(name=name, version=version, architecture=cfg.architecture, labels=parts["train"].labels,
-                         input_size=cfg.input_size, resize_size=side, mean=architecture.mean, std=architecture.std,
-                         display_names=dict(cfg.display_names))
-    model = build_network(cfg.architecture, len(meta.labels), pretrained=pretrained)
+    parts = split_parts(
+        cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed, (resize_side(cfg.input_size), cfg.input_size)
+    )
+    meta = untrained_metadata(cfg, parts["train"].labels, name, version)
+    model = build_network(cfg.architecture, len(meta.labels), pretrained=cfg.starts_pretrained())
     if cfg.init_weights:
         load_init_weights(model, cfg.init_weights)
     started = time.monotonic()
-    print(f"{len(parts['train'].samples)} training, {len(parts['val'].samples)} validation and "
-          f"{len(parts['test'].samples)} test images", flush=True)
-    if pretrained:
-        fit = fit_frozen_head(model, parts, meta, cfg, device)
-        if cfg.fine_tune:
-            head_fit = fit.summary
-            unfreeze_last_blocks(model, cfg.fine_tune)
-            fit = fit_epochs(model, parts, meta, cfg, device, frozen_statistics=True)
-            # The none-rule reads the fine-tuned features: those it is fitted and calibrated on.
-            fit.features = frozen_features(model, parts, meta, cfg)
-            fit.summary = {**fit.summary, "method": f"logistic-regression head on frozen features, then the last "
-                           f"{cfg.fine_tune} blocks and the head fine-tuned epoch by epoch", "head": head_fit,
-                           "fine_tuned_blocks": cfg.fine_tune}
-    else:
-        fit = fit_epochs(model, parts, meta, cfg, device)
+    print(
+        f"{len(parts['train'].samples)} training, {len(parts['val'].samples)} validation and "
+        f"{len(parts['test'].samples)} test images",
+        flush=True,
+    )
+    fit = fit_model(model, parts, meta, cfg, device)
     # The rule is set on the CPU in float32, as the service computes its scores.
     model.cpu().eval().to(memory_format=torch.contiguous_format)
-    rule = calibrate_none_rule(model, parts["val"].samples, meta, cfg, fit.features)
-    meta = ModelMetadata(**{**meta.__dict__, "none_rule": rule, "training": {
+    rule = calibrated_rule(model, parts["val"].samples, meta, cfg, fit.features)
+    record = training_record(cfg, parts, fit, time.monotonic() - started)
+    print(f"val loss {fit.val_loss:.4f}, val accuracy {fit.val_accuracy:.4f}", flush=True)
+    return model, dataclasses.replace(meta, none_rule=rule, training=record), parts
+
+
+def untrained_metadata(cfg: TrainConfig, labels: list[str], name: str, version: str) -> ModelMetadata:
+    """What the model file will say of itself, but for the none-rule and the training record."""
+    unknown = sorted(set(cfg.display_names) - set(labels))
+    if unknown:
+        raise DatasetError(
+            f"--display-name names {', '.join(unknown)}, which {cfg.data} has no class folder for "
+            f"(its classes: {', '.join(labels)})"
+        )
+    architecture = ARCHITECTURES[cfg.architecture]
+    return ModelMetadata(
+        name=name,
+        version=version,
+        architecture=cfg.architecture,
+        labels=labels,
+        input_size=cfg.input_size,
+        resize_size=resize_side(cfg.input_size),
+        mean=architecture.mean,
+        std=architecture.std,
+        display_names=dict(cfg.display_names),
+    )
+
+
+def fit_model(
+    model: Network, parts: dict[str, Split], meta: ModelMetadata, cfg: TrainConfig, device: torch.device
+) -> Fit:
+    """A head on the frozen backbone (then, with fine_tune, its last blocks too), or every
+    layer from the start."""
+    if not cfg.starts_pretrained():
+        return fit_epochs(model, parts, meta, cfg, device)
+    fit = fit_frozen_head(model, parts, meta, cfg, device)
+    if not cfg.fine_tune:
+        return fit
+    unfreeze_last_blocks(model, cfg.fine_tune)
+    tuned = fit_epochs(model, parts, meta, cfg, device, frozen_statistics=True)
+    # The none-rule reads the fine-tuned features: those it is fitted and calibrated on.
+    tuned.features = frozen_features(model, parts, meta, cfg)
+    method = (
+        "logistic-regression head on frozen features, then the last "
+        f"{cfg.fine_tune} blocks and the head fine-tuned epoch by epoch"
+    )
+    tuned.summary = {**tuned.summary, "method": method, "head": fit.summary, "fine_tuned_blocks": cfg.fine_tune}
+    return tuned
+
+
+def training_record(cfg: TrainConfig, parts: dict[str, Split], fit: Fit, seconds: float) -> dict[str, Any]:
+    """How the model was trained, for its metadata."""
+    return {
         "train_images": len(parts["train"].samples),
         "val_images": len(parts["val"].samples),
         "test_images": len(parts["test"].samples),
         "val_loss": round(fit.val_loss, 5),
         "val_accuracy": round(fit.val_accuracy, 5),
         **fit.summary,
-        "seconds": round(time.monotonic() - started),
+        "seconds": round(seconds),
         "seed": cfg.seed,
         "data": str(cfg.data),
         "init_weights": str(cfg.init_weights) if cfg.init_weights else None,
-        "pretrained": architecture.weights if pretrained else None,
-    }})
-    print(f"val loss {fit.val_loss:.4f}, val accuracy {fit.val_accuracy:.4f}", flush=True)
-    return model, meta, parts
+        "pretrained": ARCHITECTURES[cfg.architecture].weights if cfg.starts_pretrained() else None,
+    }
 
 
-def fit_frozen_head(model: Network, parts: dict[str, Split], meta: ModelMetadata, cfg: TrainConfig,
-                    device: torch.device) -> Fit:
+def fit_frozen_head(
+    model: Network, parts: dict[str, Split], meta: ModelMetadata, cfg: TrainConfig, device: torch.device
+) -> Fit:
     """The backbone runs once per view of each image; a logistic-regression head is then
     fitted on those features to convergence, its strength chosen on validation."""
     for parameter in model.parameters():  # the ImageNet head, kept for "none of these", reads these same features
         parameter.requires_grad_(False)
     model.backbone.to(device)
     where = devices.describe(device)
-    print(f"head on frozen {cfg.architecture} features, {cfg.views} augmented views per training image, "
-          f"backbone on {where}", flush=True)
+    print(
+        f"head on frozen {cfg.architecture} features, {cfg.views} augmented views per training image, "
+        f"backbone on {where}",
+        flush=True,
+    )
     features = frozen_features(model, parts, meta, cfg)
     val_y = np.array([label for _, label in parts["val"].samples])
     head = fit_head(features.train, features.train_labels, features.val, val_y, len(meta.labels))
     model.head.load_state_dict(head.layer.state_dict())
-    print(f"head: logistic regression, C={head.strength:g} chosen on validation (loss {head.val_loss:.4f}, "
-          f"accuracy {head.val_accuracy:.4f}), then refitted on training and validation images", flush=True)
+    print(
+        f"head: logistic regression, C={head.strength:g} chosen on validation (loss {head.val_loss:.4f}, "
+        f"accuracy {head.val_accuracy:.4f}), then refitted on training and validation images",
+        flush=True,
+    )
     if not head.converged:
-        print(f"the head did not converge in {MAX_ITERATIONS} L-BFGS iterations: its figures may improve with "
-              "more images per class", flush=True)
-    return Fit(head.val_loss, head.val_accuracy, {
-        "method": "frozen backbone; logistic-regression head (L-BFGS) on pooled features",
-        "views": 1 + cfg.views,
-        "strength": head.strength,
-        "converged": head.converged,
-        "refitted_on": "train+val",
-        "device": where,
-    }, features)
+        print(
+            f"the head did not converge in {MAX_ITERATIONS} L-BFGS iterations: its figures may improve with "
+            "more images per class",
+            flush=True,
+        )
+    return Fit(
+        head.val_loss,
+        head.val_accuracy,
+        {
+            "method": "frozen backbone; logistic-regression head (L-BFGS) on pooled features",
+            "views": 1 + cfg.views,
+            "strength": head.strength,
+            "converged": head.converged,
+            "refitted_on": "train+val",
+            "device": where,
+        },
+        features,
+    )
 
 
 def frozen_features(model: Network, parts: dict[str, Split], meta: ModelMetadata, cfg: TrainConfig) -> Features:
@@ -202,82 +246,6 @@ def unfreeze_last_blocks(model: Network, count: int) -> None:
         parameter.requires_grad_(True)
 
 
-def fit_epochs(model: Network, parts: dict[str, Split], meta: ModelMetadata, cfg: TrainConfig,
-               device: torch.device, frozen_statistics: bool = False) -> Fit:
-    """The trainable layers, epoch by epoch, with early stopping on validation loss.
-    frozen_statistics: BatchNorm keeps the pretrained statistics (a few hundred photos
-    would shift them away from what the rest of the network expects)."""
-    train_samples, val_samples = parts["train"].samples, parts["val"].samples
-    model.to(device)
-    workers = devices.loader_workers()
-    amp, where = devices.mixed_precision(device), devices.describe(device)
-    print(f"training on {where}{', mixed precision' if amp else ''}, "
-          f"{workers} image loader{'s' if workers > 1 else ''}", flush=True)
-    loader = torch.utils.data.DataLoader(
-        _Augmented(train_samples, cfg.train_size or cfg.input_size, meta),
-        batch_size=cfg.batch_size,
-        shuffle=True,
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-        # spawn, not fork (see training/synth.py); persistent, so it starts once per run.
-        multiprocessing_context="spawn",
-        persistent_workers=True,
-        generator=torch.Generator().manual_seed(cfg.seed),
-    )
-    # Pretrained blocks move at a tenth of the new head's rate, so that a few hundred
-    # photos refine the ImageNet features rather than overwrite them.
-    backbone_rate = cfg.lr / 10 if frozen_statistics else cfg.lr
-    groups = [{"params": [p for p in model.backbone.parameters() if p.requires_grad], "lr": backbone_rate},
-              {"params": [p for p in model.head.parameters() if p.requires_grad], "lr": cfg.lr}]
-    groups = [group for group in groups if group["params"]]
-    optimiser = torch.optim.AdamW(groups, weight_decay=1e-4)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp)  # float16 gradients would underflow unscaled
-    steps = cfg.epochs * math.ceil(len(train_samples) / cfg.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, [group["lr"] for group in groups], total_steps=steps)
-    best = _Best(math.inf, 0.0, -1, copy.deepcopy(model.state_dict()))
-    for epoch in range(cfg.epochs):
-        model.train()
-        if frozen_statistics:
-            model.backbone.eval()
-        seen, correct, loss_sum = 0, 0, 0.0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
-        for inputs, targets in bar:
-            inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-            optimiser.zero_grad()
-            with devices.autocast(device):
-                logits = model(inputs)
-                loss = nn.functional.cross_entropy(logits, targets)
-            scaler.scale(loss).backward()
-            scaler.step(optimiser)
-            scaler.update()
-            schedule.step()
-            seen += len(targets)
-            loss_sum += loss.item() * len(targets)
-            correct += (logits.argmax(1) == targets).sum().item()
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
-        val_loss, val_acc = evaluate_loss(model, val_samples, meta, cfg.batch_size, device)
-        print(f"epoch {epoch + 1}: train loss {loss_sum / seen:.4f} acc {correct / seen:.4f} | "
-              f"val loss {val_loss:.4f} acc {val_acc:.4f}", flush=True)
-        if val_loss < best.val_loss:
-            best = _Best(val_loss, val_acc, epoch, copy.deepcopy(model.state_dict()))
-        elif epoch - best.epoch >= cfg.patience:
-            print(f"early stop: no val loss improvement for {cfg.patience} epochs", flush=True)
-            break
-    if best.epoch == cfg.epochs - 1 and cfg.epochs > 1:
-        print(f"stopped at the epoch limit ({cfg.epochs}) with validation loss still falling: "
-              "more --epochs may do better", flush=True)
-    model.load_state_dict(best.state)
-    return Fit(best.val_loss, best.val_accuracy, {
-        "method": "every layer, epoch by epoch",
-        "best_epoch": best.epoch + 1,
-        "epochs": cfg.epochs,
-        "lr": cfg.lr,
-        "train_size": cfg.train_size or cfg.input_size,
-        "device": where,
-        "mixed_precision": amp,
-    })
-
-
 @dataclass
 class _Best:
     val_loss: float
@@ -286,25 +254,118 @@ class _Best:
     state: dict[str, torch.Tensor]
 
 
-def calibrate_none_rule(model: Network, val_samples, meta: ModelMetadata, cfg: TrainConfig,
-                        features: Features | None = None) -> NoneRule:
-    """The none-rule from the validation split and the non-food images. features: the
-    pooled features fitting computed, where the backbone was frozen."""
-    from training.negatives import none_inputs
-    from training.none_rule import calibrate, pretrained_rule, scores, scoring
+def fit_epochs(
+    model: Network,
+    parts: dict[str, Split],
+    meta: ModelMetadata,
+    cfg: TrainConfig,
+    device: torch.device,
+    frozen_statistics: bool = False,
+) -> Fit:
+    """The trainable layers, epoch by epoch, with early stopping on validation loss.
+    frozen_statistics: BatchNorm keeps the pretrained statistics (a few hundred photos
+    would shift them away from what the rest of the network expects)."""
+    model.to(device)
+    amp, where = devices.mixed_precision(device), devices.describe(device)
+    loader = _loader(parts["train"].samples, meta, cfg, device)
+    print(f"training on {where}{', mixed precision' if amp else ''}, {_loaders(loader.num_workers)}", flush=True)
+    step = _Step(model, cfg, device, amp, frozen_statistics, steps=cfg.epochs * len(loader))
+    best = _Best(math.inf, 0.0, -1, copy.deepcopy(model.state_dict()))
+    for epoch in range(cfg.epochs):
+        model.train()
+        if frozen_statistics:
+            model.backbone.eval()
+        train_loss, train_acc = step.epoch(loader, f"epoch {epoch + 1}/{cfg.epochs}")
+        val_loss, val_acc = evaluate_loss(model, parts["val"].samples, meta, cfg.batch_size, device)
+        print(
+            f"epoch {epoch + 1}: train loss {train_loss:.4f} acc {train_acc:.4f} | "
+            f"val loss {val_loss:.4f} acc {val_acc:.4f}",
+            flush=True,
+        )
+        if val_loss < best.val_loss:
+            best = _Best(val_loss, val_acc, epoch, copy.deepcopy(model.state_dict()))
+        elif epoch - best.epoch >= cfg.patience:
+            print(f"early stop: no val loss improvement for {cfg.patience} epochs", flush=True)
+            break
+    if best.epoch == cfg.epochs - 1 and cfg.epochs > 1:
+        print(
+            f"stopped at the epoch limit ({cfg.epochs}) with validation loss still falling: "
+            "more --epochs may do better",
+            flush=True,
+        )
+    model.load_state_dict(best.state)
+    return Fit(
+        best.val_loss,
+        best.val_accuracy,
+        {
+            "method": "every layer, epoch by epoch",
+            "best_epoch": best.epoch + 1,
+            "epochs": cfg.epochs,
+            "lr": cfg.lr,
+            "train_size": cfg.train_size or cfg.input_size,
+            "device": where,
+            "mixed_precision": amp,
+        },
+    )
 
-    negatives, sources = none_inputs(meta, cfg.none_images)
-    if features is not None:
-        rule = pretrained_rule(model, features.train, features.train_labels, features.val,
-                               input_features(model.backbone, negatives), cfg.none_rule, sources)
-    else:
-        module = scoring(model, "max_probability").eval()
-        refuse = [torch.from_numpy(negatives[i:i + cfg.batch_size]) for i in range(0, len(negatives), cfg.batch_size)]
-        accept = [torch.from_numpy(inputs) for inputs, _ in eval_batches(val_samples, meta, cfg.batch_size)]
-        rule = calibrate("max_probability", scores(module, accept), scores(module, refuse), sources=sources)
-    chosen = rule.calibration.get("chosen_from")
-    print(f"none-rule: {rule.score} >= {rule.threshold:.4g} ({rule.calibration['validation_accepted']:.1%} of "
-          f"validation images accepted, {rule.calibration['none_refused']:.1%} of {len(negatives)} non-food refused)"
-          + (f"; chosen over the other by balanced accuracy on held-out non-food images: {chosen}" if chosen else ""),
-          flush=True)
-    return rule
+
+def _loaders(workers: int) -> str:
+    return f"{workers} image loader{'s' if workers > 1 else ''}"
+
+
+def _loader(
+    samples: list[tuple[Path, int]], meta: ModelMetadata, cfg: TrainConfig, device: torch.device
+) -> torch.utils.data.DataLoader:
+    return torch.utils.data.DataLoader(
+        _Augmented(samples, cfg.train_size or cfg.input_size, meta),
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        num_workers=devices.loader_workers(),
+        pin_memory=device.type == "cuda",
+        # spawn, not fork (see training/synth.py); persistent, so it starts once per run.
+        multiprocessing_context="spawn",
+        persistent_workers=True,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+
+
+class _Step:
+    """AdamW on a one-cycle schedule, with gradient scaling under mixed precision."""
+
+    def __init__(
+        self, model: Network, cfg: TrainConfig, device: torch.device, amp: bool, frozen_statistics: bool, steps: int
+    ) -> None:
+        self.model, self.device = model, device
+        # Pretrained blocks move at a tenth of the new head's rate, so that a few hundred
+        # photos refine the ImageNet features rather than overwrite them.
+        backbone_rate = cfg.lr / 10 if frozen_statistics else cfg.lr
+        groups = [
+            {"params": [p for p in model.backbone.parameters() if p.requires_grad], "lr": backbone_rate},
+            {"params": [p for p in model.head.parameters() if p.requires_grad], "lr": cfg.lr},
+        ]
+        groups = [group for group in groups if group["params"]]
+        self.optimiser = torch.optim.AdamW(groups, weight_decay=1e-4)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=amp)  # float16 gradients would underflow unscaled
+        self.schedule = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimiser, [group["lr"] for group in groups], total_steps=steps
+        )
+
+    def epoch(self, loader: torch.utils.data.DataLoader, desc: str) -> tuple[float, float]:
+        """One pass over the training images: (mean loss, accuracy)."""
+        seen, correct, loss_sum = 0, 0, 0.0
+        bar = tqdm(loader, desc=desc, unit="batch", leave=False)
+        for inputs, targets in bar:
+            inputs, targets = inputs.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
+            self.optimiser.zero_grad()
+            with devices.autocast(self.device):
+                logits = self.model(inputs)
+                loss = nn.functional.cross_entropy(logits, targets)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimiser)
+            self.scaler.update()
+            self.schedule.step()
+            seen += len(targets)
+            loss_sum += loss.item() * len(targets)
+            correct += (logits.argmax(1) == targets).sum().item()
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        return loss_sum / seen, correct / seen
