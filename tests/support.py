@@ -27,6 +27,14 @@ def readme_sh_block(heading: str) -> str:
     return re.search(r"```sh\n(.*?)```", readme[readme.index(heading) :], re.S).group(1)  # type: ignore[union-attr]
 
 
+def run_readme_block(heading: str, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """That command pasted into bash, which stops at its first failure."""
+    block = readme_sh_block(heading)
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
 def make_store(uri: str, cache_dir: Path, **env: str) -> ModelStore:
     return ModelStore(Settings.from_env({"MODEL_URI": uri, "MODEL_CACHE_DIR": str(cache_dir), **env}))
 

@@ -15,29 +15,16 @@ from training.synth import CLASSES
 pytestmark = pytest.mark.slow
 
 
+def _render(seed: int, out: Path) -> None:
+    """One image per class and split, tiny and with few samples: enough to see a scene."""
+    options = f"--per-class 1 --size 48 --samples 2 --renderer blender --seed {seed}"
+    assert main(["synth", "--out", str(out), *options.split()]) == 0
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cycles")
-    assert (
-        main(
-            [
-                "synth",
-                "--out",
-                str(out),
-                "--per-class",
-                "1",
-                "--size",
-                "48",
-                "--samples",
-                "2",
-                "--renderer",
-                "blender",
-                "--seed",
-                "7",
-            ]
-        )
-        == 0
-    )
+    _render(seed=7, out=out)
     return out
 
 
@@ -52,26 +39,7 @@ def test_every_class_is_rendered_into_each_split(rendered: Path) -> None:
 
 
 def test_the_same_seed_renders_the_same_scene(rendered: Path, tmp_path: Path) -> None:
-    assert (
-        main(
-            [
-                "synth",
-                "--out",
-                str(tmp_path),
-                "--per-class",
-                "1",
-                "--size",
-                "48",
-                "--samples",
-                "2",
-                "--renderer",
-                "blender",
-                "--seed",
-                "7",
-            ]
-        )
-        == 0
-    )
+    _render(seed=7, out=tmp_path)
     for label in CLASSES:
         first = np.asarray(Image.open(rendered / "train" / label / "00000.jpg"), dtype=np.float32)
         again = np.asarray(Image.open(tmp_path / "train" / label / "00000.jpg"), dtype=np.float32)

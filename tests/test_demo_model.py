@@ -20,7 +20,7 @@ from training.checkpoint import load_checkpoint
 from training.explain import exported
 from training.export import assert_parity
 
-from tests.support import readme_sh_block
+from tests.support import run_readme_block
 
 pytestmark = pytest.mark.slow
 
@@ -59,23 +59,11 @@ def test_scripts_serve_as_written_serves_the_demo_without_torch(tmp_path: Path) 
     try:
         wait_until_serving("http://127.0.0.1:8000/health", serve, 600, str(log))
         # The README's curl command, as written, on the example it names.
-        curl = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", readme_sh_block("\nThen:\n")],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        curl = run_readme_block("\nThen:\n", ROOT, timeout=120)
         assert curl.returncode == 0, curl.stderr
         shown = json.loads(curl.stdout)
         assert shown["recognised"] is True and shown["label"] == "donut" and shown["cold_start"] is True
-        explain = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", readme_sh_block("**Where the model looked.**")],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        explain = run_readme_block("**Where the model looked.**", ROOT, timeout=120)
         explained = json.loads(explain.stdout)["explanation"]
         assert explained["label"] == "donut" and len(explained["map"]) == 7, explain.stderr
         answer = post_jpeg(

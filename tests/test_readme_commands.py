@@ -17,6 +17,7 @@ from devtools.venvs import ensure_serve_venv
 from training.synth import synth
 
 from tests.support import readme_sh_block as sh_block
+from tests.support import run_readme_block
 
 pytestmark = pytest.mark.slow
 
@@ -53,13 +54,7 @@ def test_your_own_model_as_the_readme_says(layout: str, tmp_path: Path) -> None:
     user = user_clone(tmp_path / "clone")
     photos(user / "my-photos", layout)
     try:
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", sh_block("## Serving a different model")],
-            cwd=user,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        result = run_readme_block("## Serving a different model", user, timeout=900)
     finally:
         subprocess.run(["./scripts/local-s3", "stop"], cwd=user, capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
