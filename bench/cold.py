@@ -30,6 +30,7 @@ def main() -> None:
     response = app.app(api_event("POST", "/predict", data, {"Content-Type": content_type}), None)
     answered = time.perf_counter()
     answer = json.loads(response["body"])
+    assert app.store.loaded is not None  # it answered
     print(
         RESULT,
         json.dumps(

@@ -25,7 +25,7 @@ def make_images(seed: int = 4242) -> dict[str, tuple[str, bytes]]:
     images = {}
     for name, (content_type, size) in KINDS.items():
         # Upscaled, then sensor-like noise, so the files are as large as real photos.
-        pixels = np.asarray(base.resize(size, Image.BICUBIC), dtype=np.int16)
+        pixels = np.asarray(base.resize(size, Image.Resampling.BICUBIC), dtype=np.int16)
         pixels = np.clip(pixels + rng.normal(0, 4, pixels.shape).astype(np.int16), 0, 255).astype(np.uint8)
         buffer = io.BytesIO()
         Image.fromarray(pixels).save(buffer, "JPEG" if content_type == "image/jpeg" else "PNG", quality=90)

@@ -31,6 +31,7 @@ def run_json(python: Path, args: list[str], env: dict[str, str], cwd: Path = ROO
     process = subprocess.Popen(
         [str(python), "-m", *args], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    assert process.stdout is not None  # a pipe, asked for above
     line = ""
     for line in process.stdout:  # the service's own log lines come first
         if line.startswith(RESULT):
@@ -117,9 +118,7 @@ def peer(model: Path, images: dict[str, tuple[str, bytes]], n: int, work: Path) 
     try:
         url = f"http://127.0.0.1:{port}/predict"
         wait_until_serving(f"http://127.0.0.1:{port}/docs", process, 60, log.name)
-        result = {"http": http_percentiles(url, images, n)}
-        result["peak_rss_mb"] = memory_mb(process.pid, "VmHWM")
-        return result
+        return {"http": http_percentiles(url, images, n), "peak_rss_mb": memory_mb(process.pid, "VmHWM")}
     finally:
         process.terminate()
         process.wait(10)

@@ -33,7 +33,7 @@ def _photo(args: tuple[str, int, tuple[int, int], Path]) -> None:
     from training.synth import render
 
     label, seed, size, path = args
-    pixels = np.asarray(render(label, seed, 320).resize(size, Image.BICUBIC), dtype=np.int16)
+    pixels = np.asarray(render(label, seed, 320).resize(size, Image.Resampling.BICUBIC), dtype=np.int16)
     noise = np.random.default_rng(seed).normal(0, 4, pixels.shape).astype(np.int16)  # a sensor's grain
     buffer = io.BytesIO()
     Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=90)

@@ -12,6 +12,7 @@ import functools
 import json
 import tempfile
 import time
+from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Callable
@@ -32,7 +33,7 @@ class Context:
         return 25_000
 
 
-def interleaved(cells: dict[str, Callable[[], Any]], n: int, rounds: int = 10) -> dict[str, dict[str, float]]:
+def interleaved(cells: Mapping[str, Callable[[], Any]], n: int, rounds: int = 10) -> dict[str, dict[str, float]]:
     """p50/p99 of n calls of each cell, taken in rounds that alternate between the cells, so
     that a slow spell of the machine touches every cell alike (the targets are ratios)."""
     times: dict[str, list[float]] = {name: [] for name in cells}
@@ -67,6 +68,7 @@ def main() -> None:
     }
     first = app.app(events["jpeg_224"], context)
     assert first["statusCode"] == 200, first
+    assert app.store.loaded is not None  # the first answer loaded it
     runtime = app.store.loaded.runtime
     meta = runtime.metadata
     library = "onnxruntime" if runtime.name == "onnx" else "torch"

@@ -41,6 +41,6 @@ def api_event(
             "identity": {"sourceIp": "203.0.113.9", "userAgent": "parity-test"},
             "protocol": "HTTP/1.1",
         },
-        "body": base64.b64encode(body).decode() if binary else body,
+        "body": base64.b64encode(body).decode() if isinstance(body, bytes) else body,
         "isBase64Encoded": binary,
     }

@@ -28,7 +28,7 @@ def add_bytecode(zip_path: str) -> None:
     """Adds the missing .pyc of each .py in the zip (the running Python's version)."""
     with zipfile.ZipFile(zip_path) as package, tempfile.TemporaryDirectory() as tmp:
         names = set(package.namelist())
-        compiled = {}
+        compiled: dict[str, str] = {}
         for name in sorted(names):
             pyc = importlib.util.cache_from_source(name)
             if not name.endswith(".py") or pyc in names:
@@ -37,15 +37,16 @@ def add_bytecode(zip_path: str) -> None:
             source.parent.mkdir(parents=True, exist_ok=True)
             source.write_bytes(package.read(name))
             try:
-                compiled[pyc] = py_compile.compile(
+                compiled[pyc] = str(source) + "c"
+                py_compile.compile(
                     str(source),
-                    cfile=str(source) + "c",
+                    cfile=compiled[pyc],
                     dfile=name,
                     doraise=True,
                     invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
                 )
             except py_compile.PyCompileError:  # e.g. a package's Python 2 example: as before, never imported
-                continue
+                del compiled[pyc]
         with zipfile.ZipFile(zip_path, "a", zipfile.ZIP_DEFLATED) as out:
             for pyc, path in compiled.items():
                 out.write(path, pyc)
@@ -62,10 +63,12 @@ def _then_add_bytecode(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # The two places a deployment zip is finished: built afresh, or reused with the app updated.
-LambdaDeploymentPackager.create_deployment_package = _then_add_bytecode(
+LambdaDeploymentPackager.create_deployment_package = _then_add_bytecode(  # type: ignore[method-assign]
     LambdaDeploymentPackager.create_deployment_package
 )
-BaseLambdaDeploymentPackager.inject_latest_app = _then_add_bytecode(BaseLambdaDeploymentPackager.inject_latest_app)
+BaseLambdaDeploymentPackager.inject_latest_app = _then_add_bytecode(  # type: ignore[method-assign]
+    BaseLambdaDeploymentPackager.inject_latest_app
+)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -51,7 +51,8 @@ def wait_until_serving(url: str, process: subprocess.Popen, timeout_s: float, lo
     deadline = time.monotonic() + timeout_s
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}; see {log}")
+            command = process.args[0] if isinstance(process.args, list) else process.args
+            raise RuntimeError(f"{command!s} exited with {process.returncode}; see {log}")
         try:
             urllib.request.urlopen(url, timeout=1).close()
             return

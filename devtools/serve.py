@@ -123,6 +123,7 @@ def main() -> int:
             endpoint = s3.start().endpoint
         except (RuntimeError, TimeoutError) as exc:
             raise SystemExit(f"error: SeaweedFS did not start: {exc}") from None
+    assert endpoint is not None  # the running one, or the one just started
     chalice = None
     try:
         os.environ.update(client_env(endpoint))

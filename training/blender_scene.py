@@ -23,6 +23,11 @@ from mathutils import Vector  # isort: skip
 Colour = tuple[float, float, float]
 
 
+def _lighter(colour: Colour) -> Colour:
+    red, green, blue = (min(1, c * 1.1) for c in colour)
+    return red, green, blue
+
+
 def _jitter(rng: random.Random, colour: Colour, amount: float = 0.08) -> Colour:
     return tuple(min(1.0, max(0.0, c * rng.uniform(1 - amount, 1 + amount))) for c in colour)  # type: ignore[return-value]
 
@@ -627,7 +632,13 @@ def table(rng: random.Random) -> None:
         _set(bsdf, Roughness=0.7)
     else:
         colour = rng.choice([(0.9, 0.9, 0.88), (0.7, 0.2, 0.15), (0.2, 0.3, 0.5), (0.75, 0.6, 0.4), (0.45, 0.5, 0.3)])
-        _noise_colour(tree, bsdf, _jitter(rng, colour), _jitter(rng, tuple(min(1, c * 1.1) for c in colour)), 40)
+        _noise_colour(
+            tree,
+            bsdf,
+            _jitter(rng, colour),
+            _jitter(rng, _lighter(colour)),
+            40,
+        )
         _set(bsdf, Roughness=0.9)
     top.data.materials.append(material)
 
@@ -788,7 +799,7 @@ def scene(label: str, seed: int) -> None:
     else:
         count = rng.choice([1, 1, 1, 2, 2, 3, 4, 6, "stack"])
     table(rng)
-    if count == "stack":
+    if not isinstance(count, int):  # "stack"
         height = plate(rng, 2.2, label)
         top = _stack(rng, label, height)
         lights(rng)

@@ -29,6 +29,7 @@ def load_checkpoint(folder: Path) -> tuple[nn.Module, ModelMetadata]:
     state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
     model = build_network(meta.architecture, len(meta.labels), reference="reference.weight" in state)
     if "distance.basis" in state:
-        model.distance = FeatureDistance(*state["distance.centres"].shape, state["distance.basis"].shape[1])
+        classes, features = state["distance.centres"].shape
+        model.distance = FeatureDistance(classes, features, state["distance.basis"].shape[1])
     model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
     return model.eval(), meta

@@ -33,7 +33,9 @@ def evaluate(
     if split.labels != labels:
         raise DatasetError(f"{split_dir} holds classes {list(split.labels)}, the model knows {list(labels)}")
     confusion = np.zeros((len(labels), len(labels) + 1), dtype=int)
-    confidences, hits, wrong = [], [], []
+    confidences: list[float] = []
+    hits: list[bool] = []
+    wrong: list[dict[str, Any]] = []
     batches = eval_batches(split.samples, meta, batch_size)
     for start, (inputs, targets) in zip(range(0, len(split.samples), batch_size), batches, strict=True):
         probabilities, recognised = _answers(runtime, inputs)

@@ -14,13 +14,13 @@ from chalicelib.metadata import NoneRule
 from torch import nn
 
 from training.networks import Network, trunk
-from training.none_rule import with_rule_score
+from training.none_rule import Scoring, rule_scoring, with_rule_score
 
 
 class Explained(nn.Module):
     """[logits, the none-rule's score (with a rule), activation maps (N, labels, h, w)]."""
 
-    def __init__(self, network: Network, rule: nn.Module | None) -> None:
+    def __init__(self, network: Network, rule: Scoring | None) -> None:
         super().__init__()
         self.trunk, self.head, self.rule = trunk(network.backbone), network.head, rule
 
@@ -39,4 +39,4 @@ def exported(model: nn.Module, rule: NoneRule | None) -> nn.Module:
     (a test's hand-made model) answers as with_rule_score() makes it, without maps."""
     if not isinstance(model, Network):
         return with_rule_score(model, rule)
-    return Explained(model, with_rule_score(model, rule) if rule else None)
+    return Explained(model, rule_scoring(model, rule) if rule else None)

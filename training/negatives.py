@@ -116,4 +116,5 @@ def none_inputs(meta: ModelMetadata, extra: Path | None = None) -> tuple[np.ndar
 
 def held_out_photos() -> list[Path]:
     """scikit-image's sample photos (needs scikit-image installed)."""
-    return _images_in(package_dir("skimage") / "data" if package_dir("skimage") else None, SKIMAGE_PHOTOS)
+    skimage = package_dir("skimage")
+    return _images_in(skimage / "data" if skimage else None, SKIMAGE_PHOTOS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
@@ -24,6 +25,11 @@ class FeatureDistance(nn.Module):
     into every model file)."""
 
     RANK = 256  # eigenpairs kept: the shrunk covariance is near-isotropic past them
+    if TYPE_CHECKING:  # the buffers registered below (TorchScript cannot read these annotations)
+        centres: torch.Tensor
+        basis: torch.Tensor
+        inverse_variances: torch.Tensor
+        inverse_rest: torch.Tensor
 
     def __init__(self, classes: int, features: int, rank: int) -> None:
         super().__init__()
@@ -60,7 +66,7 @@ class Network(nn.Module):
 def backbone_blocks(network: Network) -> list[nn.Module]:
     """The backbone's blocks, input side first: what `train --fine-tune N` unfreezes the
     last N of (Lite0: its 16 inverted-residual blocks, then the 1x1 head convolution)."""
-    backbone = network.backbone
+    backbone: Any = network.backbone  # timm's or torchvision's: their parts are attributes
     if hasattr(backbone, "blocks"):  # timm's EfficientNet
         return [
             *(block for stage in backbone.blocks for block in stage),
@@ -69,7 +75,7 @@ def backbone_blocks(network: Network) -> list[nn.Module]:
     return [*(block for layer in ("layer1", "layer2", "layer3", "layer4") for block in getattr(backbone, layer))]
 
 
-def trunk(backbone: nn.Module) -> nn.Module:
+def trunk(backbone: Any) -> nn.Module:
     """The backbone up to its last feature map (N, features, h, w), whose spatial mean is
     the pooled features: what class-activation maps are read from (training/explain.py)."""
     if hasattr(backbone, "conv_stem"):  # timm's EfficientNet: its forward_features
@@ -110,10 +116,10 @@ def _resnet(architecture: str, pretrained: bool) -> tuple[nn.Module, nn.Linear]:
 def _lite0(architecture: str, pretrained: bool) -> tuple[nn.Module, nn.Linear]:
     import timm
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    model: Any = timm.create_model("tf_efficientnet_lite0", pretrained=False)  # its parts are attributes
     if pretrained:
         model.load_state_dict(lite0_imagenet_state(model.state_dict().keys()), strict=True)
-    head = model.classifier
+    head = cast(nn.Linear, model.classifier)
     model.reset_classifier(0)  # the backbone now ends at the pooled 1280 features
     return model, head
 

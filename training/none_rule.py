@@ -19,7 +19,7 @@ score that does so best on non-food images held out of that choice.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -39,7 +39,16 @@ LANDING_RATIO = 10.0
 LANDING_COVER = 0.9
 
 
-class WithMaxProbability(nn.Module):
+class Scoring(nn.Module):
+    """A model with the none-rule's score as its second output. score(features, logits)
+    gives it from the pooled features and the labels' logits, so that one forward pass can
+    also yield activation maps (explain.py)."""
+
+    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class WithMaxProbability(Scoring):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
@@ -70,59 +79,67 @@ def fit_feature_distance(features: np.ndarray, labels: np.ndarray, classes: int)
     return distance
 
 
-class WithFeatureDistance(nn.Module):
+class _NetworkScoring(Scoring):
+    """A score read from a Network's pooled features."""
+
     def __init__(self, network: Network) -> None:
         super().__init__()
-        if network.distance is None:
-            raise ValueError("feature_distance needs a network fitted with its training features' distance")
-        self.backbone, self.head, self.distance = network.backbone, network.head, network.distance
+        self.backbone, self.head = network.backbone, network.head
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.backbone(x)
         logits = self.head(features)
         return logits, self.score(features, logits)
+
+
+class WithFeatureDistance(_NetworkScoring):
+    def __init__(self, network: Network) -> None:
+        super().__init__(network)
+        if network.distance is None:
+            raise ValueError("feature_distance needs a network fitted with its training features' distance")
+        self.distance = network.distance
 
     def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         return self.distance(features)
 
 
-class WithReferenceMass(nn.Module):
+class WithReferenceMass(_NetworkScoring):
+    if TYPE_CHECKING:  # a buffer: the ImageNet classes whose probabilities are summed
+        classes: torch.Tensor
+
     def __init__(self, network: Network, classes: tuple[int, ...]) -> None:
-        super().__init__()
+        super().__init__(network)
         if network.reference is None:
             raise ValueError("reference_mass needs a network with its ImageNet head (train --pretrained)")
-        self.backbone, self.head, self.reference = network.backbone, network.head, network.reference
+        self.reference = network.reference
         self.register_buffer("classes", torch.tensor(classes, dtype=torch.long))
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.backbone(x)
-        logits = self.head(features)
-        return logits, self.score(features, logits)
 
     def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """The score from the backbone's pooled features (training computes those once)."""
         return torch.softmax(self.reference(features), dim=1).index_select(1, self.classes).sum(dim=1)
 
 
-# Every scoring module has score(features, logits): the score from the pooled features and
-# the labels' logits, so that one forward pass can also yield activation maps (explain.py).
-
-
-def with_score(model: nn.Module, kind: str, reference_classes: tuple[int, ...] = ()) -> nn.Module:
-    """model with the score of kind as a second output."""
-    if kind == "reference_mass":
-        return WithReferenceMass(model, reference_classes)
-    if kind == "feature_distance":
-        return WithFeatureDistance(model)
+def with_score(model: nn.Module, kind: str, reference_classes: tuple[int, ...] = ()) -> Scoring:
+    """model with the score of kind as a second output (reference_mass and feature_distance
+    read a Network's pooled features; max_probability takes any model's logits)."""
     if kind == "max_probability":
         return WithMaxProbability(model)
-    raise ValueError(f"unknown none-rule score {kind!r}")
+    if kind not in ("reference_mass", "feature_distance"):
+        raise ValueError(f"unknown none-rule score {kind!r}")
+    if not isinstance(model, Network):
+        raise ValueError(f"{kind} needs a Network (training/networks.py), not {type(model).__name__}")
+    if kind == "reference_mass":
+        return WithReferenceMass(model, reference_classes)
+    return WithFeatureDistance(model)
 
 
 def with_rule_score(model: nn.Module, rule: NoneRule | None) -> nn.Module:
     """The module that is exported: logits alone, or logits and the rule's score."""
-    if rule is None:
-        return model
+    return model if rule is None else rule_scoring(model, rule)
+
+
+def rule_scoring(model: nn.Module, rule: NoneRule) -> Scoring:
+    """model with the score that rule was calibrated on."""
     return with_score(model, rule.score, tuple(rule.calibration.get("reference_classes", ())))
 
 
@@ -181,13 +198,14 @@ def pretrained_rule(
         network.distance = fit_feature_distance(train_x, train_y, network.head.out_features)
     train_probabilities = imagenet_probabilities(network, train_x) if "reference_mass" in kinds else None
 
-    def fitted(kind: str, none_part: np.ndarray) -> tuple[nn.Module, tuple[int, ...]]:
+    def fitted(kind: str, none_part: np.ndarray) -> tuple[Scoring, tuple[int, ...]]:
         if kind == "feature_distance":
             return WithFeatureDistance(network), ()
+        assert train_probabilities is not None  # computed above whenever reference_mass is a kind
         classes = landing_classes(train_probabilities, imagenet_probabilities(network, none_part))
         return WithReferenceMass(network, classes), classes
 
-    def score(module: nn.Module, features: np.ndarray) -> np.ndarray:
+    def score(module: Scoring, features: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             pooled = torch.from_numpy(features)
             return module.score(pooled, network.head(pooled)).double().numpy()

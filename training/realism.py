@@ -42,7 +42,7 @@ def realism(data: Path) -> dict[str, Any]:
     probabilities = imagenet_probabilities(network, features)
     labels = np.array([label for _, label in split.samples])
     unit = features / np.linalg.norm(features, axis=1, keepdims=True)
-    names = timm.data.ImageNetInfo()
+    names = timm.data.imagenet_info.ImageNetInfo()
     report: dict[str, Any] = {"data": str(data), "images": len(labels), "classes": {}}
     for index, label in enumerate(split.labels):
         mine, others = unit[labels == index], unit[labels != index]

@@ -35,7 +35,7 @@ class Job:
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) -> np.ndarray:
     """Value noise in [0, 1]: a coarse random grid upsampled bicubically."""
     grid = rng.random((cells, cells)).astype(np.float32)
-    img = Image.fromarray((grid * 255).astype(np.uint8)).resize(shape[::-1], Image.BICUBIC)
+    img = Image.fromarray((grid * 255).astype(np.uint8)).resize(shape[::-1], Image.Resampling.BICUBIC)
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
@@ -388,7 +388,7 @@ def _finish(rng: np.random.Generator, img: np.ndarray, size: int) -> Image.Image
     pil = Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
     if rng.random() < 0.35:
         pil = pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.6)))
-    pil = pil.resize((size, size), Image.BILINEAR)
+    pil = pil.resize((size, size), Image.Resampling.BILINEAR)
     if rng.random() < 0.5:  # a photo that has been through a messenger app
         buffer = io.BytesIO()
         pil.save(buffer, "JPEG", quality=int(rng.integers(35, 80)))

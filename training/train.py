@@ -120,7 +120,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     return model, dataclasses.replace(meta, none_rule=rule, training=record), parts
 
 
-def untrained_metadata(cfg: TrainConfig, labels: list[str], name: str, version: str) -> ModelMetadata:
+def untrained_metadata(cfg: TrainConfig, labels: tuple[str, ...], name: str, version: str) -> ModelMetadata:
     """What the model file will say of itself, but for the none-rule and the training record."""
     unknown = sorted(set(cfg.display_names) - set(labels))
     if unknown:
@@ -339,7 +339,7 @@ class _Step:
         # Pretrained blocks move at a tenth of the new head's rate, so that a few hundred
         # photos refine the ImageNet features rather than overwrite them.
         backbone_rate = cfg.lr / 10 if frozen_statistics else cfg.lr
-        groups = [
+        groups: list[dict[str, Any]] = [
             {"params": [p for p in model.backbone.parameters() if p.requires_grad], "lr": backbone_rate},
             {"params": [p for p in model.head.parameters() if p.requires_grad], "lr": cfg.lr},
         ]
