@@ -155,6 +155,18 @@ def test_train_fits_a_head_in_one_pass_and_says_how(
     torch.testing.assert_close(first["head.weight"], second["head.weight"])
 
 
+def test_a_model_train_returns_exports_as_the_cli_would(small_data: Path, tmp_path: Path) -> None:
+    """The library path (train(), then export()) without a checkpoint in between: the ONNX
+    file answers a batch, as one exported from the saved weights does."""
+    from training.config import TrainConfig
+    from training.export import export
+    from training.train import train
+
+    model, meta, parts = train(TrainConfig(data=small_data, input_size=64, views=1), "library", "1")
+    check = torch.from_numpy(np.concatenate([preprocess(Image.open(path), meta) for path, _ in parts["val"].samples]))
+    export(model, meta, tmp_path / "model.onnx", check)  # raises unless the file answers like the model
+
+
 def test_a_class_with_two_photos_says_how_many_are_needed(small_data: Path, tmp_path: Path) -> None:
     for label in CLASSES:
         shutil.copytree(small_data / "train" / label, tmp_path / label)
