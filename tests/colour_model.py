@@ -58,7 +58,7 @@ class ConvColour(nn.Module):
         with torch.no_grad():
             self.conv.weight.zero_()
             self.conv.weight[:, :, 1, 1] = torch.eye(3)
-            self.conv.bias.zero_()
+            self.conv.bias.zero_()  # type: ignore[union-attr]  # Conv2d(bias=True), the default
         self.colours = MeanColour()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -238,6 +238,7 @@ def test_fine_tuning_trains_the_last_blocks_and_calibrates_on_their_features(
         for t, f in zip(tuned_blocks, fresh_blocks)
     ]
     assert changed[-2:] == [True, True] and not any(changed[:-2])
+    assert tuned.reference is not None and fresh.reference is not None
     torch.testing.assert_close(tuned.reference.weight, fresh.reference.weight)  # the ImageNet head stays
     # The rule was fitted on the tuned backbone's features: exported, it answers as calibrated.
     assert (

@@ -15,7 +15,10 @@ LIMIT = 50_000_000
 
 
 def centre(image: Image.Image) -> tuple[int, int, int]:
-    return image.getpixel((image.width // 2, image.height // 2))
+    pixel = image.getpixel((image.width // 2, image.height // 2))
+    assert isinstance(pixel, tuple), f"not an RGB pixel: {pixel}"
+    red, green, blue = pixel
+    return red, green, blue
 
 
 def close(pixel, expected, tolerance=12) -> bool:
@@ -182,7 +185,9 @@ def skimage_planar_tiff() -> bytes:
     """scikit-image's multipage_rgb.tif: planar RGB of float64 samples, which Pillow cannot open."""
     from training.negatives import package_dir
 
-    return (package_dir("skimage") / "data" / "multipage_rgb.tif").read_bytes()
+    skimage = package_dir("skimage")
+    assert skimage is not None, "scikit-image is in requirements-dev.txt"
+    return (skimage / "data" / "multipage_rgb.tif").read_bytes()
 
 
 def test_a_valid_tiff_pillow_cannot_open_is_read() -> None:
@@ -208,7 +213,7 @@ def test_a_tiff_compression_the_service_lacks_is_named_not_called_not_an_image(t
 
     path = tmp_path / "zstd.tif"
     path.write_bytes(skimage_planar_tiff())
-    with tifffile.TiffFile(path, mode="r+b") as tif:
+    with tifffile.TiffFile(path, mode="r+") as tif:
         tif.pages.first.tags["Compression"].overwrite(50000)  # Zstandard: tifffile needs imagecodecs for it
     with pytest.raises(BadRequest) as err:
         decode(path.read_bytes(), 32, LIMIT)

@@ -12,7 +12,7 @@ from chalicelib.imaging import decode, preprocess
 from chalicelib.metadata import ModelMetadata
 from training.choices import ARCHITECTURES
 from training.negatives import held_out_photos
-from training.networks import build_network
+from training.networks import Network, build_network
 
 # Real photos (scikit-image's samples) and the ImageNet classes a working network names.
 KNOWN = {
@@ -25,38 +25,41 @@ KNOWN = {
 
 
 @pytest.fixture(scope="module")
-def lite0() -> torch.nn.Module:
+def lite0() -> Network:
     return build_network("efficientnet_lite0", 3, pretrained=True).eval()
 
 
-def imagenet_top(network: torch.nn.Module, photo: Path, architecture: str) -> tuple[int, float]:
+def imagenet_top(network: Network, photo: Path, architecture: str) -> tuple[int, float]:
     mean, std = ARCHITECTURES[architecture].mean, ARCHITECTURES[architecture].std
     meta = ModelMetadata("probe", "0", architecture, ("a", "b"), 224, 256, mean, std)
     inputs = torch.from_numpy(preprocess(decode(photo.read_bytes(), 256, 10**9), meta))
+    assert network.reference is not None
     with torch.inference_mode():
         probabilities = torch.softmax(network.reference(network.backbone(inputs)), 1)[0]
     return int(probabilities.argmax()), float(probabilities.max())
 
 
 @pytest.mark.parametrize("name", sorted(KNOWN))
-def test_lite0_from_the_wheel_names_real_photos_as_imagenet_does(lite0: torch.nn.Module, name: str) -> None:
+def test_lite0_from_the_wheel_names_real_photos_as_imagenet_does(lite0: Network, name: str) -> None:
     photo = next(p for p in held_out_photos() if p.name == name)
     top, probability = imagenet_top(lite0, photo, "efficientnet_lite0")
     assert top in KNOWN[name], f"{name}: ImageNet class {top} ({probability:.2f}), expected one of {KNOWN[name]}"
 
 
-def test_coffee_is_espresso_with_confidence(lite0: torch.nn.Module) -> None:
+def test_coffee_is_espresso_with_confidence(lite0: Network) -> None:
     photo = next(p for p in held_out_photos() if p.name == "coffee.png")
-    assert imagenet_top(lite0, photo, "efficientnet_lite0") == (967, pytest.approx(0.96, abs=0.03))
+    top, probability = imagenet_top(lite0, photo, "efficientnet_lite0")
+    assert top == 967 and probability == pytest.approx(0.96, abs=0.03)
 
 
-def test_pretrained_networks_keep_the_imagenet_head_beside_a_new_one(lite0: torch.nn.Module) -> None:
-    assert lite0.head.out_features == 3 and lite0.reference.out_features == 1000
+def test_pretrained_networks_keep_the_imagenet_head_beside_a_new_one(lite0: Network) -> None:
+    assert lite0.head.out_features == 3 and lite0.reference is not None and lite0.reference.out_features == 1000
     assert lite0(torch.zeros(2, 3, 224, 224)).shape == (2, 3)
     scratch = build_network("efficientnet_lite0", 4)
     assert scratch.reference is None
     # From scratch, the backbone's weights are not ImageNet's.
-    assert not torch.equal(scratch.backbone.conv_stem.weight, lite0.backbone.conv_stem.weight)
+    stems = [getattr(network.backbone, "conv_stem").weight for network in (scratch, lite0)]
+    assert not torch.equal(*stems)
 
 
 def test_resnet_pretrained_reads_torchvision_weights_from_the_cache(
@@ -72,7 +75,7 @@ def test_resnet_pretrained_reads_torchvision_weights_from_the_cache(
     torch.save(planted.state_dict(), cache / Path(weights.url).name)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     network = build_network("resnet18", 3, pretrained=True)
-    torch.testing.assert_close(network.backbone.conv1.weight, planted.conv1.weight)
+    torch.testing.assert_close(getattr(network.backbone, "conv1").weight, planted.conv1.weight)
     assert network.reference is not None and torch.all(network.reference.bias == 0.25)
 
 

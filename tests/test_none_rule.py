@@ -58,7 +58,8 @@ def test_landing_classes_are_where_training_images_land_and_non_food_does_not() 
 
 def test_metadata_round_trips_the_rule_and_refuses_a_bad_threshold() -> None:
     again = ModelMetadata.from_json(COLOUR_META.to_json())
-    assert again == COLOUR_META and again.none_rule.recognises(0.9) and not again.none_rule.recognises(0.89)
+    assert again == COLOUR_META and again.none_rule is not None
+    assert again.none_rule.recognises(0.9) and not again.none_rule.recognises(0.89)
     raw = json.loads(COLOUR_META.to_json())
     raw["none_rule"]["threshold"] = 1.5
     with pytest.raises(MetadataError, match="threshold"):
@@ -155,6 +156,7 @@ def test_the_feature_distance_is_exported_as_a_second_output_and_checkpointed(
     result = load_runtime(tmp_path / f"model{suffix}").run(inputs.numpy())
     with torch.inference_mode():
         expected = WithFeatureDistance(network)(inputs)[1].double().numpy()
+    assert result.scores is not None
     np.testing.assert_allclose(result.scores, expected, rtol=1e-4)
 
 
@@ -170,6 +172,7 @@ def test_reference_mass_is_exported_as_a_second_output(tmp_path: Path, suffix: s
     result = runtime.run(inputs.numpy())
     with torch.inference_mode():
         expected = WithReferenceMass(network, classes)(inputs)[1].double().numpy()
+    assert result.scores is not None
     np.testing.assert_allclose(result.scores, expected, atol=1e-4)
     assert result.probabilities.shape == (3, 3) and runtime.metadata.none_rule == rule
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from devtools import ROOT
@@ -24,7 +24,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -50,7 +50,7 @@ PHONE, LAPTOP = {"width": 390, "height": 844}, {"width": 1366, "height": 768}
 
 
 @pytest.fixture
-def page(browser, server: str) -> Iterator[object]:
+def page(browser: Any, server: str) -> Iterator[Any]:
     """A fresh page on the app at a phone's size, failing the test on any console error or uncaught exception."""
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
@@ -298,7 +298,7 @@ def _axe_violations(page) -> str:
     return results.generate_report() if results.violations_count else ""
 
 
-def _classified(browser, server: str, viewport: dict[str, int], scheme: str, photo: Path) -> tuple[object, object]:
+def _classified(browser: Any, server: str, viewport: dict[str, int], scheme: str, photo: Path) -> tuple[Any, Any]:
     """A fresh context at viewport in a colour scheme, its page on the app with photo classified."""
     context = browser.new_context(viewport=viewport, color_scheme=scheme)
     page = context.new_page()
@@ -420,7 +420,12 @@ def test_the_examples_of_the_models_labels_are_offered_and_classified(browser, b
     with chalice_local(copy_project(tmp_path / "project", {"MODEL_URI": uri}), tmp_path) as base:
         page = browser.new_page(viewport=PHONE)
         sent: list[bytes] = []
-        page.route("**/predict*", lambda route: (sent.append(route.request.post_data_buffer), route.continue_()))
+
+        def record(route: Any) -> None:
+            sent.append(route.request.post_data_buffer)
+            route.continue_()
+
+        page.route("**/predict*", record)
         page.goto(f"{base}/")
         page.wait_for_selector("#examples:not([hidden])")
         assert page.locator(".example:visible").all_text_contents() == ["bagel", "donut", "Medu vada"]

@@ -50,7 +50,7 @@ def test_anything_else_is_a_500_without_a_traceback(caplog: pytest.LogCaptureFix
 
 def test_a_browser_form_gets_the_same_answer_as_a_page() -> None:
     response = respond(lambda: {"ok": True}, lambda body, status: f"<p>{body} {status}</p>")
-    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
+    assert response.status_code == 200 and str(response.headers["Content-Type"]).startswith("text/html")
     assert response.body == "<p>{'ok': True} 200</p>"
 
 

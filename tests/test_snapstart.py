@@ -4,6 +4,7 @@ it and points API Gateway at the alias."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +23,7 @@ MERGE_TEMPLATE = ROOT / "deploy" / "snapstart" / "sam-merge.json"
 
 
 def hooks(registry: list[tuple[Callable[..., Any], tuple, dict]]) -> list[Callable[[], Any]]:
-    return [lambda func=func, args=args, kwargs=kwargs: func(*args, **kwargs) for func, args, kwargs in registry]
+    return [functools.partial(func, *args, **kwargs) for func, args, kwargs in registry]
 
 
 def test_before_the_snapshot_the_model_is_loaded_so_a_restored_container_answers_warm(

@@ -8,7 +8,7 @@ import torch
 from chalicelib.metadata import ModelMetadata
 from torch import nn
 
-from training.networks import FeatureDistance, build_network
+from training.networks import FeatureDistance, Network, build_network
 from training.served_model import read_metadata
 
 
@@ -24,7 +24,7 @@ def save_checkpoint(model: nn.Module, meta: ModelMetadata, out: Path, half: bool
     (out / "metadata.json").write_text(meta.to_json() + "\n")
 
 
-def load_checkpoint(folder: Path) -> tuple[nn.Module, ModelMetadata]:
+def load_checkpoint(folder: Path) -> tuple[Network, ModelMetadata]:
     meta = read_metadata(folder / "metadata.json")
     state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
     model = build_network(meta.architecture, len(meta.labels), reference="reference.weight" in state)
