@@ -159,11 +159,13 @@ def test_a_model_train_returns_exports_as_the_cli_would(small_data: Path, tmp_pa
     """The library path (train(), then export()) without a checkpoint in between: the ONNX
     file answers a batch, as one exported from the saved weights does."""
     from training.config import TrainConfig
+    from training.dataset import check_batch
     from training.export import export
     from training.train import train
 
     model, meta, parts = train(TrainConfig(data=small_data, input_size=64, views=1), "library", "1")
-    check = torch.from_numpy(np.concatenate([preprocess(Image.open(path), meta) for path, _ in parts["val"].samples]))
+    check = check_batch(parts["val"], meta)
+    assert len(check) > 1  # a batch: what an export traced with its batch fixed at 1 refuses
     export(model, meta, tmp_path / "model.onnx", check)  # raises unless the file answers like the model
 
 

@@ -32,6 +32,8 @@ def write_onnx(model: nn.Module, meta: ModelMetadata, path: Path) -> None:
     import onnx
 
     example = torch.zeros(1, 3, meta.input_size, meta.input_size)
+    # Weights left channels_last (training computes features so) trace with the batch fixed at 1.
+    model.to(memory_format=torch.contiguous_format)
     # All weights inside the one file (external_data=False): a model is one S3 object.
     torch.onnx.export(
         model,

@@ -114,8 +114,6 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     fit = fit_model(model, parts, meta, cfg, device)
     # The rule is set on the CPU in float32, as the service computes its scores.
     rule = calibrated_rule(model.cpu().eval(), parts["val"].samples, meta, cfg, fit.features)
-    # Features ran channels_last; traced so, an ONNX export would take one image per batch.
-    model.to(memory_format=torch.contiguous_format)
     record = training_record(cfg, parts, fit, time.monotonic() - started)
     print(f"val loss {fit.val_loss:.4f}, val accuracy {fit.val_accuracy:.4f}", flush=True)
     return model, dataclasses.replace(meta, none_rule=rule, training=record), parts
