@@ -34,8 +34,9 @@ def messages(format_names: str) -> dict[str, str]:
         Code.MISSING_FILE: "No photo arrived. Choose one and try again.",
         Code.TOO_MANY_FILES: "Send one photo at a time.",
         Code.UNSUPPORTED_MEDIA_TYPE: f"That kind of file can't be read here. Try a {format_names} photo.",
-        Code.UNSUPPORTED_IMAGE: "That picture is stored in a way this service cannot read. "
-        "Save it as a JPEG and try again.",
+        Code.UNSUPPORTED_IMAGE: (
+            "That picture is stored in a way this service cannot read. Save it as a JPEG and try again."
+        ),
         Code.NOT_AN_IMAGE: "That file doesn't look like a picture. Try another photo.",
         Code.CORRUPT_IMAGE: "That picture seems damaged or incomplete. Try another photo.",
         Code.EMPTY_BODY: "That file is empty. Try another photo.",
@@ -43,28 +44,34 @@ def messages(format_names: str) -> dict[str, str]:
         Code.BODY_TOO_LARGE: "That photo is too large to send. Try a smaller one.",
         Code.TOO_MANY_PIXELS: "That picture has too many pixels. Try a smaller one.",
         Code.MODEL_LOADING: "The model is still loading. Try again in {wait} seconds.",
-        Code.MODEL_STORE_UNREACHABLE: "The service cannot reach the store that holds its model just now. "
-        "Try again in {wait} seconds.",
-        Code.MODEL_STORE_ERROR: "The store that holds the model did not hand it over just now. "
-        "Try again in {wait} seconds.",
-        Code.MODEL_CACHE_UNWRITABLE: "The service has no room to unpack its model just now. "
-        "Try again in {wait} seconds.",
+        Code.MODEL_STORE_UNREACHABLE: (
+            "The service cannot reach the store that holds its model just now. Try again in {wait} seconds."
+        ),
+        Code.MODEL_STORE_ERROR: (
+            "The store that holds the model did not hand it over just now. Try again in {wait} seconds."
+        ),
+        Code.MODEL_CACHE_UNWRITABLE: (
+            "The service has no room to unpack its model just now. Try again in {wait} seconds."
+        ),
         Code.MODEL_NOT_CONFIGURED: "This service has not been given a model yet." + _OPERATOR + "names one.",
         Code.MODEL_URI_INVALID: "This service's model address is mistyped." + _OPERATOR + "corrects it.",
-        Code.MODEL_NOT_FOUND: "This service's model is not where it was told to look."
-        + _OPERATOR
-        + "publishes it there.",
+        Code.MODEL_NOT_FOUND: (
+            "This service's model is not where it was told to look." + _OPERATOR + "publishes it there."
+        ),
         Code.MODEL_FORBIDDEN: "This service is not allowed to read its model." + _OPERATOR + "grants it access.",
-        Code.MODEL_UNVERIFIABLE: "This service's model was not published with a checksum, so it is not loaded."
-        + _OPERATOR
-        + "publishes it again.",
+        Code.MODEL_UNVERIFIABLE: (
+            "This service's model was not published with a checksum, so it is not loaded."
+            + _OPERATOR
+            + "publishes it again."
+        ),
         Code.MODEL_CORRUPT: _DAMAGED,
         Code.MODEL_INVALID: _DAMAGED,
-        Code.RUNTIME_UNAVAILABLE: "This service was deployed without the software its model needs."
-        + _OPERATOR
-        + "deploys it with it.",
-        Code.INTERNAL_ERROR: "Something went wrong in the service. "
-        "Try again; if it keeps happening, tell its operator.",
+        Code.RUNTIME_UNAVAILABLE: (
+            "This service was deployed without the software its model needs." + _OPERATOR + "deploys it with it."
+        ),
+        Code.INTERNAL_ERROR: (
+            "Something went wrong in the service. Try again; if it keeps happening, tell its operator."
+        ),
     }
 
 

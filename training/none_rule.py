@@ -215,13 +215,10 @@ def pretrained_rule(
         fit_half, check_half = none_x[0::2], none_x[1::2]
         for kind in kinds:
             module, _ = fitted(kind, fit_half)
-            threshold, _ = best_threshold(score(module, val_x), score(module, fit_half))
-            held_out[kind] = round(
-                float(
-                    ((score(module, val_x) >= threshold).mean() + (score(module, check_half) < threshold).mean()) / 2
-                ),
-                4,
-            )
+            accept = score(module, val_x)
+            threshold, _ = best_threshold(accept, score(module, fit_half))
+            balanced = ((accept >= threshold).mean() + (score(module, check_half) < threshold).mean()) / 2
+            held_out[kind] = round(float(balanced), 4)
     kind = max(kinds, key=lambda k: held_out.get(k, 0.0))  # a tie keeps the first
     module, classes = fitted(kind, none_x)
     if kind != "feature_distance":
@@ -257,10 +254,14 @@ def rule_from_scores(
 
 
 DESCRIPTIONS = {
-    "reference_mass": "recognised when the ImageNet head's probability summed over the ImageNet classes the "
-    "training images land on (calibration.reference_classes) is at least the threshold",
-    "feature_distance": "recognised when the image's features are near enough to one label's training images: "
-    "exp(-Mahalanobis distance / feature count) is at least the threshold",
+    "reference_mass": (
+        "recognised when the ImageNet head's probability summed over the ImageNet classes the "
+        "training images land on (calibration.reference_classes) is at least the threshold"
+    ),
+    "feature_distance": (
+        "recognised when the image's features are near enough to one label's training images: "
+        "exp(-Mahalanobis distance / feature count) is at least the threshold"
+    ),
     "max_probability": "recognised when the top label's probability is at least the threshold",
 }
 
