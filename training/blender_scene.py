@@ -91,6 +91,36 @@ def _pale_ring(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, dough: Colour, pa
     tree.links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
 
 
+def _mottle(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, amount: float) -> None:
+    """Browning that varies over the surface, as it does on anything baked or fried: the
+    base colour darkened by up to amount where noise says so. Evenly coloured dough is what
+    made the donut renders look like toys (or toilet seats) to ImageNet's network."""
+    if bsdf.inputs["Base Color"].links:
+        link = bsdf.inputs["Base Color"].links[0]
+        source = link.from_socket
+        tree.links.remove(link)
+    else:
+        plain = tree.nodes.new("ShaderNodeRGB")
+        plain.outputs[0].default_value = bsdf.inputs["Base Color"].default_value[:]
+        source = plain.outputs[0]
+    noise = tree.nodes.new("ShaderNodeTexNoise")
+    noise.inputs["Scale"].default_value = scale
+    noise.inputs["Detail"].default_value = 8
+    ramp = tree.nodes.new("ShaderNodeValToRGB")
+    ramp.color_ramp.elements[0].color = (1 - amount, 1 - amount * 1.1, 1 - amount * 1.3, 1)  # browner, not greyer
+    ramp.color_ramp.elements[1].color = (1, 1, 1, 1)
+    ramp.color_ramp.elements[0].position, ramp.color_ramp.elements[1].position = 0.35, 0.65
+    tree.links.new(noise.outputs["Fac"], ramp.inputs["Fac"])
+    mix = tree.nodes.new("ShaderNodeMix")
+    mix.data_type = "RGBA"
+    mix.blend_type = "MULTIPLY"
+    mix.inputs["Factor"].default_value = 1.0
+    # Its sockets A, B and Result exist once per data type, so names would find the float ones.
+    tree.links.new(source, mix.inputs[6])
+    tree.links.new(ramp.outputs["Color"], mix.inputs[7])
+    tree.links.new(mix.outputs[2], bsdf.inputs["Base Color"])
+
+
 def simple(name: str, colour: Colour, roughness: float, **extra: object) -> bpy.types.Material:
     material, bsdf, _ = _material(name)
     _set(bsdf, Base_Color=(*colour, 1), Roughness=roughness, **extra)
@@ -240,6 +270,8 @@ def _icing(rng: random.Random, colour: Colour) -> bpy.types.Material:
         ramp.color_ramp.elements[1].position = rng.uniform(0.75, 0.9)
         tree.links.new(wave.outputs["Fac"], ramp.inputs["Fac"])
         tree.links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
+    _mottle(tree, bsdf, rng.uniform(4, 10), 0.15)  # poured by hand: thicker here, thinner there
+    _bump(tree, bsdf, rng.uniform(6, 14), 0.3)
     return material
 
 
@@ -267,19 +299,23 @@ def donut(rng: random.Random, location: Vector) -> bpy.types.Object:
     major, minor = rng.uniform(0.85, 1.0), rng.uniform(0.38, 0.48)
     style = rng.choice(["iced", "iced", "iced", "iced", "glazed", "glazed", "sugar", "powdered", "filled", "plain"])
     material, bsdf, tree = _material("dough")
-    dough = _jitter(rng, rng.choice([(0.62, 0.33, 0.1), (0.72, 0.45, 0.16), (0.5, 0.26, 0.08)]), 0.12)
+    dough = _jitter(rng, rng.choice([(0.42, 0.2, 0.06), (0.5, 0.27, 0.09), (0.33, 0.16, 0.05)]), 0.12)
     _pale_ring(tree, bsdf, dough, _jitter(rng, (0.88, 0.72, 0.46)), rng.uniform(0.08, 0.18) * minor / 0.4)
     _set(bsdf, Roughness=rng.uniform(0.7, 0.9), Specular_IOR_Level=0.3, Subsurface_Weight=0.15)
-    _bump(tree, bsdf, rng.uniform(40, 90), 0.2)  # the fine pores of fried dough
+    _mottle(tree, bsdf, rng.uniform(3, 8), rng.uniform(0.3, 0.55))
+    _bump(tree, bsdf, rng.uniform(15, 30), 0.6)  # the pores of fried dough
     if style == "glazed":  # a thin translucent glaze: the dough shows through a glossy coat
-        _set(bsdf, Coat_Weight=1.0, Coat_Roughness=rng.uniform(0.05, 0.25), Coat_Tint=(1.0, 0.9, 0.75, 1))
+        _set(
+            bsdf, Coat_Weight=rng.uniform(0.3, 0.7), Coat_Roughness=rng.uniform(0.2, 0.4), Coat_Tint=(1.0, 0.9, 0.75, 1)
+        )
     if style == "filled":
         bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, segments=32, ring_count=16, location=location)
         body = bpy.context.object
         body.scale = (1.0, 1.0, rng.uniform(0.55, 0.7))
     else:
         body = _torus(major, minor, location)
-    _displace(body, rng, 0.03, 0.6)
+        body.scale = (1, 1, rng.uniform(0.7, 0.85))  # risen flat on top, not a round tube
+    _displace(body, rng, 0.12, 0.35)  # uneven, as dough is when it is dropped in the fat
     body.data.materials.append(material)
     _smooth(body)
     if style in ("sugar", "powdered", "filled"):
@@ -303,7 +339,7 @@ def donut(rng: random.Random, location: Vector) -> bpy.types.Object:
         icing.parent = body  # moves, turns and sits down with the donut
         _cut_top(icing, rng, rng.uniform(-0.05, 0.12), rng.randint(0, 6))
         icing.data.materials.append(_icing(rng, _jitter(rng, rng.choice(list(ICINGS.values())))))
-        _displace(icing, rng, 0.012, 0.5)
+        _displace(icing, rng, 0.04, 0.35)
         _smooth(icing)
         if rng.random() < 0.6:
             _toppings(rng, icing, major, minor + 0.05)
@@ -342,7 +378,7 @@ def _seeds(rng: random.Random, holder: bpy.types.Object, major: float, minor: fl
     onion = _grain("onion", (0.05, 0.035, 0.01), simple("onion", (0.55, 0.35, 0.15), 0.6))
     kinds = {"sesame": [sesame], "poppy": [poppy], "everything": [sesame, poppy, onion]}[seeds]
     for kind in kinds:
-        _scatter_on_top(rng, holder, major, minor + 0.01, rng.randint(150, 300) // len(kinds), kind)
+        _scatter_on_top(rng, holder, major, minor + 0.01, rng.randint(400, 800) // len(kinds), kind)
 
 
 FILLINGS = {
@@ -374,7 +410,7 @@ def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
     _bump(crumb_tree, crumb_bsdf, 40, 0.8, "ShaderNodeTexVoronoi")  # the open, chewy crumb
     _set(crumb_bsdf, Roughness=0.9)
     if style == "whole":
-        _displace(body, rng, 0.04, 0.4)
+        _displace(body, rng, 0.07, 0.4)
         _seeds(rng, body, major, minor)
         _smooth(body)
         return body
@@ -843,6 +879,7 @@ def render(job: dict[str, object], threads: int) -> None:
     settings.render.threads_mode = "FIXED"
     settings.render.threads = threads
     settings.view_settings.view_transform = "Standard"  # AgX washes browns out to beige
+    settings.view_settings.exposure = -0.6  # the lights left white plates and tables blown out
     settings.render.image_settings.file_format = "JPEG"
     settings.render.image_settings.quality = 92
     settings.render.filepath = str(job["path"])
