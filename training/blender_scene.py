@@ -121,6 +121,29 @@ def _mottle(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, amount
     tree.links.new(mix.outputs[2], bsdf.inputs["Base Color"])
 
 
+def _specks(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, colour: Colour, coverage: float) -> None:
+    """Small dark bits in the surface (pepper, cumin, curry leaf): the base colour replaced by
+    colour where noise exceeds 1 - coverage (noise gathers around 0.5: 0.35 gives sparse specks)."""
+    link = bsdf.inputs["Base Color"].links[0]
+    source = link.from_socket
+    tree.links.remove(link)
+    noise = tree.nodes.new("ShaderNodeTexNoise")
+    noise.inputs["Scale"].default_value = scale
+    noise.inputs["Detail"].default_value = 2
+    ramp = tree.nodes.new("ShaderNodeValToRGB")
+    ramp.color_ramp.interpolation = "CONSTANT"
+    ramp.color_ramp.elements[0].color = (0, 0, 0, 1)
+    ramp.color_ramp.elements[1].color = (1, 1, 1, 1)
+    ramp.color_ramp.elements[1].position = 1 - coverage
+    tree.links.new(noise.outputs["Fac"], ramp.inputs["Fac"])
+    mix = tree.nodes.new("ShaderNodeMix")
+    mix.data_type = "RGBA"
+    tree.links.new(ramp.outputs["Color"], mix.inputs["Factor"])
+    tree.links.new(source, mix.inputs[6])  # see _mottle
+    mix.inputs[7].default_value = (*colour, 1)
+    tree.links.new(mix.outputs[2], bsdf.inputs["Base Color"])
+
+
 def simple(name: str, colour: Colour, roughness: float, **extra: object) -> bpy.types.Material:
     material, bsdf, _ = _material(name)
     _set(bsdf, Base_Color=(*colour, 1), Roughness=roughness, **extra)
@@ -397,7 +420,8 @@ def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
     major, minor = rng.uniform(0.8, 0.9), rng.uniform(0.55, 0.62)  # dense and round, a small hole
     body = _torus(major, minor, location)
     body.scale = (1, 1, rng.uniform(0.75, 0.9))
-    style = rng.choice(["whole", "whole", "whole", "whole", "whole", "half", "half", "sandwich", "sandwich"])
+    # Fewer halves: a flat cut face looked like a roll of toilet paper to ImageNet's network.
+    style = rng.choice(["whole", "whole", "whole", "whole", "whole", "whole", "half", "sandwich", "sandwich"])
     crust, bsdf, tree = _material("crust")
     _noise_colour(
         tree, bsdf, _jitter(rng, (0.2, 0.07, 0.015), 0.25), _jitter(rng, (0.5, 0.24, 0.06), 0.2), rng.uniform(2, 5)
@@ -406,8 +430,9 @@ def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
     _bump(tree, bsdf, rng.uniform(12, 30), 0.7, "ShaderNodeTexVoronoi")  # blisters
     body.data.materials.append(crust)
     crumb, crumb_bsdf, crumb_tree = _material("crumb")
-    _noise_colour(crumb_tree, crumb_bsdf, _jitter(rng, (0.72, 0.58, 0.38)), _jitter(rng, (0.9, 0.8, 0.6)), 30)
-    _bump(crumb_tree, crumb_bsdf, 40, 0.8, "ShaderNodeTexVoronoi")  # the open, chewy crumb
+    _noise_colour(crumb_tree, crumb_bsdf, _jitter(rng, (0.6, 0.45, 0.26)), _jitter(rng, (0.88, 0.76, 0.55)), 12)
+    _mottle(crumb_tree, crumb_bsdf, 25, 0.3)
+    _bump(crumb_tree, crumb_bsdf, 18, 1.0, "ShaderNodeTexVoronoi")  # the open, chewy crumb
     _set(crumb_bsdf, Roughness=0.9)
     if style == "whole":
         _displace(body, rng, 0.07, 0.4)
@@ -426,11 +451,11 @@ def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
 
 def _cream_cheese(rng: random.Random, body: bpy.types.Object, major: float, minor: float) -> None:
     """A spread layer on the cut face, with the bagel's hole cut through it."""
-    bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=major + minor * 0.6, depth=0.06, location=(0, 0, 0.03))
+    bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=major + minor * 0.6, depth=0.12, location=(0, 0, 0.06))
     cheese = bpy.context.object
     cheese.parent = body
-    _displace(cheese, rng, 0.04, 0.3, levels=2)
-    cheese.data.materials.append(simple("cream cheese", (0.95, 0.94, 0.9), 0.5))
+    _displace(cheese, rng, 0.1, 0.2, levels=2)  # spread thick with a knife, not a disc
+    cheese.data.materials.append(simple("cream cheese", (0.93, 0.91, 0.85), 0.6, Subsurface_Weight=0.3))
     bpy.ops.mesh.primitive_cylinder_add(vertices=32, radius=major - minor * 0.9, depth=0.3, location=(0, 0, 0.03))
     hole = bpy.context.object
     hole.parent = body
@@ -476,12 +501,16 @@ def vada(rng: random.Random, location: Vector) -> bpy.types.Object:
     _noise_colour(
         tree,
         bsdf,
-        _jitter(rng, (0.22, 0.08, 0.015), 0.2),
-        _jitter(rng, (0.58, 0.3, 0.06), 0.15),
+        _jitter(rng, (0.3, 0.1, 0.015), 0.2),
+        _jitter(rng, (0.72, 0.34, 0.05), 0.15),  # golden orange
         rng.uniform(4, 10),
         detail=10,
     )
-    _set(bsdf, Roughness=rng.uniform(0.35, 0.55), Coat_Weight=rng.uniform(0.0, 0.4))
+    _specks(
+        tree, bsdf, rng.uniform(30, 60), rng.choice([(0.03, 0.02, 0.01), (0.05, 0.12, 0.02)]), rng.uniform(0.33, 0.4)
+    )
+    # Matte: glossy vadas looked like glazed donuts, and real glazed donuts were called vada.
+    _set(bsdf, Roughness=rng.uniform(0.6, 0.85), Coat_Weight=rng.uniform(0.0, 0.1))
     _bump(tree, bsdf, rng.uniform(25, 45), 0.6)  # the crisp, rough skin
     if masala:  # flat and lumpy, with split lentils showing
         bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, segments=32, ring_count=16, location=location)
@@ -739,11 +768,11 @@ def bowls(rng: random.Random, spread: float) -> None:
         [(0.93, 0.9, 0.8), (0.35, 0.55, 0.2), (0.6, 0.25, 0.06), (0.75, 0.3, 0.1)], rng.randint(1, 3)
     ):
         angle = rng.uniform(0, 2 * math.pi)
-        where = Vector((math.cos(angle), math.sin(angle), 0)) * (spread + 0.9)
-        bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=0.6, depth=0.35, location=where + Vector((0, 0, 0.2)))
+        where = Vector((math.cos(angle), math.sin(angle), 0)) * (spread + 0.5)
+        bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=0.85, depth=0.35, location=where + Vector((0, 0, 0.2)))
         bowl = bpy.context.object
         bowl.data.materials.append(simple("bowl", (0.8, 0.8, 0.8), 0.2, Metallic=1.0))
-        bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=0.55, depth=0.02, location=where + Vector((0, 0, 0.38)))
+        bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=0.8, depth=0.02, location=where + Vector((0, 0, 0.38)))
         bpy.context.object.data.materials.append(simple("chutney", _jitter(rng, colour), 0.3))
 
 
@@ -858,7 +887,7 @@ def scene(label: str, seed: int) -> None:
         item.rotation_euler = (rng.uniform(-0.12, 0.12), rng.uniform(-0.12, 0.12), rng.uniform(0, 6.28))
         lowest = min((item.matrix_world @ Vector(corner)).z for corner in item.bound_box)
         item.location.z += height - lowest - 0.02
-    if label in SOUTH_INDIAN and rng.random() < 0.5:
+    if label in SOUTH_INDIAN and rng.random() < 0.7:  # in frame: real vadas come with them more often than not
         bowls(rng, spread + 0.8)
     lights(rng)
     # Donuts are photographed close, the frame full of them.
