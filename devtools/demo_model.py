@@ -5,9 +5,10 @@ serving the demo needs no torch. The TorchScript file is exported only where tor
 python -m devtools.demo_model re-exports the ONNX file when it no longer answers like the
 checkpoint (tests/test_demo_model.py fails until then), and otherwise leaves it be.
 python -m devtools.demo_model rebuild makes the demo from nothing: renders its training
-images with Blender's Cycles into data/demo-cycles (where they are not yet; about half an
-hour on 2 cores), trains, writes the float16 checkpoint, exports the ONNX file and renders
-the example photos (chalicelib/examples/: the README's curl and the page use them)."""
+images with Blender's Cycles into data/demo-cycles (where they are not yet; about 40
+minutes on 2 cores), trains, writes the float16 checkpoint, exports the ONNX file, renders
+the example photos (chalicelib/examples/: the README's curl and the page use them) and
+the model card's sample sheet (demo/samples.jpg)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 CHECKPOINT = ROOT / "demo" / "model"
 DATA = Path("data") / "demo-cycles"  # relative to ROOT, as the metadata records it
-NAME, VERSION = "donut-bagel-vada", "3.1.0"
+NAME, VERSION = "donut-bagel-vada", "3.2.0"
 PER_CLASS, SEED, SIZE = 200, 0, 256
 SERVED = CHECKPOINT / "model.onnx"
 EXAMPLES = ROOT / "chalicelib" / "examples"
@@ -100,6 +101,21 @@ def render_examples() -> None:
             )
 
 
+def sample_sheet(columns: int = 4, side: int = 200) -> None:
+    """demo/samples.jpg, the model card's picture: the first training renders of each class, a row each."""
+    from PIL import Image
+    from training.synth import CLASSES
+
+    sheet = Image.new("RGB", (columns * side, len(CLASSES) * side))
+    for row, label in enumerate(CLASSES):
+        for column, path in enumerate(sorted((ROOT / DATA / "train" / label).glob("*.jpg"))[:columns]):
+            sheet.paste(
+                Image.open(path).convert("RGB").resize((side, side), Image.Resampling.LANCZOS),
+                (column * side, row * side),
+            )
+    sheet.save(CHECKPOINT.parent / "samples.jpg", quality=85, optimize=True)
+
+
 def rebuild() -> None:
     import os
 
@@ -119,6 +135,7 @@ def rebuild() -> None:
     save_checkpoint(model, meta, CHECKPOINT, half=True)
     export_demo(SERVED)
     render_examples()
+    sample_sheet()
 
 
 if __name__ == "__main__":
