@@ -35,9 +35,9 @@ def rendered(label: str, seed: int, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def local_label(data: bytes) -> str:
-    """The served demo file's answer for these bytes, computed here, outside the sandbox:
-    the zip must give the same one (parity, whatever the demo's accuracy on renders)."""
+def local_probabilities(data: bytes) -> dict[str, float]:
+    """The served demo file's probabilities for these bytes, computed here, outside the
+    sandbox: the zip must give the same (parity, whatever the demo's accuracy on renders)."""
     from chalicelib.imaging import decode, preprocess
     from chalicelib.runtimes import load_runtime
     from devtools.demo_model import SERVED
@@ -45,7 +45,12 @@ def local_label(data: bytes) -> str:
     runtime = load_runtime(SERVED)
     meta = runtime.metadata
     probabilities = runtime.run(preprocess(decode(data, meta.resize_size, 10**9), meta)).probabilities
-    return meta.labels[int(probabilities.argmax())]
+    return {label: float(p) for label, p in zip(meta.labels, probabilities.ravel())}
+
+
+def local_label(data: bytes) -> str:
+    probabilities = local_probabilities(data)
+    return max(probabilities, key=probabilities.__getitem__)
 
 
 @pytest.fixture(scope="module")
@@ -142,12 +147,15 @@ def test_page_and_model_routes(cold_then_warm: dict) -> None:
 
 
 @pytest.mark.parametrize("name", ["avif", "heic"])
-def test_phone_formats_answer_as_the_same_picture_does(cold_then_warm: dict, name: str) -> None:
-    """10-bit AVIF and HEIC, decoded by the zip's own Pillow and pi-heif as nobody."""
+def test_phone_formats_answer_as_they_do_outside_lambda(cold_then_warm: dict, name: str) -> None:
+    """10-bit AVIF and HEIC, decoded by the zip's own Pillow and pi-heif as nobody, answer
+    as the project's environment does on the same bytes. (Against the PNG of the same
+    render the probabilities move with the lossy encoding: by 0.17 for AVIF on demo 3.2.0,
+    which is unsure of this Pillow render; test_imaging checks the 10-bit decoding.)"""
     assert cold_then_warm[name]["statusCode"] == 200, body(cold_then_warm[name])
-    reference = {p["label"]: p["probability"] for p in body(cold_then_warm["png"])["predictions"]}
+    reference = local_probabilities(rendered("vada", 777, name.upper()))
     answer = body(cold_then_warm[name])
-    assert all(abs(p["probability"] - reference[p["label"]]) < 0.05 for p in answer["predictions"])
+    assert all(abs(p["probability"] - reference[p["label"]]) < 0.01 for p in answer["predictions"])
 
 
 @pytest.mark.parametrize(
