@@ -91,10 +91,11 @@ def _pale_ring(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, dough: Colour, pa
     tree.links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
 
 
-def _mottle(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, amount: float) -> None:
-    """Browning that varies over the surface, as it does on anything baked or fried: the
-    base colour darkened by up to amount where noise says so. Evenly coloured dough is what
-    made the donut renders look like toys (or toilet seats) to ImageNet's network."""
+def _over_base(
+    tree: bpy.types.NodeTree, bsdf: bpy.types.Node, blend: str
+) -> tuple[bpy.types.Node, bpy.types.NodeSocket]:
+    """A colour mix put between the base colour and what fed it (a texture, or its plain
+    colour); returns the mix node and its second colour input, for the caller to fill."""
     if bsdf.inputs["Base Color"].links:
         link = bsdf.inputs["Base Color"].links[0]
         source = link.from_socket
@@ -103,6 +104,19 @@ def _mottle(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, amount
         plain = tree.nodes.new("ShaderNodeRGB")
         plain.outputs[0].default_value = bsdf.inputs["Base Color"].default_value[:]
         source = plain.outputs[0]
+    mix = tree.nodes.new("ShaderNodeMix")
+    mix.data_type = "RGBA"
+    mix.blend_type = blend
+    # Its sockets A, B and Result exist once per data type, so names would find the float ones.
+    tree.links.new(source, mix.inputs[6])
+    tree.links.new(mix.outputs[2], bsdf.inputs["Base Color"])
+    return mix, mix.inputs[7]
+
+
+def _mottle(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, amount: float) -> None:
+    """Browning that varies over the surface, as it does on anything baked or fried: the
+    base colour darkened by up to amount where noise says so. Evenly coloured dough is what
+    made the donut renders look like toys (or toilet seats) to ImageNet's network."""
     noise = tree.nodes.new("ShaderNodeTexNoise")
     noise.inputs["Scale"].default_value = scale
     noise.inputs["Detail"].default_value = 8
@@ -111,22 +125,14 @@ def _mottle(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, amount
     ramp.color_ramp.elements[1].color = (1, 1, 1, 1)
     ramp.color_ramp.elements[0].position, ramp.color_ramp.elements[1].position = 0.35, 0.65
     tree.links.new(noise.outputs["Fac"], ramp.inputs["Fac"])
-    mix = tree.nodes.new("ShaderNodeMix")
-    mix.data_type = "RGBA"
-    mix.blend_type = "MULTIPLY"
+    mix, darkening = _over_base(tree, bsdf, "MULTIPLY")
     mix.inputs["Factor"].default_value = 1.0
-    # Its sockets A, B and Result exist once per data type, so names would find the float ones.
-    tree.links.new(source, mix.inputs[6])
-    tree.links.new(ramp.outputs["Color"], mix.inputs[7])
-    tree.links.new(mix.outputs[2], bsdf.inputs["Base Color"])
+    tree.links.new(ramp.outputs["Color"], darkening)
 
 
 def _specks(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, colour: Colour, coverage: float) -> None:
     """Small dark bits in the surface (pepper, cumin, curry leaf): the base colour replaced by
     colour where noise exceeds 1 - coverage (noise gathers around 0.5: 0.35 gives sparse specks)."""
-    link = bsdf.inputs["Base Color"].links[0]
-    source = link.from_socket
-    tree.links.remove(link)
     noise = tree.nodes.new("ShaderNodeTexNoise")
     noise.inputs["Scale"].default_value = scale
     noise.inputs["Detail"].default_value = 2
@@ -136,12 +142,9 @@ def _specks(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, colour
     ramp.color_ramp.elements[1].color = (1, 1, 1, 1)
     ramp.color_ramp.elements[1].position = 1 - coverage
     tree.links.new(noise.outputs["Fac"], ramp.inputs["Fac"])
-    mix = tree.nodes.new("ShaderNodeMix")
-    mix.data_type = "RGBA"
+    mix, speck = _over_base(tree, bsdf, "MIX")
     tree.links.new(ramp.outputs["Color"], mix.inputs["Factor"])
-    tree.links.new(source, mix.inputs[6])  # see _mottle
-    mix.inputs[7].default_value = (*colour, 1)
-    tree.links.new(mix.outputs[2], bsdf.inputs["Base Color"])
+    speck.default_value = (*colour, 1)
 
 
 def simple(name: str, colour: Colour, roughness: float, **extra: object) -> bpy.types.Material:
