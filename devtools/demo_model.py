@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 CHECKPOINT = ROOT / "demo" / "model"
 DATA = Path("data") / "demo-cycles"  # relative to ROOT, as the metadata records it
-NAME, VERSION = "donut-bagel-vada", "3.2.0"
+NAME, VERSION = "donut-bagel-vada", "3.3.0"
 PER_CLASS, SEED, SIZE = 200, 0, 256
 SERVED = CHECKPOINT / "model.onnx"
 EXAMPLES = ROOT / "chalicelib" / "examples"

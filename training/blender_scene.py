@@ -330,9 +330,15 @@ def donut(rng: random.Random, location: Vector) -> bpy.types.Object:
     _set(bsdf, Roughness=rng.uniform(0.7, 0.9), Specular_IOR_Level=0.3, Subsurface_Weight=0.15)
     _mottle(tree, bsdf, rng.uniform(3, 8), rng.uniform(0.3, 0.55))
     _bump(tree, bsdf, rng.uniform(15, 30), 0.6)  # the pores of fried dough
-    if style == "glazed":  # a thin translucent glaze: the dough shows through a glossy coat
+    if style == "glazed":  # sugar glaze: paler than the dough, glassy, thicker in streaks
+        mix, glaze = _over_base(tree, bsdf, "MIX")
+        mix.inputs["Factor"].default_value = rng.uniform(0.2, 0.45)
+        glaze.default_value = (*_jitter(rng, (0.95, 0.78, 0.5)), 1)
         _set(
-            bsdf, Coat_Weight=rng.uniform(0.3, 0.7), Coat_Roughness=rng.uniform(0.2, 0.4), Coat_Tint=(1.0, 0.9, 0.75, 1)
+            bsdf,
+            Coat_Weight=rng.uniform(0.8, 1.0),
+            Coat_Roughness=rng.uniform(0.03, 0.15),
+            Coat_Tint=(1.0, 0.95, 0.85, 1),
         )
     if style == "filled":
         bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, segments=32, ring_count=16, location=location)
@@ -396,15 +402,23 @@ def _cut_half(obj: bpy.types.Object, crumb: bpy.types.Material, upper: bool) -> 
 
 
 def _seeds(rng: random.Random, holder: bpy.types.Object, major: float, minor: float) -> None:
-    seeds = rng.choice(["none", "sesame", "poppy", "everything", "sesame", "everything"])
+    seeds = rng.choice(["none", "sesame", "poppy", "everything", "sesame", "everything", "everything"])
     if seeds == "none":
         return
+    # Seeds cover a real bagel's top: grains alone (hundreds) left it looking like a glazed
+    # donut with a few crumbs, and real seeded bagels went to the masala vadas' flecks.
+    crust = holder.active_material.node_tree
+    bsdf = crust.nodes["Principled BSDF"]
+    if seeds in ("poppy", "everything"):
+        _specks(crust, bsdf, rng.uniform(90, 160), (0.03, 0.03, 0.04), rng.uniform(0.38, 0.45))
+    if seeds in ("sesame", "everything"):
+        _specks(crust, bsdf, rng.uniform(60, 110), _jitter(rng, (0.9, 0.8, 0.58)), rng.uniform(0.38, 0.45))
     sesame = _grain("sesame", (0.045, 0.025, 0.012), simple("sesame", (0.93, 0.85, 0.65), 0.5))
     poppy = _grain("poppy", (0.014, 0.014, 0.014), simple("poppy", (0.05, 0.05, 0.07), 0.4))
     onion = _grain("onion", (0.05, 0.035, 0.01), simple("onion", (0.55, 0.35, 0.15), 0.6))
     kinds = {"sesame": [sesame], "poppy": [poppy], "everything": [sesame, poppy, onion]}[seeds]
     for kind in kinds:
-        _scatter_on_top(rng, holder, major, minor + 0.01, rng.randint(400, 800) // len(kinds), kind)
+        _scatter_on_top(rng, holder, major, minor + 0.01, rng.randint(700, 1200) // len(kinds), kind)
 
 
 FILLINGS = {
@@ -429,7 +443,8 @@ def bagel(rng: random.Random, location: Vector) -> bpy.types.Object:
     _noise_colour(
         tree, bsdf, _jitter(rng, (0.2, 0.07, 0.015), 0.25), _jitter(rng, (0.5, 0.24, 0.06), 0.2), rng.uniform(2, 5)
     )
-    _set(bsdf, Roughness=rng.uniform(0.35, 0.55), Coat_Weight=rng.uniform(0.15, 0.6), Coat_Roughness=0.3)
+    _set(bsdf, Roughness=rng.uniform(0.4, 0.6), Coat_Weight=rng.uniform(0.0, 0.35), Coat_Roughness=0.35)
+    _mottle(tree, bsdf, rng.uniform(3, 8), rng.uniform(0.2, 0.4))  # darker where it touched the tray
     _bump(tree, bsdf, rng.uniform(12, 30), 0.7, "ShaderNodeTexVoronoi")  # blisters
     body.data.materials.append(crust)
     crumb, crumb_bsdf, crumb_tree = _material("crumb")
@@ -499,7 +514,7 @@ def _sandwich_top(
 
 
 def vada(rng: random.Random, location: Vector) -> bpy.types.Object:
-    masala = rng.random() < 0.4
+    masala = rng.random() < 0.25
     crust, bsdf, tree = _material("fried")
     _noise_colour(
         tree,
@@ -674,15 +689,24 @@ DISHES = {**FOODS, **OTHER_FOODS}
 # --- the set ------------------------------------------------------------------------------
 
 
+def _in_units(tree: bpy.types.NodeTree, texture: bpy.types.Node) -> None:
+    """Texture coordinates in scene units, not the default 0-1 over the object: over the
+    60-unit table, a scale of a few made one grain stripe wider than the whole frame."""
+    coords = tree.nodes.new("ShaderNodeTexCoord")
+    tree.links.new(coords.outputs["Object"], texture.inputs["Vector"])
+
+
 def table(rng: random.Random) -> None:
     bpy.ops.mesh.primitive_plane_add(size=60, location=(0, 0, 0))
     top = bpy.context.object
     kind = rng.choice(["wood", "wood", "marble", "cloth", "slate", "paper", "studio"])
     material, bsdf, tree = _material(kind)
-    if kind == "wood":
+    if kind == "wood":  # grain a few stripes per donut's width
         wave = tree.nodes.new("ShaderNodeTexWave")
-        wave.inputs["Scale"].default_value = rng.uniform(0.3, 1.0)
+        _in_units(tree, wave)
+        wave.inputs["Scale"].default_value = rng.uniform(0.8, 2.5)
         wave.inputs["Distortion"].default_value = rng.uniform(4, 12)
+        wave.inputs["Detail"].default_value = 6
         ramp = tree.nodes.new("ShaderNodeValToRGB")
         base = _jitter(rng, rng.choice([(0.35, 0.2, 0.1), (0.55, 0.38, 0.22), (0.2, 0.12, 0.07)]), 0.15)
         ramp.color_ramp.elements[0].color = (*base, 1)
@@ -691,22 +715,19 @@ def table(rng: random.Random) -> None:
         tree.links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
         _set(bsdf, Roughness=rng.uniform(0.35, 0.7))
     elif kind == "marble":
-        _noise_colour(tree, bsdf, (0.7, 0.7, 0.7), (0.95, 0.95, 0.94), rng.uniform(1, 3), detail=12)
+        veins = _noise_colour(tree, bsdf, (0.7, 0.7, 0.7), (0.95, 0.95, 0.94), rng.uniform(0.2, 0.6), detail=12)
+        _in_units(tree, veins)
         _set(bsdf, Roughness=0.15)
     elif kind == "studio":  # the plain white sweep of a product photograph
         _set(bsdf, Base_Color=(0.95, 0.95, 0.95, 1), Roughness=0.9)
     elif kind == "slate":
-        _noise_colour(tree, bsdf, (0.05, 0.05, 0.06), (0.16, 0.16, 0.17), 8)
+        grain = _noise_colour(tree, bsdf, (0.05, 0.05, 0.06), (0.16, 0.16, 0.17), rng.uniform(2, 6))
+        _in_units(tree, grain)
         _set(bsdf, Roughness=0.7)
     else:
         colour = rng.choice([(0.9, 0.9, 0.88), (0.7, 0.2, 0.15), (0.2, 0.3, 0.5), (0.75, 0.6, 0.4), (0.45, 0.5, 0.3)])
-        _noise_colour(
-            tree,
-            bsdf,
-            _jitter(rng, colour),
-            _jitter(rng, _lighter(colour)),
-            40,
-        )
+        weave = _noise_colour(tree, bsdf, _jitter(rng, colour), _jitter(rng, _lighter(colour)), rng.uniform(8, 20))
+        _in_units(tree, weave)
         _set(bsdf, Roughness=0.9)
     top.data.materials.append(material)
 
