@@ -131,8 +131,8 @@ def _mottle(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, amount
 
 
 def _specks(tree: bpy.types.NodeTree, bsdf: bpy.types.Node, scale: float, colour: Colour, coverage: float) -> None:
-    """Small dark bits in the surface (pepper, cumin, curry leaf): the base colour replaced by
-    colour where noise exceeds 1 - coverage (noise gathers around 0.5: 0.35 gives sparse specks)."""
+    """Small bits in the surface (pepper, curry leaf, a bagel's seeds): the base colour replaced
+    by colour where noise exceeds 1 - coverage (noise gathers around 0.5: 0.35 gives sparse specks)."""
     noise = tree.nodes.new("ShaderNodeTexNoise")
     noise.inputs["Scale"].default_value = scale
     noise.inputs["Detail"].default_value = 2
@@ -330,7 +330,7 @@ def donut(rng: random.Random, location: Vector) -> bpy.types.Object:
     _set(bsdf, Roughness=rng.uniform(0.7, 0.9), Specular_IOR_Level=0.3, Subsurface_Weight=0.15)
     _mottle(tree, bsdf, rng.uniform(3, 8), rng.uniform(0.3, 0.55))
     _bump(tree, bsdf, rng.uniform(15, 30), 0.6)  # the pores of fried dough
-    if style == "glazed":  # sugar glaze: paler than the dough, glassy, thicker in streaks
+    if style == "glazed":  # sugar glaze: a pale film over the dough under a glassy coat
         mix, glaze = _over_base(tree, bsdf, "MIX")
         mix.inputs["Factor"].default_value = rng.uniform(0.2, 0.45)
         glaze.default_value = (*_jitter(rng, (0.95, 0.78, 0.5)), 1)
