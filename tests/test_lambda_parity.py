@@ -4,11 +4,12 @@ model published to SeaweedFS at the dev stage's own MODEL_URI: cold, then warm."
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -16,6 +17,9 @@ from devtools.apigateway import api_event
 
 from tests import imagefiles as f
 from tests.lambda_sandbox import LambdaSandbox, can_switch_user
+
+if TYPE_CHECKING:
+    from chalicelib.model_store import LoadedModel
 
 pytestmark = [
     pytest.mark.root,
@@ -36,18 +40,24 @@ def rendered(label: str, seed: int, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+@functools.cache
+def served_demo() -> LoadedModel:
+    """The served demo file, loaded here, outside the sandbox, once for every comparison."""
+    from chalicelib.model_store import LoadedModel
+    from chalicelib.runtimes import load_runtime
+    from devtools.demo_model import SERVED
+
+    return LoadedModel(load_runtime(SERVED), "", str(SERVED), "", {})
+
+
 def answers_as_outside(answer: dict[str, Any], data: bytes) -> bool:
     """The sandbox's answer is the one the served demo file gives these bytes here, outside
     it (parity, whatever the demo makes of a Pillow render: 3.3.0 refuses the vada below as
     none of its labels, and calls the bagel a vada): the same label, or both refused, and
     the same probabilities within 0.01."""
     from chalicelib.classifier import classify
-    from chalicelib.model_store import LoadedModel
-    from chalicelib.runtimes import load_runtime
-    from devtools.demo_model import SERVED
 
-    model = LoadedModel(load_runtime(SERVED), "", str(SERVED), "", {})
-    here = classify(data, model, 3, 10**9, cold=False, started=time.perf_counter())
+    here = classify(data, served_demo(), 3, 10**9, cold=False, started=time.perf_counter())
     probabilities = {p["label"]: p["probability"] for p in here["predictions"]}
     return answer["label"] == here["label"] and all(
         abs(p["probability"] - probabilities[p["label"]]) < 0.01 for p in answer["predictions"]
