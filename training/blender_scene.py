@@ -18,7 +18,7 @@ import sys
 
 import bpy  # isort: skip  (first: bmesh and mathutils exist only once bpy is imported)
 import bmesh  # isort: skip
-from mathutils import Vector  # isort: skip
+from mathutils import Matrix, Vector  # isort: skip
 
 Colour = tuple[float, float, float]
 
@@ -679,11 +679,203 @@ def samosa(rng: random.Random, location: Vector) -> bpy.types.Object:
     return body
 
 
+def _batter(rng: random.Random, name: str, dark: Colour, light: Colour) -> bpy.types.Material:
+    """Deep-fried batter or dough: golden, mottled, rough (bonda, onion rings, kachori, churros)."""
+    crust, bsdf, tree = _material(name)
+    _noise_colour(tree, bsdf, _jitter(rng, dark, 0.2), _jitter(rng, light, 0.15), rng.uniform(4, 10), detail=10)
+    _set(bsdf, Roughness=rng.uniform(0.45, 0.8), Coat_Weight=rng.uniform(0.0, 0.25))
+    _mottle(tree, bsdf, rng.uniform(3, 8), rng.uniform(0.2, 0.4))
+    _bump(tree, bsdf, rng.uniform(20, 40), 0.5)
+    return crust
+
+
+def muffin(rng: random.Random, location: Vector) -> bpy.types.Object:
+    """A risen, cracked dome over a pleated paper cup, perhaps with berries or chips."""
+    height = rng.uniform(0.6, 0.8)
+    bpy.ops.mesh.primitive_cone_add(vertices=40, radius1=0.62, radius2=0.8, depth=height, location=location)
+    cup = bpy.context.object
+    paper, bsdf, tree = _material("muffin cup")
+    _set(bsdf, Base_Color=(*_jitter(rng, rng.choice([(0.95, 0.94, 0.9), (0.55, 0.35, 0.2), (0.85, 0.6, 0.65)])), 1))
+    _set(bsdf, Roughness=0.7)
+    _bump(tree, bsdf, rng.uniform(25, 40), 0.8, "ShaderNodeTexWave")  # the pleats
+    cup.data.materials.append(paper)
+    bpy.ops.mesh.primitive_uv_sphere_add(radius=0.92, segments=32, ring_count=16, location=(0, 0, height / 2))
+    top = bpy.context.object
+    top.parent = cup
+    top.scale = (1, 1, rng.uniform(0.5, 0.7))
+    _displace(top, rng, 0.14, 0.3, levels=2)
+    crumb, bsdf, tree = _material("muffin top")
+    tone = rng.choice([((0.3, 0.14, 0.04), (0.7, 0.45, 0.18)), ((0.12, 0.06, 0.03), (0.3, 0.16, 0.08))])  # or chocolate
+    _noise_colour(tree, bsdf, _jitter(rng, tone[0]), _jitter(rng, tone[1]), rng.uniform(3, 7))
+    _set(bsdf, Roughness=0.85)
+    _bump(tree, bsdf, rng.uniform(8, 16), 0.7, "ShaderNodeTexVoronoi")  # cracks in the crust
+    top.data.materials.append(crumb)
+    _smooth(top)
+    if rng.random() < 0.5:
+        colour = rng.choice([(0.1, 0.08, 0.25), (0.07, 0.03, 0.015)])  # blueberries, chocolate chips
+        bit = _grain("muffin bit", (0.07, 0.07, 0.06), simple("muffin bit", colour, 0.3))
+        for _ in range(rng.randint(5, 14)):
+            angle, radius = rng.uniform(0, 2 * math.pi), math.sqrt(rng.random()) * 0.75
+            lift = height / 2 + math.sqrt(max(0.0, 1 - (radius / 0.92) ** 2)) * 0.92 * top.scale.z
+            _place_copy(bit, cup, Vector((radius * math.cos(angle), radius * math.sin(angle), lift)))
+    return cup
+
+
+def bonda(rng: random.Random, location: Vector) -> bpy.types.Object:
+    """A ball of spiced potato fried in gram-flour batter: round where a vada is a ring."""
+    bpy.ops.mesh.primitive_uv_sphere_add(radius=rng.uniform(0.6, 0.75), segments=32, ring_count=16, location=location)
+    body = bpy.context.object
+    body.scale = (1, 1, rng.uniform(0.8, 0.95))
+    _displace(body, rng, rng.uniform(0.08, 0.16), 0.2, levels=2)
+    body.data.materials.append(_batter(rng, "bonda", (0.35, 0.14, 0.02), (0.8, 0.48, 0.1)))
+    _smooth(body)
+    return body
+
+
+def onion_rings(rng: random.Random, location: Vector) -> bpy.types.Object:
+    """Rings of onion in crisp batter, a few leaning on one another."""
+    batter = _batter(rng, "onion ring", (0.45, 0.24, 0.05), (0.88, 0.66, 0.3))
+    first = None
+    for index in range(rng.randint(1, 4)):
+        major = rng.uniform(0.45, 0.8)
+        ring = _torus(major, rng.uniform(0.12, 0.17), Vector() if first else location)
+        _displace(ring, rng, 0.06, 0.12, levels=2)
+        ring.data.materials.append(batter)
+        _smooth(ring)
+        if first is None:
+            first = ring
+            continue
+        ring.parent = first
+        ring.location = (rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5), 0.12 * index)
+        ring.rotation_euler = (rng.uniform(-0.4, 0.4), rng.uniform(-0.4, 0.4), 0)
+    assert first is not None
+    return first
+
+
+def churro(rng: random.Random, location: Vector) -> bpy.types.Object:
+    """A ridged stick of fried choux dough rolled in cinnamon sugar, lying curved on its side."""
+    bpy.ops.mesh.primitive_cylinder_add(vertices=16, radius=0.3, depth=rng.uniform(2.0, 2.8), location=location)
+    body = bpy.context.object
+    mesh = bmesh.new()
+    mesh.from_mesh(body.data)
+    for vertex in mesh.verts:  # a star in section: the piping nozzle's ridges
+        step = round(math.atan2(vertex.co.y, vertex.co.x) / (2 * math.pi / 16))
+        if step % 2:
+            vertex.co.x, vertex.co.y = vertex.co.x * 0.7, vertex.co.y * 0.7
+    lengthwise = [edge for edge in mesh.edges if abs(edge.verts[0].co.z - edge.verts[1].co.z) > 0.1]
+    bmesh.ops.subdivide_edges(mesh, edges=lengthwise, cuts=20)
+    bmesh.ops.rotate(mesh, verts=mesh.verts, cent=(0, 0, 0), matrix=Matrix.Rotation(math.pi / 2, 3, "Y"))
+    mesh.to_mesh(body.data)
+    mesh.free()
+    bend = body.modifiers.new("bend", "SIMPLE_DEFORM")
+    bend.deform_method, bend.deform_axis, bend.angle = "BEND", "Z", rng.uniform(0, 1.2)
+    crust = _batter(rng, "churro", (0.35, 0.16, 0.04), (0.75, 0.48, 0.2))
+    _specks(crust.node_tree, crust.node_tree.nodes["Principled BSDF"], rng.uniform(80, 140), (0.9, 0.82, 0.7), 0.3)
+    body.data.materials.append(crust)
+    return body
+
+
+def appam(rng: random.Random, location: Vector) -> bpy.types.Object:
+    """A bowl-shaped rice crepe: thick and soft white in the middle, thin, lacy and golden at the rim."""
+    radius = rng.uniform(1.1, 1.4)
+    bpy.ops.mesh.primitive_uv_sphere_add(radius=radius, segments=48, ring_count=24, location=location)
+    body = bpy.context.object
+    mesh = bmesh.new()
+    mesh.from_mesh(body.data)
+    bmesh.ops.delete(mesh, geom=[vertex for vertex in mesh.verts if vertex.co.z > -0.1 * radius], context="VERTS")
+    bmesh.ops.translate(mesh, verts=mesh.verts, vec=(0, 0, radius))
+    mesh.to_mesh(body.data)
+    mesh.free()
+    body.scale = (1, 1, rng.uniform(0.3, 0.45))
+    shell = body.modifiers.new("thickness", "SOLIDIFY")
+    shell.thickness = 0.03
+    crepe, bsdf, tree = _material("appam")
+    coords = tree.nodes.new("ShaderNodeTexCoord")
+    distance = tree.nodes.new("ShaderNodeVectorMath")
+    distance.operation = "LENGTH"
+    tree.links.new(coords.outputs["Object"], distance.inputs[0])
+    ramp = tree.nodes.new("ShaderNodeValToRGB")
+    ramp.color_ramp.elements[0].color = (*_jitter(rng, (0.95, 0.93, 0.86), 0.03), 1)
+    ramp.color_ramp.elements[1].color = (*_jitter(rng, (0.72, 0.5, 0.22)), 1)
+    ramp.color_ramp.elements[0].position, ramp.color_ramp.elements[1].position = 0.35 * radius, 0.9 * radius
+    tree.links.new(distance.outputs["Value"], ramp.inputs["Fac"])
+    tree.links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
+    _set(bsdf, Roughness=0.8, Subsurface_Weight=0.2)
+    _bump(tree, bsdf, rng.uniform(25, 45), 0.8, "ShaderNodeTexVoronoi")  # the lace of tiny holes
+    body.data.materials.append(crepe)
+    _smooth(body)
+    return body
+
+
+def kachori(rng: random.Random, location: Vector) -> bpy.types.Object:
+    """A puffed, flaky round of fried pastry, paler and smoother than a vada, dimpled on top."""
+    bpy.ops.mesh.primitive_uv_sphere_add(radius=rng.uniform(0.8, 1.0), segments=32, ring_count=16, location=location)
+    body = bpy.context.object
+    body.scale = (1, 1, rng.uniform(0.38, 0.5))
+    _displace(body, rng, 0.05, 0.4, levels=2)
+    body.data.materials.append(_batter(rng, "kachori", (0.5, 0.3, 0.08), (0.9, 0.7, 0.38)))
+    _smooth(body)
+    return body
+
+
+def pancakes(rng: random.Random, location: Vector) -> bpy.types.Object:
+    """A stack of pancakes, browned on their faces and pale at the edge, perhaps under syrup and butter."""
+    radius, thickness = rng.uniform(0.9, 1.2), rng.uniform(0.14, 0.22)
+    cake, bsdf, tree = _material("pancake")
+    _pale_ring(tree, bsdf, _jitter(rng, (0.55, 0.3, 0.1)), _jitter(rng, (0.92, 0.8, 0.55)), thickness * 0.45)
+    _set(bsdf, Roughness=0.75)
+    _mottle(tree, bsdf, rng.uniform(4, 9), rng.uniform(0.2, 0.45))
+    _bump(tree, bsdf, rng.uniform(30, 50), 0.3, "ShaderNodeTexVoronoi")  # bubbles in the batter
+    count = rng.randint(1, 5)
+    bottom = None
+    for index in range(count):
+        bpy.ops.mesh.primitive_cylinder_add(vertices=64, radius=radius * rng.uniform(0.95, 1.05), depth=thickness)
+        layer = bpy.context.object
+        bevel = layer.modifiers.new("edge", "BEVEL")
+        bevel.width, bevel.segments = thickness * 0.4, 3
+        _displace(layer, rng, 0.04, 0.5, levels=1)
+        layer.data.materials.append(cake)
+        _smooth(layer)
+        if bottom is None:
+            bottom, layer.location = layer, location
+        else:
+            layer.parent = bottom
+            layer.location = (rng.uniform(-0.08, 0.08), rng.uniform(-0.08, 0.08), index * thickness * 0.95)
+    assert bottom is not None
+    top = (count - 0.5) * thickness * 0.95
+    if rng.random() < 0.6:  # syrup pooled on top
+        bpy.ops.mesh.primitive_cylinder_add(vertices=48, radius=radius * rng.uniform(0.5, 0.85), depth=0.02)
+        syrup = bpy.context.object
+        syrup.parent, syrup.location = bottom, (0, 0, top + 0.01)
+        _displace(syrup, rng, 0.02, 0.5)
+        syrup.data.materials.append(simple("syrup", (0.35, 0.12, 0.02), 0.05, Coat_Weight=1.0, Transmission_Weight=0.4))
+    if rng.random() < 0.4:  # a pat of butter
+        bpy.ops.mesh.primitive_cube_add(size=0.35)
+        butter = bpy.context.object
+        butter.parent, butter.location = bottom, (0, 0, top + 0.12)
+        butter.scale.z = 0.5
+        butter.data.materials.append(simple("butter", (0.98, 0.88, 0.5), 0.4, Subsurface_Weight=0.3))
+    return bottom
+
+
 FOODS = {"bagel": bagel, "donut": donut, "vada": vada}
 # Foods that are none of the demo's classes, some of them close (a pretzel is baked dough
-# like a bagel; idli and samosa share the vada's table): the rule's test, never training.
-OTHER_FOODS = {"pretzel": pretzel, "croissant": croissant, "cookie": cookie, "idli": idli, "samosa": samosa}
-SOUTH_INDIAN = ("vada", "idli", "samosa")
+# like a bagel; idli, bonda and samosa share the vada's table, an onion ring its shape).
+OTHER_FOODS = {
+    "pretzel": pretzel,
+    "croissant": croissant,
+    "cookie": cookie,
+    "idli": idli,
+    "samosa": samosa,
+    "muffin": muffin,
+    "bonda": bonda,
+    "onion_rings": onion_rings,
+    "churro": churro,
+    "appam": appam,
+    "kachori": kachori,
+    "pancakes": pancakes,
+}
+WITH_CHUTNEYS = ("vada", "idli", "samosa", "bonda", "appam", "kachori")
 DISHES = {**FOODS, **OTHER_FOODS}
 
 # --- the set ------------------------------------------------------------------------------
@@ -735,7 +927,7 @@ def table(rng: random.Random) -> None:
 def plate(rng: random.Random, radius: float, label: str) -> float:
     """A plate, a steel thali plate or a banana leaf under the food; returns its top's height."""
     kinds = ["ceramic", "ceramic", "board", "paper", "none"] + (
-        ["steel", "steel", "leaf"] if label in SOUTH_INDIAN else ["rack"]
+        ["steel", "steel", "leaf"] if label in WITH_CHUTNEYS else ["rack"]
     )
     kind = rng.choice(kinds)
     if kind == "none":
@@ -911,7 +1103,7 @@ def scene(label: str, seed: int) -> None:
         item.rotation_euler = (rng.uniform(-0.12, 0.12), rng.uniform(-0.12, 0.12), rng.uniform(0, 6.28))
         lowest = min((item.matrix_world @ Vector(corner)).z for corner in item.bound_box)
         item.location.z += height - lowest - 0.02
-    if label in SOUTH_INDIAN and rng.random() < 0.7:  # in frame: real vadas come with them more often than not
+    if label in WITH_CHUTNEYS and rng.random() < 0.7:  # in frame: real vadas come with them more often than not
         bowls(rng, spread + 0.8)
     lights(rng)
     # Donuts are photographed close, the frame full of them.

@@ -18,7 +18,20 @@ from training.synth import image_seed
 
 DONE = "rendered "  # what blender_scene prints after each image
 # blender_scene.OTHER_FOODS' keys (that module needs bpy): tests render each of them.
-OTHER_FOODS = ("pretzel", "croissant", "cookie", "idli", "samosa")
+OTHER_FOODS = (
+    "pretzel",
+    "croissant",
+    "cookie",
+    "idli",
+    "samosa",
+    "muffin",
+    "bonda",
+    "onion_rings",
+    "churro",
+    "appam",
+    "kachori",
+    "pancakes",
+)
 
 
 def render_all(jobs: list[dict[str, object]], workers: int) -> None:
