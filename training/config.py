@@ -16,7 +16,7 @@ class TrainConfig:
 
     data: Path  # train/ and val/ ImageFolder trees, or class folders to split
     architecture: str = "efficientnet_lite0"
-    input_size: int = 224
+    input_size: int | None = None  # None: the architecture's own (`side`)
     train_size: int | None = None  # crop size while training (default: input_size)
     epochs: int = 10
     batch_size: int = 32
@@ -34,6 +34,11 @@ class TrainConfig:
     val_fraction: float = 0.15  # held out per class when data has no val/
     test_fraction: float = 0.15  # held out per class when data has no test/
     display_names: dict[str, str] = field(default_factory=dict)  # label -> words for people (in the metadata)
+
+    @property
+    def side(self) -> int:
+        """The side of the square the model sees: as asked, else what its ImageNet weights were trained at."""
+        return self.input_size or ARCHITECTURES[self.architecture].input_size
 
     def starts_pretrained(self) -> bool:
         """From ImageNet weights: as asked, else where they install with a package."""

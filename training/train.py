@@ -99,7 +99,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     torch.set_num_threads(cfg.threads)
     device = devices.choose(cfg.device)
     parts = split_parts(
-        cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed, (resize_side(cfg.input_size), cfg.input_size)
+        cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed, (resize_side(cfg.side), cfg.side)
     )
     meta = untrained_metadata(cfg, parts["train"].labels, name, version)
     model = build_network(cfg.architecture, len(meta.labels), pretrained=cfg.starts_pretrained())
@@ -133,8 +133,8 @@ def untrained_metadata(cfg: TrainConfig, labels: tuple[str, ...], name: str, ver
         version=version,
         architecture=cfg.architecture,
         labels=labels,
-        input_size=cfg.input_size,
-        resize_size=resize_side(cfg.input_size),
+        input_size=cfg.side,
+        resize_size=resize_side(cfg.side),
         mean=architecture.mean,
         std=architecture.std,
         display_names=dict(cfg.display_names),
@@ -301,7 +301,7 @@ def fit_epochs(
             "best_epoch": best.epoch + 1,
             "epochs": cfg.epochs,
             "lr": cfg.lr,
-            "train_size": cfg.train_size or cfg.input_size,
+            "train_size": cfg.train_size or cfg.side,
             "device": where,
             "mixed_precision": amp,
         },
@@ -316,7 +316,7 @@ def _loader(
     samples: list[tuple[Path, int]], meta: ModelMetadata, cfg: TrainConfig, device: torch.device
 ) -> torch.utils.data.DataLoader:
     return torch.utils.data.DataLoader(
-        _Augmented(samples, cfg.train_size or cfg.input_size, meta),
+        _Augmented(samples, cfg.train_size or cfg.side, meta),
         batch_size=cfg.batch_size,
         shuffle=True,
         num_workers=devices.loader_workers(),
