@@ -105,8 +105,8 @@ def _floors(r: dict[str, Any]) -> list[str]:
 def _networks(r: dict[str, Any]) -> list[str]:
     networks = r["networks"]
     return [
-        f"network, bare ONNX forward at {networks['input_size']} px, {networks['threads']} threads   p50 / p99 ms",
-        *(f"  {name:40}{cell['p50']:>8.1f} / {cell['p99']:<7.1f}" for name, cell in networks["forward_ms"].items()),
+        f"network, bare ONNX forward, {networks['threads']} threads{'':24}p50 / p99 ms",
+        *(f"  {name:48}{cell['p50']:>8.1f} / {cell['p99']:<7.1f}" for name, cell in networks["forward_ms"].items()),
     ]
 
 
