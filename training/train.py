@@ -98,9 +98,7 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
     device = devices.choose(cfg.device)
-    parts = split_parts(
-        cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed, (resize_side(cfg.side), cfg.side)
-    )
+    parts = split_parts(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed, (resize_side(cfg.side), cfg.side))
     meta = untrained_metadata(cfg, parts["train"].labels, name, version)
     model = build_network(cfg.architecture, len(meta.labels), pretrained=cfg.starts_pretrained())
     if cfg.init_weights:
