@@ -16,13 +16,15 @@ from chalicelib.runtimes import load_runtime
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.dataset import service_input
 from training.export import export
-from training.features import input_features
+from training.features import Features, input_features
 from training.negatives import clutter, photo_files
 from training.networks import build_network
 from training.none_rule import (
+    WithExposedMass,
     WithFeatureDistance,
     WithReferenceMass,
     best_threshold,
+    exposed_rule,
     fit_feature_distance,
     landing_classes,
     pretrained_rule,
@@ -175,6 +177,49 @@ def test_reference_mass_is_exported_as_a_second_output(tmp_path: Path, suffix: s
     assert result.scores is not None
     np.testing.assert_allclose(result.scores, expected, atol=1e-4)
     assert result.probabilities.shape == (3, 3) and runtime.metadata.none_rule == rule
+
+
+@pytest.fixture(scope="module")
+def other_food_features() -> np.ndarray:
+    """(images, 1 view, features): Pillow-rendered vadas stand in for "other foods" that a
+    two-label model (bagel, donut) must refuse though ImageNet's head calls them food too."""
+    network = build_network("efficientnet_lite0", 3, pretrained=True).eval()
+    inputs = np.concatenate([preprocess(render("vada", seed, 256), PROBE) for seed in range(200, 215)])
+    return input_features(network.backbone, inputs)[:, None]
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".onnx"])
+def test_outlier_exposure_refuses_what_it_was_exposed_to_and_is_exported_and_checkpointed(
+    tmp_path: Path, suffix: str, probe_features: dict[str, np.ndarray], other_food_features: np.ndarray
+) -> None:
+    f = probe_features
+    ours = f["train_labels"] < 2  # bagels and donuts; the vadas are what it must refuse
+    val_ours = np.tile([True, True, False], 4)
+    network = build_network("efficientnet_lite0", 2, pretrained=True).eval()
+    features = Features(f["train"][ours], f["train_labels"][ours], f["val"][val_ours])
+    rule = exposed_rule(network, features, f["none"], other_food_features, {"vada renders": 15})
+    assert rule.score == "outlier_exposure" and network.known is not None
+    assert rule.calibration["validation_accepted"] >= 0.9 and rule.calibration["none_refused"] >= 0.9
+    assert rule.calibration["none_images"] == len(f["none"]) + 15
+    # Fresh vadas, never fitted against: the detector, not the ImageNet mass, refuses them.
+    fresh = np.concatenate([preprocess(render("vada", seed, 256), PROBE) for seed in range(300, 306)])
+    module = WithExposedMass(network, tuple(rule.calibration["reference_classes"])).eval()
+    with torch.inference_mode():
+        scores = module(torch.from_numpy(fresh))[1].numpy()
+        masses = WithReferenceMass(network, tuple(rule.calibration["reference_classes"]))(torch.from_numpy(fresh))[1]
+    assert (scores < rule.threshold).mean() >= 0.5 > (masses.numpy() < rule.threshold).mean()
+
+    meta = ModelMetadata("lite", "1", "efficientnet_lite0", FOODS[:2], 64, 72, (0.5,) * 3, (0.5,) * 3, none_rule=rule)
+    save_checkpoint(network, meta, tmp_path / "weights", half=True)
+    network, meta = load_checkpoint(tmp_path / "weights")
+    assert network.known is not None
+    inputs = torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    export(network, meta, tmp_path / f"model{suffix}", inputs)
+    result = load_runtime(tmp_path / f"model{suffix}").run(inputs.numpy())
+    with torch.inference_mode():
+        expected = WithExposedMass(network, tuple(rule.calibration["reference_classes"]))(inputs)[1].double().numpy()
+    assert result.scores is not None
+    np.testing.assert_allclose(result.scores, expected, atol=1e-4)
 
 
 def test_a_rule_without_its_score_output_is_refused_at_load(tmp_path: Path) -> None:

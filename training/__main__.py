@@ -135,7 +135,8 @@ def _train_data_options(p: argparse._ArgumentGroup) -> None:
     p.add_argument(
         "--none-images",
         type=Path,
-        help="a folder of images that are none of the labels, added to the bundled non-food set",
+        help="a folder of images that are none of the labels, added to the bundled non-food set; with "
+        "--none-rule outlier_exposure, what its detector is fitted against",
     )
 
 
@@ -161,12 +162,14 @@ def _train_model_options(p: argparse._ArgumentGroup) -> None:
     p.add_argument(
         "--none-rule",
         default=TRAIN.none_rule,
-        choices=("auto", *PRETRAINED_SCORES),
+        choices=("auto", *PRETRAINED_SCORES, "outlier_exposure"),
         help="with --pretrained, what says 'none of these': feature_distance (how far an image's features "
         "lie from the nearest label's training images; for photos like the training ones), "
         "reference_mass (the ImageNet head's mass on the classes the training images land on; holds "
-        "when the training images are renders), or auto: the one that tells held-out non-food "
-        "images from the validation images best",
+        "when the training images are renders), auto: the one of those two that tells held-out non-food "
+        "images from the validation images best, or outlier_exposure: reference_mass times a detector "
+        "fitted against the --none-images (for a model that must refuse things like its labels: "
+        "other foods)",
     )
     p.add_argument(
         "--display-name",
@@ -319,6 +322,12 @@ def _publish_options(add: Callable[..., argparse.ArgumentParser]) -> None:
 def _train_problem(args: argparse.Namespace) -> str | None:
     if args.views < 0:
         return "--views must be 0 or more"
+    if args.none_rule == "outlier_exposure" and (
+        args.none_images is None or not train_config(args).starts_pretrained()
+    ):
+        return (
+            "--none-rule outlier_exposure needs --none-images DIR (what the model must refuse) and a pretrained network"
+        )
     if args.fine_tune and not train_config(args).starts_pretrained():
         return (
             "--fine-tune N refines a pretrained backbone: drop --no-pretrained, or train every layer "

@@ -31,5 +31,7 @@ def load_checkpoint(folder: Path) -> tuple[Network, ModelMetadata]:
     if "distance.basis" in state:
         classes, features = state["distance.centres"].shape
         model.distance = FeatureDistance(classes, features, state["distance.basis"].shape[1])
+    if "known.weight" in state:
+        model.known = nn.Linear(state["known.weight"].shape[1], 1)
     model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
     return model.eval(), meta

@@ -21,6 +21,7 @@ from chalicelib.metadata import ModelMetadata
 from PIL import Image
 
 from training.dataset import IMAGE_SUFFIXES, service_input
+from training.errors import DatasetError
 
 GNOME_WALLPAPERS = Path("/usr/share/backgrounds")
 PLASMA_WALLPAPERS = Path("/usr/share/wallpapers")  # <name>/contents/images/<width>x<height>.<ext>
@@ -89,10 +90,16 @@ def photo_files(extra: Path | None = None) -> dict[str, list[Path]]:
         "Plasma wallpapers": _one_size_each(PLASMA_WALLPAPERS),
     }
     if extra is not None:
-        sources[f"{extra}"] = _images_in(extra)
-        if not sources[f"{extra}"]:
-            raise ValueError(f"{extra} holds no images")
+        sources[f"{extra}"] = user_none_files(extra)
     return sources
+
+
+def user_none_files(folder: Path) -> list[Path]:
+    """The images of `train --none-images DIR`, in any subfolders."""
+    files = _images_in(folder)
+    if not files:
+        raise DatasetError(f"--none-images {folder} holds no images")
+    return files
 
 
 def clutter(count: int = CLUTTER_COUNT, size: int = 256) -> list[Image.Image]:

@@ -50,7 +50,8 @@ class FeatureDistance(nn.Module):
 class Network(nn.Module):
     """backbone → pooled features → head (the labels' logits). reference: the frozen
     ImageNet classifier, present only on pretrained networks; distance: how far features
-    lie from the training images', where the none-rule uses it."""
+    lie from the training images', and known: the logit of "one of the labels" against
+    images of none of them, each where the none-rule uses it."""
 
     def __init__(self, backbone: nn.Module, features: int, num_classes: int, reference: nn.Linear | None) -> None:
         super().__init__()
@@ -58,6 +59,7 @@ class Network(nn.Module):
         self.head = nn.Linear(features, num_classes)
         self.reference = reference
         self.distance: FeatureDistance | None = None
+        self.known: nn.Linear | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))

@@ -10,6 +10,11 @@ The scores, for pretrained networks (both read the frozen backbone's pooled feat
   the training images land on and the non-food images do not. That head has seen real
   photographs, so it holds where the training images are unlike the photos to come (the
   demo's renders): the training images' own distance does not carry over to photos.
+- outlier_exposure: reference_mass times the probability that a detector on the same
+  features gives to "one of the labels" rather than the user's own images of none of them
+  (`train --none-images`: other foods, for the demo), fitted against those images
+  (outlier exposure; Hendrycks et al. 2019). reference_mass tells food from what is not
+  food; the detector tells the labels' foods from other foods.
 For networks trained from scratch: max_probability, the new head's top probability.
 The threshold accepts the validation split and refuses the non-food images
 (training/negatives.py) with the best balanced accuracy; `auto` picks the pretrained
@@ -116,7 +121,22 @@ class WithReferenceMass(_NetworkScoring):
 
     def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """The score from the backbone's pooled features (training computes those once)."""
+        return self.mass(features)
+
+    def mass(self, features: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.reference(features), dim=1).index_select(1, self.classes).sum(dim=1)
+
+
+class WithExposedMass(WithReferenceMass):
+    def __init__(self, network: Network, classes: tuple[int, ...]) -> None:
+        super().__init__(network, classes)
+        if network.known is None:
+            raise ValueError("outlier_exposure needs a network fitted with its detector (train --none-images)")
+        self.known = network.known
+
+    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        # self.mass, not super(): TorchScript compiles no super() calls.
+        return self.mass(features) * torch.sigmoid(self.known(features)[:, 0])
 
 
 def with_score(model: nn.Module, kind: str, reference_classes: tuple[int, ...] = ()) -> Scoring:
@@ -124,12 +144,14 @@ def with_score(model: nn.Module, kind: str, reference_classes: tuple[int, ...] =
     read a Network's pooled features; max_probability takes any model's logits)."""
     if kind == "max_probability":
         return WithMaxProbability(model)
-    if kind not in ("reference_mass", "feature_distance"):
+    if kind not in ("reference_mass", "feature_distance", "outlier_exposure"):
         raise ValueError(f"unknown none-rule score {kind!r}")
     if not isinstance(model, Network):
         raise ValueError(f"{kind} needs a Network (training/networks.py), not {type(model).__name__}")
     if kind == "reference_mass":
         return WithReferenceMass(model, reference_classes)
+    if kind == "outlier_exposure":
+        return WithExposedMass(model, reference_classes)
     return WithFeatureDistance(model)
 
 
@@ -205,28 +227,77 @@ def pretrained_rule(
         classes = landing_classes(train_probabilities, imagenet_probabilities(network, none_part))
         return WithReferenceMass(network, classes), classes
 
-    def score(module: Scoring, features: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            pooled = torch.from_numpy(features)
-            return module.score(pooled, network.head(pooled)).double().numpy()
-
     held_out: dict[str, float] = {}
     if len(kinds) > 1:
         fit_half, check_half = none_x[0::2], none_x[1::2]
         for kind in kinds:
             module, _ = fitted(kind, fit_half)
-            accept = score(module, val_x)
-            threshold, _ = best_threshold(accept, score(module, fit_half))
-            balanced = ((accept >= threshold).mean() + (score(module, check_half) < threshold).mean()) / 2
+            accept = feature_scores(module, network, val_x)
+            threshold, _ = best_threshold(accept, feature_scores(module, network, fit_half))
+            balanced = (
+                (accept >= threshold).mean() + (feature_scores(module, network, check_half) < threshold).mean()
+            ) / 2
             held_out[kind] = round(float(balanced), 4)
     kind = max(kinds, key=lambda k: held_out.get(k, 0.0))  # a tie keeps the first
     module, classes = fitted(kind, none_x)
     if kind != "feature_distance":
         network.distance = None
-    rule = rule_from_scores(kind, score(module, val_x), score(module, none_x), classes, sources)
+    rule = rule_from_scores(
+        kind, feature_scores(module, network, val_x), feature_scores(module, network, none_x), classes, sources
+    )
     if held_out:
         rule.calibration["chosen_from"] = held_out  # balanced accuracy with half the non-food images held out
     return rule
+
+
+def feature_scores(module: Scoring, network: Network, features: np.ndarray) -> np.ndarray:
+    """module's scores from pooled features (training computes those once)."""
+    with torch.inference_mode():
+        pooled = torch.from_numpy(features)
+        return module.score(pooled, network.head(pooled)).double().numpy()
+
+
+def fit_known(labels_x: np.ndarray, labels_val_x: np.ndarray, none_x: np.ndarray, none_val_x: np.ndarray) -> nn.Linear:
+    """The logit of "one of the labels" from pooled features: a logistic regression of the
+    labels' training views against the none-images' (head.fit_head, its strength chosen
+    on the validation images against the none-images' held-out views)."""
+    from training.head import fit_head
+
+    def stacked(ours: np.ndarray, theirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.concatenate([theirs, ours]), np.concatenate([np.zeros(len(theirs), int), np.ones(len(ours), int)])
+
+    fitted = fit_head(*stacked(labels_x, none_x), *stacked(labels_val_x, none_val_x), 2)
+    layer = nn.Linear(labels_x.shape[1], 1)
+    with torch.no_grad():  # two classes' logits → their difference: "labels" minus "none"
+        layer.weight.copy_(fitted.layer.weight[1:] - fitted.layer.weight[:1])
+        layer.bias.copy_(fitted.layer.bias[1:] - fitted.layer.bias[:1])
+    return layer
+
+
+def exposed_rule(
+    network: Network, features: Features, bundled_x: np.ndarray, exposure: np.ndarray, sources: dict[str, int]
+) -> NoneRule:
+    """outlier_exposure from pooled features: features of the labels' images, bundled_x of
+    the bundled non-food images' service view (what reference_mass is fitted on), exposure
+    (images, views, features) of the user's none-images. Every fifth of those chooses the
+    detector's strength; all of them, and the bundled ones, set the threshold."""
+    held = np.arange(len(exposure)) % 5 == 4
+    network.distance = None
+    network.known = fit_known(
+        features.train, features.val, exposure[~held].reshape(-1, exposure.shape[2]), exposure[held][:, 0]
+    )
+    classes = landing_classes(
+        imagenet_probabilities(network, features.train), imagenet_probabilities(network, bundled_x)
+    )
+    module = WithExposedMass(network, classes)
+    refuse = np.concatenate([bundled_x, exposure[:, 0]])
+    return rule_from_scores(
+        "outlier_exposure",
+        feature_scores(module, network, features.val),
+        feature_scores(module, network, refuse),
+        classes,
+        sources,
+    )
 
 
 def rule_from_scores(
@@ -248,7 +319,7 @@ def rule_from_scores(
         "none_refused": round(float((refuse < threshold).mean()), 4) if len(refuse) else None,
         "none_sources": sources or {},
     }
-    if kind == "reference_mass":
+    if kind in ("reference_mass", "outlier_exposure"):
         calibration["reference_classes"] = list(reference_classes)
     return NoneRule(kind, threshold, DESCRIPTIONS[kind], calibration)
 
@@ -261,6 +332,11 @@ DESCRIPTIONS = {
     "feature_distance": (
         "recognised when the image's features are near enough to one label's training images: "
         "exp(-Mahalanobis distance / feature count) is at least the threshold"
+    ),
+    "outlier_exposure": (
+        "recognised when the ImageNet head's probability summed over the ImageNet classes the "
+        "training images land on (calibration.reference_classes), times the probability a detector "
+        "fitted against the none-images gives to the labels, is at least the threshold"
     ),
     "max_probability": "recognised when the top label's probability is at least the threshold",
 }
@@ -278,8 +354,19 @@ def calibrated_rule(
     where the backbone was frozen; without them, the new head's max_probability."""
     from training.negatives import none_inputs
 
-    negatives, sources = none_inputs(meta, cfg.none_images)
-    if features is not None:
+    exposed = cfg.none_rule == "outlier_exposure"
+    # outlier_exposure's reference classes are fitted on the bundled non-food images alone:
+    # the none-images (other foods) land on the labels' classes, and its detector reads them.
+    negatives, sources = none_inputs(meta, None if exposed else cfg.none_images)
+    if exposed and features is not None and cfg.none_images is not None:
+        from training.features import pooled_features
+        from training.negatives import user_none_files
+
+        files = user_none_files(cfg.none_images)
+        sources[str(cfg.none_images)] = len(files)
+        exposure = pooled_features(model.backbone, files, meta, cfg.views, "none-image features")
+        rule = exposed_rule(model, features, input_features(model.backbone, negatives), exposure, sources)
+    elif features is not None:
         rule = pretrained_rule(
             model,
             features.train,
@@ -296,10 +383,11 @@ def calibrated_rule(
         rule = rule_from_scores(
             "max_probability", score_array(module, accept), score_array(module, refuse), sources=sources
         )
-    chosen = rule.calibration.get("chosen_from")
+    chosen, calibration = rule.calibration.get("chosen_from"), rule.calibration
     print(
-        f"none-rule: {rule.score} >= {rule.threshold:.4g} ({rule.calibration['validation_accepted']:.1%} of "
-        f"validation images accepted, {rule.calibration['none_refused']:.1%} of {len(negatives)} non-food refused)"
+        f"none-rule: {rule.score} >= {rule.threshold:.4g} ({calibration['validation_accepted']:.1%} of "
+        f"validation images accepted, {calibration['none_refused']:.1%} of {calibration['none_images']} "
+        "non-food refused)"
         + (f"; chosen over the other by balanced accuracy on held-out non-food images: {chosen}" if chosen else ""),
         flush=True,
     )
