@@ -139,6 +139,15 @@ def test_int8_export_cli_names_its_calibration_and_refuses_what_disagrees(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_outlier_exposure_without_none_images_is_one_line(tiny_data: Path, capsys: pytest.CaptureFixture) -> None:
+    train = ["train", "--data", str(tiny_data), "--out", "unused", "--name", "x", "--version", "1"]
+    with pytest.raises(SystemExit):
+        main([*train, "--none-rule", "outlier_exposure"])
+    error = capsys.readouterr().err
+    assert "--none-rule outlier_exposure needs --none-images DIR" in error and "Traceback" not in error
+    assert not Path("unused").exists()
+
+
 def test_float16_checkpoint_round_trips(tiny_run: Path, tmp_path: Path) -> None:
     model, meta = load_checkpoint(tiny_run / "weights")
     save_checkpoint(model, meta, tmp_path, half=True)
