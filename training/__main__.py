@@ -298,8 +298,9 @@ def _none_photos_options(add: Callable[..., argparse.ArgumentParser]) -> None:
 def _other_foods_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add(
         "other-foods",
-        help="render photographs of other foods (pretzels, croissants, cookies, idli, samosas) "
-        "with Blender's Cycles, one folder each: a test set for evaluate --none-images",
+        help="render photographs of other foods (pretzels, croissants, cookies, idli, samosas, muffins, "
+        "bondas, onion rings, churros, appams, kachoris, pancakes) with Blender's Cycles, one folder each: "
+        "a test set for evaluate --none-images, or what train --none-rule outlier_exposure is fitted against",
     )
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--per-kind", type=int, default=20, help="images of each food")
