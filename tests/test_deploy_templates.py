@@ -61,7 +61,7 @@ def test_function_settings(package: Path, prod: Path, stage: str) -> None:
     assert function["MemorySize"] == 1769  # one full vCPU: docs/deploying.md
     assert function["Timeout"] < API_GATEWAY_TIMEOUT_S
     variables = function["Environment"]["Variables"]
-    assert variables["MODEL_URI"] == f"s3://donut-or-not-{stage}/models/donut-bagel-vada/3.3.0/model.onnx"
+    assert variables["MODEL_URI"] == f"s3://donut-or-not-{stage}/models/donut-bagel-vada/3.4.0/model.onnx"
     assert variables["CORS_ALLOW_ORIGIN"] == "" and variables["BATCH_BUCKET"] == ""
     # A request waits for the model at most MODEL_WAIT_S, then gets a 503 (the load goes
     # on): with seconds to spare for the answer itself, Lambda never has to cut it off.
