@@ -52,9 +52,9 @@ def served_demo() -> LoadedModel:
 
 def answers_as_outside(answer: dict[str, Any], data: bytes) -> bool:
     """The sandbox's answer is the one the served demo file gives these bytes here, outside
-    it (parity, whatever the demo makes of a Pillow render: 3.3.0 refuses the vada below as
-    none of its labels, and calls the bagel a vada): the same label, or both refused, and
-    the same probabilities within 0.01."""
+    it (parity, whatever the demo makes of a Pillow render, which it may refuse as none of
+    its labels or call another label): the same label, or both refused, and the same
+    probabilities within 0.01."""
     from chalicelib.classifier import classify
 
     here = classify(data, served_demo(), 3, 10**9, cold=False, started=time.perf_counter())
