@@ -36,26 +36,32 @@ def save_checkpoint(model: nn.Module, meta: ModelMetadata, out: Path, half: bool
 def load_checkpoint(folder: Path) -> tuple[Network, ModelMetadata]:
     meta = read_metadata(folder / "metadata.json")
     state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
-    whole = any(key.startswith("backbone.") and not key.endswith("num_batches_tracked") for key in state)
-    if whole:
-        model = build_network(meta.architecture, len(meta.labels), reference="reference.weight" in state)
-    else:  # what save_checkpoint left out equals the installed ImageNet weights
+    # What save_checkpoint left out equals the installed ImageNet weights: start from them.
+    partial = _from_installed(meta)
+    if partial:
         model = build_network(meta.architecture, len(meta.labels), pretrained=True)
+    else:
+        model = build_network(meta.architecture, len(meta.labels), reference="reference.weight" in state)
     if "distance.basis" in state:
         classes, features = state["distance.centres"].shape
         model.distance = FeatureDistance(classes, features, state["distance.basis"].shape[1])
     if "known.weight" in state:
         model.known = nn.Linear(state["known.weight"].shape[1], 1)
     unexpected = model.load_state_dict(
-        {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}, strict=whole
+        {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}, strict=not partial
     ).unexpected_keys
     if unexpected:
         raise ModelFileError(f"{folder}/weights.pt does not fit {meta.architecture}: unexpected {unexpected[:5]}")
     return model.eval(), meta
 
 
+def _from_installed(meta: ModelMetadata) -> bool:
+    """Whether meta's network started from ImageNet weights that came with a package."""
+    return bool((meta.training or {}).get("pretrained")) and ARCHITECTURES[meta.architecture].offline
+
+
 def _installed_weights(meta: ModelMetadata) -> dict[str, torch.Tensor]:
-    """The state a network of meta's starts from, where it came from a package (offline)."""
-    if not (meta.training or {}).get("pretrained") or not ARCHITECTURES[meta.architecture].offline:
+    """The state a network of meta's started from, where it came from a package."""
+    if not _from_installed(meta):
         return {}
     return build_network(meta.architecture, len(meta.labels), pretrained=True).state_dict()
