@@ -37,12 +37,12 @@ def forward_times(demo_onnx: Path, work: Path, n: int) -> dict[str, Any]:
         ("resnet18", meta.input_size),
     ):
         path = work / f"{architecture}.onnx"
-        check = torch.from_numpy(np.concatenate([_batch(size)] * 2))
+        check = torch.from_numpy(_batch(size, 2))
         bare = replace(meta, architecture=architecture, input_size=size, resize_size=size, none_rule=None)
         export(build_network(architecture, len(meta.labels)), bare, path, check)
         cells[f"{architecture} ({size} px)"] = functools.partial(load_runtime(path, threads).run, _batch(size))
     return {"threads": threads, "forward_ms": interleaved(cells, n)}
 
 
-def _batch(size: int) -> np.ndarray:
-    return np.random.default_rng(0).normal(size=(1, 3, size, size)).astype(np.float32)
+def _batch(size: int, count: int = 1) -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(count, 3, size, size)).astype(np.float32)

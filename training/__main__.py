@@ -323,12 +323,8 @@ def _publish_options(add: Callable[..., argparse.ArgumentParser]) -> None:
 def _train_problem(args: argparse.Namespace) -> str | None:
     if args.views < 0:
         return "--views must be 0 or more"
-    if args.none_rule == "outlier_exposure" and (
-        args.none_images is None or not train_config(args).starts_pretrained()
-    ):
-        return (
-            "--none-rule outlier_exposure needs --none-images DIR (what the model must refuse) and a pretrained network"
-        )
+    if problem := train_config(args).none_rule_problem():
+        return problem
     if args.fine_tune and not train_config(args).starts_pretrained():
         return (
             "--fine-tune N refines a pretrained backbone: drop --no-pretrained, or train every layer "

@@ -808,7 +808,7 @@ def appam(rng: random.Random, location: Vector) -> bpy.types.Object:
 
 
 def kachori(rng: random.Random, location: Vector) -> bpy.types.Object:
-    """A puffed, flaky round of fried pastry, paler and smoother than a vada, dimpled on top."""
+    """A puffed, flaky round of fried pastry, paler and smoother than a vada."""
     bpy.ops.mesh.primitive_uv_sphere_add(radius=rng.uniform(0.8, 1.0), segments=32, ring_count=16, location=location)
     body = bpy.context.object
     body.scale = (1, 1, rng.uniform(0.38, 0.5))

@@ -40,6 +40,15 @@ class TrainConfig:
         """The side of the square the model sees: as asked, else what its ImageNet weights were trained at."""
         return self.input_size or ARCHITECTURES[self.architecture].input_size
 
+    def none_rule_problem(self) -> str | None:
+        """Why this run's none-rule cannot be fitted, if it cannot."""
+        if self.none_rule == "outlier_exposure" and (self.none_images is None or not self.starts_pretrained()):
+            return (
+                "--none-rule outlier_exposure needs --none-images DIR (what the model must refuse) "
+                "and a pretrained network"
+            )
+        return None
+
     def starts_pretrained(self) -> bool:
         """From ImageNet weights: as asked, else where they install with a package."""
         return ARCHITECTURES[self.architecture].offline if self.pretrained is None else self.pretrained

@@ -34,6 +34,7 @@ from torch import nn
 from training.choices import PRETRAINED_SCORES
 from training.config import TrainConfig
 from training.dataset import eval_batches
+from training.errors import DatasetError
 from training.features import Features, input_features
 from training.networks import FeatureDistance, Network
 
@@ -354,11 +355,13 @@ def calibrated_rule(
     where the backbone was frozen; without them, the new head's max_probability."""
     from training.negatives import none_inputs
 
+    if problem := cfg.none_rule_problem():
+        raise DatasetError(problem)
     exposed = cfg.none_rule == "outlier_exposure"
     # outlier_exposure's reference classes are fitted on the bundled non-food images alone:
     # the none-images (other foods) land on the labels' classes, and its detector reads them.
     negatives, sources = none_inputs(meta, None if exposed else cfg.none_images)
-    if exposed and features is not None and cfg.none_images is not None:
+    if exposed and features is not None and cfg.none_images is not None:  # as none_rule_problem ensures
         from training.features import pooled_features
         from training.negatives import user_none_files
 
