@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from devtools import ROOT
 from devtools.demo_model import build_demo_models
 from devtools.local_chalice import chalice_local, copy_project
 from devtools.local_s3 import LocalS3
@@ -30,10 +29,8 @@ from bench.first_answer import first_answer
 from bench.images import read_images, write_images
 from bench.measure import cold_starts, http_percentiles, machine, peer, run_json
 from bench.networks import forward_times
-from bench.report import table, targets
+from bench.report import DEFAULT_RESULTS, table, targets
 from bench.training import training_times
-
-DEFAULT_RESULTS = ROOT / "bench" / "results" / "latest.json"
 
 
 def runtime_results(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bench.cost import LAMBDA_MEMORY_MB
 from bench.images import KINDS
+
+# The results python -m bench writes (and python -m bench.training updates), that the table is made from.
+DEFAULT_RESULTS = Path(__file__).parent / "results" / "latest.json"
 
 
 def targets(r: dict[str, Any]) -> list[tuple[str, float, float, bool]]:

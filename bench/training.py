@@ -97,7 +97,7 @@ def training_times(work: Path) -> list[dict[str, Any]]:
 
 
 def main() -> int:
-    from bench.__main__ import DEFAULT_RESULTS
+    from bench.report import DEFAULT_RESULTS
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS)
