@@ -14,7 +14,7 @@ from devtools.venvs import ensure_render_venv
 from tqdm import tqdm
 
 from training.errors import RenderError
-from training.synth import image_seed
+from training.seeds import image_seed
 
 DONE = "rendered "  # what blender_scene prints after each image
 # blender_scene.OTHER_FOODS' keys (that module needs bpy): tests render each of them.

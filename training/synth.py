@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from training.seeds import image_seed
+
 CLASSES = ("bagel", "donut", "vada")
 SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
 CANVAS = 320
@@ -439,11 +441,6 @@ def _path(job: Job) -> Path:
 
 def _render_job(job: Job) -> None:
     render(job.label, job.seed, job.size).save(_path(job), quality=90)
-
-
-def image_seed(seed: int, kind: int, index: int) -> int:
-    """One seed per image (index) of a kind of food, independent of the worker that renders it."""
-    return seed * 1_000_003 + kind * 100_003 + index
 
 
 def synth(
