@@ -121,10 +121,20 @@ class OnnxRuntime:
         if METADATA_FILE not in props:
             raise MetadataError(f"the ONNX file has no {METADATA_FILE} metadata property")
         self.metadata = ModelMetadata.from_json(props[METADATA_FILE])
-        self._input = self._session.get_inputs()[0].name
 
     def run(self, batch: np.ndarray) -> Outputs:
-        return outputs(self._session.run(None, {self._input: batch}))
+        return outputs(session_outputs(self._session, batch))
+
+
+def session_outputs(session: Any, batch: np.ndarray) -> list[np.ndarray]:
+    """An ONNX Runtime session's outputs for a batch; image by image where the graph's
+    batch dimension is fixed at 1 (as some exporters leave it)."""
+    image = session.get_inputs()[0]
+    if image.shape[0] != 1 or len(batch) == 1:
+        outs: list[np.ndarray] = session.run(None, {image.name: batch})
+        return outs
+    rows = [session.run(None, {image.name: row[None]}) for row in batch]
+    return [np.concatenate(parts) for parts in zip(*rows)]
 
 
 RUNTIMES: dict[str, type[TorchScriptRuntime] | type[OnnxRuntime]] = {

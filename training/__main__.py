@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         _synth_options,
         _train_options,
         _export_options,
+        _import_options,
         _evaluate_options,
         _realism_options,
         _none_photos_options,
@@ -254,6 +255,102 @@ def _export_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.set_defaults(run=_export, problem=_export_problem)
 
 
+def _labels(text: str) -> tuple[str, ...]:
+    """A file of one label per line, or a comma list."""
+    path = Path(text)
+    names = path.read_text().splitlines() if path.is_file() else text.split(",")
+    labels = tuple(name.strip() for name in names if name.strip())
+    if len(labels) < 2:
+        raise argparse.ArgumentTypeError(f"{text!r} names fewer than two labels (a file of one a line, or a,b,c)")
+    return labels
+
+
+def _triple(text: str) -> tuple[float, float, float]:
+    try:
+        first, second, third = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not three numbers, one per colour channel (e.g. 0.5,0.5,0.5)"
+        ) from None
+    return first, second, third
+
+
+def _import_options(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add(
+        "import",
+        help="turn a classifier made elsewhere (TorchScript, ONNX, a torchvision or timm state_dict, a "
+        "pickled nn.Module, a fastai export.pkl) into a model file the service serves",
+    )
+    p.add_argument("model", type=Path, help="the model file; its kind is read from its content")
+    p.add_argument(
+        "--out", type=Path, action="append", required=True, help="model file to write (.onnx or .pt); repeatable"
+    )
+    p.add_argument("--name", required=True, help="the model's name, in its metadata and its S3 key")
+    p.add_argument("--version", required=True, help="the model's version, e.g. 1.0.0")
+    p.add_argument(
+        "--labels",
+        type=_labels,
+        help="the labels in the order of the model's outputs: a file of one a line, or a,b,c "
+        "(default: what the file records: a fastai Learner's vocab)",
+    )
+    p.add_argument(
+        "--architecture",
+        help="for a state_dict: the network it is the weights of: "
+        f"{', '.join(ARCHITECTURES)}, torchvision:NAME or timm:NAME (its head sized from the weights)",
+    )
+    p.add_argument(
+        "--input-size",
+        type=int,
+        help="side of the square the model sees (default: what the file records, else 224)",
+    )
+    p.add_argument(
+        "--resize-size",
+        type=int,
+        help="shorter side an image is resized to before the centre crop (default: what the file records, "
+        "else input size x 256/224)",
+    )
+    p.add_argument(
+        "--mean", type=_triple, help="per-channel mean of 0-1 pixels (default: what the file records, else ImageNet's)"
+    )
+    p.add_argument(
+        "--std", type=_triple, help="per-channel std of 0-1 pixels (default: what the file records, else ImageNet's)"
+    )
+    p.add_argument(
+        "--outputs",
+        default="auto",
+        choices=("auto", "logits", "log_probabilities", "probabilities"),
+        help="what the model's output is; auto: read from its values on the check images",
+    )
+    p.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="load a pickled model (a whole nn.Module, a fastai export.pkl), which runs code the file names: "
+        "only for a file you trust",
+    )
+    p.add_argument(
+        "--check-images",
+        type=Path,
+        help="images on which the written file must answer as the original (default: the project's bundled "
+        "photos and renders)",
+    )
+    p.add_argument(
+        "--calibration-images",
+        type=Path,
+        help="photos of the labels (class folders or one folder): fits a none-rule on the model's top "
+        "probability against the bundled non-food images; without it, every image gets a label",
+    )
+    p.add_argument("--none-images", type=Path, help="with --calibration-images: more images of none of the labels")
+    p.add_argument(
+        "--display-name",
+        type=_display_name,
+        action="append",
+        default=[],
+        metavar="LABEL=WORDS",
+        help="how the page and the API write a label; repeatable",
+    )
+    p.set_defaults(run=_import, problem=_import_problem)
+
+
 def _evaluate_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("evaluate", help="accuracy, per-class precision/recall, confusion matrix, refusals")
     p.add_argument("model", type=Path, help="model file, loaded as the service loads it")
@@ -339,6 +436,12 @@ def _export_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _import_problem(args: argparse.Namespace) -> str | None:
+    if args.none_images and not args.calibration_images:
+        return "--none-images needs --calibration-images (photos of the labels) to fit a none-rule"
+    return None
+
+
 def _other_foods_problem(args: argparse.Namespace) -> str | None:
     return "--per-kind must be 1 or more" if args.per_kind < 1 else None
 
@@ -414,6 +517,26 @@ def _export(args: argparse.Namespace) -> None:
             f"wrote {out} (int8, {record['scheme']}: top-1 agrees with fp32 on {record['top1_agreement']:.1%} "
             f"of {record['validation_images']} images)"
         )
+
+
+def _import(args: argparse.Namespace) -> None:
+    from training.model_import import ImportOptions, import_model
+
+    options = ImportOptions(
+        name=args.name,
+        version=args.version,
+        labels=args.labels,
+        architecture=args.architecture,
+        input_size=args.input_size,
+        resize_size=args.resize_size,
+        mean=args.mean,
+        std=args.std,
+        outputs=args.outputs,
+        trust_pickle=args.trust_pickle,
+        display_names=dict(args.display_name),
+    )
+    said = import_model(args.model, options, args.out, args.check_images, args.calibration_images, args.none_images)
+    print("\n".join(said))
 
 
 def _evaluate(args: argparse.Namespace) -> None:

@@ -29,6 +29,10 @@ class ExportError(TrainingError, RuntimeError):
     """The exported file would not answer like the trained model."""
 
 
+class ImportModelError(TrainingError, ValueError):
+    """A model made elsewhere cannot be imported as asked; the message says why."""
+
+
 class PublishError(TrainingError, RuntimeError):
     """Publishing failed for a reason the message names in one line."""
 

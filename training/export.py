@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from chalicelib.metadata import METADATA_FILE, ModelMetadata
@@ -34,19 +35,38 @@ def write_onnx(model: nn.Module, meta: ModelMetadata, path: Path) -> None:
     example = torch.zeros(1, 3, meta.input_size, meta.input_size)
     # Weights left channels_last (training computes features so) trace with the batch fixed at 1.
     model.to(memory_format=torch.contiguous_format)
-    # All weights inside the one file (external_data=False): a model is one S3 object.
-    torch.onnx.export(
-        model,
-        (example,),
-        str(path),
-        dynamo=True,
-        external_data=False,
-        opset_version=ONNX_OPSET,
-        input_names=["input"],
-        output_names=output_names(model, meta),
-        verbose=False,
-        dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64)},),
-    )
+    names = output_names(model, meta)
+    try:
+        if any(isinstance(part, torch.jit.ScriptModule) for part in model.modules()):
+            # An imported TorchScript model: torch.export cannot see into it, the TorchScript exporter can.
+            with torchscript_deprecation_silenced(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # that exporter's own notice
+                torch.onnx.export(
+                    torch.jit.script(model),
+                    (example,),
+                    str(path),
+                    dynamo=False,
+                    opset_version=ONNX_OPSET,
+                    input_names=["input"],
+                    output_names=names,
+                    dynamic_axes={name: {0: "batch"} for name in ["input", *names]},
+                )
+        else:
+            # All weights inside the one file (external_data=False): a model is one S3 object.
+            torch.onnx.export(
+                model,
+                (example,),
+                str(path),
+                dynamo=True,
+                external_data=False,
+                opset_version=ONNX_OPSET,
+                input_names=["input"],
+                output_names=names,
+                verbose=False,
+                dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64)},),
+            )
+    except Exception as exc:  # the exporters raise many kinds, each a long report
+        raise ExportError(f"torch cannot export this model to ONNX: {str(exc).strip().splitlines()[0]}") from exc
     proto = onnx.load(str(path))
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_FILE, meta.to_json()
@@ -77,9 +97,12 @@ def export(model: nn.Module, meta: ModelMetadata, out: Path, check: torch.Tensor
     write_checked(out, lambda path: WRITERS[out.suffix](model, meta, path), model, check)
 
 
-def write_checked(out: Path, write: Callable[[Path], None], reference: nn.Module, check: torch.Tensor) -> None:
+def write_checked(
+    out: Path, write: Callable[[Path], None], reference: Callable[[torch.Tensor], Any], check: torch.Tensor
+) -> None:
     """Writes through a temporary file and renames only once the file, loaded as the
-    service loads it, gives the reference model's probabilities on check."""
+    service loads it, gives the reference's probabilities on check (reference: the model,
+    or what gives its outputs as tensors)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=".export-", suffix=out.suffix)
     os.close(fd)
@@ -99,10 +122,16 @@ def _umask() -> int:
     return mask
 
 
-def assert_parity(model: nn.Module, exported: Path, inputs: torch.Tensor) -> None:
+def assert_parity(model: Callable[[torch.Tensor], Any], exported: Path, inputs: torch.Tensor) -> None:
     with torch.inference_mode():
         expected = tensor_outputs(model(inputs))
-    actual = load_as_served(exported).run(inputs.numpy())
+    runtime = load_as_served(exported)
+    try:
+        actual = runtime.run(inputs.numpy())
+    except Exception as exc:  # the runtime's own kinds: the graph takes one image, but not a batch
+        raise ExportError(
+            f"the written {exported.suffix} file fails on a batch of {len(inputs)} images: {exc}"
+        ) from exc
     for name in ("probabilities", "scores", "maps"):
         if getattr(expected, name) is None:
             continue

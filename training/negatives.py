@@ -75,31 +75,49 @@ def _one_size_each(folder: Path) -> list[Path]:
     return chosen
 
 
-def photo_files(extra: Path | None = None) -> dict[str, list[Path]]:
-    """The non-food photo files by source; a source whose package is missing is empty."""
+def sample_photos() -> dict[str, list[Path]]:
+    """scikit-learn's and matplotlib's sample photos, by package (empty where it is missing)."""
     sklearn = package_dir("sklearn")
     matplotlib = package_dir("matplotlib")
-    sources = {
+    return {
         "scikit-learn samples": _images_in(sklearn / "datasets" / "images" if sklearn else None),
         "matplotlib samples": [
             p
             for p in _images_in(matplotlib / "mpl-data" / "sample_data" if matplotlib else None)
             if p.suffix.lower() in (".jpg", ".jpeg")
         ],
+    }
+
+
+def photo_files(extra: Path | None = None) -> dict[str, list[Path]]:
+    """The non-food photo files by source; a source whose package is missing is empty."""
+    sources = {
+        **sample_photos(),
         "GNOME wallpapers": _images_in(GNOME_WALLPAPERS),
         "Plasma wallpapers": _one_size_each(PLASMA_WALLPAPERS),
     }
     if extra is not None:
-        sources[f"{extra}"] = user_none_files(extra)
+        sources[f"{extra}"] = user_images(extra)
     return sources
 
 
-def user_none_files(folder: Path) -> list[Path]:
-    """The images of `train --none-images DIR`, in any subfolders."""
+def user_images(folder: Path, option: str = "--none-images") -> list[Path]:
+    """The images of a folder named by option (`train --none-images DIR`), in any subfolders."""
     files = _images_in(folder)
     if not files:
-        raise DatasetError(f"--none-images {folder} holds no images")
+        raise DatasetError(f"{option} {folder} holds no images")
     return files
+
+
+def bundled_examples(meta: ModelMetadata, renders: int = 8) -> np.ndarray:
+    """float32 NCHW inputs of real photos that come with the project and its packages (the
+    page's example photos, scikit-learn's and matplotlib's samples) and a few renders:
+    images any model can be checked on."""
+    examples = _images_in(Path(__file__).parent.parent / "chalicelib" / "examples")
+    photos = [*examples, *(photo for photos in sample_photos().values() for photo in photos)]
+    return np.concatenate(
+        [service_input(path, meta) for path in photos] + [preprocess(image, meta) for image in clutter(renders)]
+    )
 
 
 def clutter(count: int = CLUTTER_COUNT, size: int = 256) -> list[Image.Image]:

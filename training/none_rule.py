@@ -363,9 +363,9 @@ def calibrated_rule(
     negatives, sources = none_inputs(meta, None if exposed else cfg.none_images)
     if exposed and features is not None and cfg.none_images is not None:  # as none_rule_problem ensures
         from training.features import pooled_features
-        from training.negatives import user_none_files
+        from training.negatives import user_images
 
-        files = user_none_files(cfg.none_images)
+        files = user_images(cfg.none_images)
         sources[str(cfg.none_images)] = len(files)
         exposure = pooled_features(model.backbone, files, meta, cfg.views, "none-image features")
         rule = exposed_rule(model, features, input_features(model.backbone, negatives), exposure, sources)
@@ -386,12 +386,16 @@ def calibrated_rule(
         rule = rule_from_scores(
             "max_probability", score_array(module, accept), score_array(module, refuse), sources=sources
         )
-    chosen, calibration = rule.calibration.get("chosen_from"), rule.calibration
-    print(
-        f"none-rule: {rule.score} >= {rule.threshold:.4g} ({calibration['validation_accepted']:.1%} of "
-        f"validation images accepted, {calibration['none_refused']:.1%} of {calibration['none_images']} "
-        "non-food refused)"
-        + (f"; chosen over the other by balanced accuracy on held-out non-food images: {chosen}" if chosen else ""),
-        flush=True,
-    )
+    print(rule_summary(rule), flush=True)
     return rule
+
+
+def rule_summary(rule: NoneRule, accepted: str = "validation images") -> str:
+    """One line: the rule, and what it accepts and refuses of the images it was set on."""
+    chosen, calibration = rule.calibration.get("chosen_from"), rule.calibration
+    return (
+        f"none-rule: {rule.score} >= {rule.threshold:.4g} ({calibration['validation_accepted']:.1%} of "
+        f"{accepted} accepted, {calibration['none_refused']:.1%} of {calibration['none_images']} "
+        "non-food refused)"
+        + (f"; chosen over the other by balanced accuracy on held-out non-food images: {chosen}" if chosen else "")
+    )
