@@ -15,7 +15,9 @@ from chalicelib.runtimes import load_runtime, softmax
 from PIL import Image
 from torch import nn
 from training.__main__ import main
+from training.choices import OUTPUT_SCORES
 from training.dataset import service_input
+from training.none_rule import output_scores
 from training.synth import synth
 
 pytestmark = pytest.mark.slow
@@ -120,23 +122,60 @@ def test_a_timm_state_dict_takes_its_preprocessing_from_timm(
     np.testing.assert_allclose(served, original_probabilities(model, inputs), atol=1e-4)
 
 
-def test_calibration_images_give_a_max_probability_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("rule", ["max_probability", "energy", "auto"])
+def test_calibration_images_give_a_rule_read_from_the_logits(
+    rule: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model = tiny()
     torch.jit.save(torch.jit.script(model), str(tmp_path / "scripted.pt"))
     photos = tmp_path / "photos"
     synth(photos, per_class=4, seed=1, size=64)
-    out = tmp_path / "out.pt"
-    said = imported(
-        capsys, tmp_path / "scripted.pt", out, "--labels", "bagel,donut,vada", "--calibration-images", str(photos)
-    )
-    assert "none-rule: max_probability >= " in said and f"of the {photos} photos accepted" in said
-    runtime = load_runtime(out)
-    rule = runtime.metadata.none_rule
-    assert rule is not None and rule.calibration["validation_images"] == len(list(photos.rglob("*.jpg")))
+    options = ["--labels", "bagel,donut,vada", "--calibration-images", str(photos), "--none-rule", rule]
+    said = imported(capsys, tmp_path / "scripted.pt", tmp_path / "out.onnx", *options)
+    runtime = load_runtime(tmp_path / "out.onnx")
+    chosen = runtime.metadata.none_rule
+    assert chosen is not None and chosen.calibration["validation_images"] == len(list(photos.rglob("*.jpg")))
+    assert f"none-rule: {chosen.score} >= " in said and f"of the {photos} photos accepted" in said
+    assert chosen.score == rule if rule != "auto" else set(chosen.calibration["chosen_from"]) == set(OUTPUT_SCORES)
+    inputs = service_input(PHOTO, runtime.metadata)
+    with torch.inference_mode():
+        logits = model(torch.from_numpy(inputs)).double().numpy()
+    scores = runtime.run(inputs).scores
+    assert scores is not None
+    np.testing.assert_allclose(scores[0], output_scores(logits)[chosen.score][0], atol=1e-4)
+
+
+def test_an_onnx_model_of_probabilities_gets_a_max_probability_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = onnx_file(tiny(ends=nn.Softmax(dim=1)), tmp_path / "theirs.onnx", torch.zeros(1, 3, 64, 64))
+    photos = tmp_path / "photos"
+    synth(photos, per_class=4, seed=1, size=64)
+    options = ["--labels", "bagel,donut,vada", "--calibration-images", str(photos)]
+    imported(capsys, source, tmp_path / "out.onnx", *options)
+    runtime = load_runtime(tmp_path / "out.onnx")
+    assert runtime.metadata.none_rule is not None and runtime.metadata.none_rule.score == "max_probability"
     inputs = service_input(PHOTO, runtime.metadata)
     result = runtime.run(inputs)
     assert result.scores is not None
-    np.testing.assert_allclose(result.scores[0], original_probabilities(model, inputs).max(), atol=1e-4)
+    np.testing.assert_allclose(result.scores[0], original_probabilities(tiny(), inputs).max(), atol=1e-4)
+    energy = one_line_error(
+        capsys,
+        [
+            "import",
+            str(source),
+            "--out",
+            str(tmp_path / "e.onnx"),
+            "--name",
+            "m",
+            "--version",
+            "1",
+            *options,
+            "--none-rule",
+            "energy",
+        ],
+    )
+    assert "--none-rule energy needs logits, and the model outputs probabilities" in energy
 
 
 @pytest.fixture(scope="module")
@@ -190,14 +229,14 @@ def test_mistakes_are_one_line_each(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
     assert "records no labels" in one_line_error(capsys, ["import", str(scripted), *out])
 
-    flat = onnx_file(nn.Linear(10, 3), tmp_path / "flat.onnx", torch.zeros(1, 10))
+    flat = onnx_file(nn.Linear(10, 3).eval(), tmp_path / "flat.onnx", torch.zeros(1, 10))
     assert "is not an image tensor" in one_line_error(capsys, ["import", str(flat), "--labels", "a,b,c", *out])
 
     class Two(nn.Module):
         def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             return (x + y).mean(dim=(2, 3))
 
-    two = onnx_file(Two(), tmp_path / "two.onnx", (torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8)))
+    two = onnx_file(Two().eval(), tmp_path / "two.onnx", (torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8)))
     assert "has 2 inputs" in one_line_error(capsys, ["import", str(two), "--labels", "a,b,c", *out])
 
     import torchvision

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from training.choices import ARCHITECTURES, DEVICES, PRETRAINED_SCORES
+from training.choices import ARCHITECTURES, DEVICES, OUTPUT_SCORES, PRETRAINED_SCORES
 from training.config import TrainConfig
 
 TRAIN = TrainConfig(data=Path())  # train's defaults
@@ -341,6 +341,14 @@ def _import_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--none-images", type=Path, help="with --calibration-images: more images of none of the labels")
     p.add_argument(
+        "--none-rule",
+        default="auto",
+        choices=("auto", *OUTPUT_SCORES),
+        help="with --calibration-images, what says 'none of these': max_probability (the top label's "
+        "probability), energy (the log of the summed exponentials of the logits), or auto: the one that "
+        "tells the calibration photos from non-food images better, on non-food images its threshold did not see",
+    )
+    p.add_argument(
         "--display-name",
         type=_display_name,
         action="append",
@@ -532,6 +540,7 @@ def _import(args: argparse.Namespace) -> None:
         mean=args.mean,
         std=args.std,
         outputs=args.outputs,
+        none_rule=args.none_rule,
         trust_pickle=args.trust_pickle,
         display_names=dict(args.display_name),
     )

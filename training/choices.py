@@ -51,3 +51,4 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRETRAINED_SCORES = ("feature_distance", "reference_mass")  # none-rule scores of a pretrained network
+OUTPUT_SCORES = ("max_probability", "energy")  # none-rule scores of an imported model, from its logits

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from chalicelib.errors import ModelLoadError
 from chalicelib.metadata import ModelMetadata, NoneRule, Triple
-from chalicelib.runtimes import softmax
 from torch import nn
 
 from training.dataset import check_batch, resize_side, scan, service_input
@@ -41,6 +40,7 @@ class ImportOptions:
     mean: Triple | None = None
     std: Triple | None = None
     outputs: str = "auto"  # auto, logits, log_probabilities or probabilities
+    none_rule: str = "auto"  # with calibration images: auto or one of OUTPUT_SCORES
     trust_pickle: bool = False
     display_names: dict[str, str] = field(default_factory=dict)
 
@@ -85,7 +85,7 @@ def import_model(
             "(--calibration-images DIR, photos of the labels, fits one)"
         )
     else:
-        rule = _calibrated(source, meta, ends_in, calibration_images, none_images)
+        rule = _calibrated(source, meta, options.none_rule, ends_in, calibration_images, none_images)
         meta = _with_rule(meta, rule)
         from training.none_rule import rule_summary
 
@@ -185,19 +185,22 @@ def as_logits(raw: np.ndarray, ends_in: str) -> np.ndarray:
 
 
 def _calibrated(
-    source: Source, meta: ModelMetadata, ends_in: str, calibration: Path, none_images: Path | None
+    source: Source, meta: ModelMetadata, rule: str, ends_in: str, calibration: Path, none_images: Path | None
 ) -> NoneRule:
-    """max_probability's threshold between the calibration photos and the images of none of the labels."""
+    """The rule read from the model's logits, set between the calibration photos and the
+    images of none of the labels (the bundled ones and none_images)."""
     from training.negatives import none_inputs, user_images
-    from training.none_rule import rule_from_scores
+    from training.none_rule import output_rule
 
+    if ends_in != "logits":  # the logits' scale, which energy reads, is gone from probabilities
+        if rule == "energy":
+            raise ImportModelError(f"--none-rule energy needs logits, and the model outputs {ends_in}")
+        rule = "max_probability"
     accept = np.concatenate([service_input(p, meta) for p in user_images(calibration, "--calibration-images")])
     refuse, sources = none_inputs(meta, none_images)
-
-    def scores(inputs: np.ndarray) -> np.ndarray:
-        return softmax(as_logits(_run(source, inputs), ends_in)).max(axis=1)
-
-    return rule_from_scores("max_probability", scores(accept), scores(refuse), sources=sources)
+    return output_rule(
+        as_logits(_run(source, accept), ends_in), as_logits(_run(source, refuse), ends_in), rule, sources
+    )
 
 
 def _with_rule(meta: ModelMetadata, rule: NoneRule) -> ModelMetadata:
@@ -220,11 +223,13 @@ def _write(source: Source, meta: ModelMetadata, ends_in: str, out: Path, check: 
 
 def _reference(source: Source, ends_in: str, meta: ModelMetadata) -> Callable[[torch.Tensor], Any]:
     """What the written file must give: the original's outputs as logits, and the rule's score."""
+    from training.none_rule import output_scores
 
     def reference(inputs: torch.Tensor) -> list[torch.Tensor]:
         logits = as_logits(_run(source, inputs.numpy()), ends_in).astype(np.float32)
         if meta.none_rule is None:
             return [torch.from_numpy(logits)]
-        return [torch.from_numpy(logits), torch.from_numpy(softmax(logits).max(axis=1).astype(np.float32))]
+        score = output_scores(logits.astype(np.float64))[meta.none_rule.score]
+        return [torch.from_numpy(logits), torch.from_numpy(score.astype(np.float32))]
 
     return reference

@@ -15,7 +15,9 @@ The scores, for pretrained networks (both read the frozen backbone's pooled feat
   (`train --none-images`: other foods, for the demo), fitted against those images
   (outlier exposure; Hendrycks et al. 2019). reference_mass tells food from what is not
   food; the detector tells the labels' foods from other foods.
-For networks trained from scratch: max_probability, the new head's top probability.
+For networks trained from scratch: max_probability, the new head's top probability. For
+imported models, known by their logits alone: max_probability or energy (the log of the
+summed exponentials of the logits, squashed into 0-1), whichever tells better.
 The threshold accepts the validation split and refuses the non-food images
 (training/negatives.py) with the best balanced accuracy; `auto` picks the pretrained
 score that does so best on non-food images held out of that choice.
@@ -31,7 +33,7 @@ import torch
 from chalicelib.metadata import ModelMetadata, NoneRule
 from torch import nn
 
-from training.choices import PRETRAINED_SCORES
+from training.choices import OUTPUT_SCORES, PRETRAINED_SCORES
 from training.config import TrainConfig
 from training.dataset import eval_batches
 from training.errors import DatasetError
@@ -65,6 +67,41 @@ class WithMaxProbability(Scoring):
 
     def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         return torch.softmax(logits, dim=1).amax(dim=1)
+
+
+class WithEnergy(WithMaxProbability):
+    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        energy = torch.logsumexp(logits, dim=1)
+        return 0.5 + 0.5 * energy / (1 + energy.abs())
+
+
+def output_scores(logits: np.ndarray) -> dict[str, np.ndarray]:
+    """The scores read from a model's logits alone, by kind, as WithMaxProbability and
+    WithEnergy compute them in the graph (the export's parity check holds the two together)."""
+    from chalicelib.runtimes import softmax
+
+    top = logits.max(axis=1)
+    energy = top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
+    return {"max_probability": softmax(logits).max(axis=1), "energy": 0.5 + 0.5 * energy / (1 + np.abs(energy))}
+
+
+def output_rule(accept: np.ndarray, refuse: np.ndarray, requested: str, sources: dict[str, int]) -> NoneRule:
+    """The rule of a model known only by its logits (accept: of photos of its labels, refuse:
+    of images of none of them): requested, one of OUTPUT_SCORES, or auto for the one with
+    the better balanced accuracy on the half of refuse whose threshold it did not set."""
+    accepted, refused = output_scores(accept), output_scores(refuse)
+    kinds = OUTPUT_SCORES if requested == "auto" else (requested,)
+    held_out: dict[str, float] = {}
+    if len(kinds) > 1:
+        for kind in kinds:
+            threshold, _ = best_threshold(accepted[kind], refused[kind][0::2])
+            balanced = ((accepted[kind] >= threshold).mean() + (refused[kind][1::2] < threshold).mean()) / 2
+            held_out[kind] = round(float(balanced), 4)
+    kind = max(kinds, key=lambda k: held_out.get(k, 0.0))  # a tie keeps the first
+    rule = rule_from_scores(kind, accepted[kind], refused[kind], sources=sources)
+    if held_out:
+        rule.calibration["chosen_from"] = held_out
+    return rule
 
 
 def fit_feature_distance(features: np.ndarray, labels: np.ndarray, classes: int) -> FeatureDistance:
@@ -145,6 +182,8 @@ def with_score(model: nn.Module, kind: str, reference_classes: tuple[int, ...] =
     read a Network's pooled features; max_probability takes any model's logits)."""
     if kind == "max_probability":
         return WithMaxProbability(model)
+    if kind == "energy":
+        return WithEnergy(model)
     if kind not in ("reference_mass", "feature_distance", "outlier_exposure"):
         raise ValueError(f"unknown none-rule score {kind!r}")
     if not isinstance(model, Network):
@@ -340,6 +379,10 @@ DESCRIPTIONS = {
         "fitted against the none-images gives to the labels, is at least the threshold"
     ),
     "max_probability": "recognised when the top label's probability is at least the threshold",
+    "energy": (
+        "recognised when (1 + E / (1 + |E|)) / 2 is at least the threshold, E the log of the sum of "
+        "the exponentials of the logits (the negative free energy; Liu et al. 2020)"
+    ),
 }
 
 

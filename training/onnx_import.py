@@ -67,8 +67,7 @@ def _image_input(proto: Any, path: Path) -> Any:
 
 def wrapped(proto: Any, ends_in: str, meta: ModelMetadata) -> Any:
     """A copy of proto whose first output is logits (the original's, or log-probabilities,
-    or the log of its probabilities), then with a rule max_probability's score, with meta
-    inside."""
+    or the log of its probabilities), then with a rule its score, with meta inside."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -92,9 +91,8 @@ def wrapped(proto: Any, ends_in: str, meta: ModelMetadata) -> Any:
         graph.node.append(helper.make_node("Identity", [original], [logits]))
     outputs = [helper.make_tensor_value_info(logits, FLOAT, [rows, len(meta.labels)])]
     if meta.none_rule is not None:
-        probabilities, score = fresh("probabilities"), fresh("none_score")
-        graph.node.append(helper.make_node("Softmax", [logits], [probabilities], axis=1))
-        graph.node.append(_reduce_max(model, graph, probabilities, score, fresh))
+        score = fresh("none_score")
+        graph.node.extend(_score_nodes(meta.none_rule.score, logits, score, model, fresh))
         outputs.append(helper.make_tensor_value_info(score, FLOAT, [rows]))
     del graph.output[:]
     graph.output.extend(outputs)
@@ -104,16 +102,45 @@ def wrapped(proto: Any, ends_in: str, meta: ModelMetadata) -> Any:
     return model
 
 
-def _reduce_max(model: Any, graph: Any, data: str, out: str, fresh: Any) -> Any:
-    """ReduceMax over axis 1: its axes an input from opset 18 on, an attribute before."""
+def _score_nodes(kind: str, logits: str, score: str, model: Any, fresh: Any) -> list[Any]:
+    """The nodes that compute the none-rule's score from logits, as training/none_rule.py's
+    WithMaxProbability and WithEnergy do."""
+    from onnx import helper, numpy_helper
+
+    def constant(value: float) -> str:
+        name = fresh("constant")
+        model.graph.initializer.append(numpy_helper.from_array(np.array(value, np.float32), name))
+        return name
+
+    if kind == "max_probability":
+        probabilities = fresh("probabilities")
+        return [
+            helper.make_node("Softmax", [logits], [probabilities], axis=1),
+            _reduce(model, "ReduceMax", probabilities, score, fresh),
+        ]
+    if kind != "energy":
+        raise ImportModelError(f"an imported ONNX model cannot compute the {kind} score")
+    energy, size, plus_one, ratio, half = (fresh(stem) for stem in ("energy", "size", "plus_one", "ratio", "half"))
+    return [
+        _reduce(model, "ReduceLogSumExp", logits, energy, fresh),
+        helper.make_node("Abs", [energy], [size]),
+        helper.make_node("Add", [size, constant(1.0)], [plus_one]),
+        helper.make_node("Div", [energy, plus_one], [ratio]),
+        helper.make_node("Mul", [ratio, constant(0.5)], [half]),
+        helper.make_node("Add", [half, constant(0.5)], [score]),
+    ]
+
+
+def _reduce(model: Any, op: str, data: str, out: str, fresh: Any) -> Any:
+    """A reduction over axis 1: its axes an input from opset 18 on, an attribute before."""
     from onnx import helper, numpy_helper
 
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 18)
     if opset < 18:
-        return helper.make_node("ReduceMax", [data], [out], axes=[1], keepdims=0)
+        return helper.make_node(op, [data], [out], axes=[1], keepdims=0)
     axes = fresh("axes")
-    graph.initializer.append(numpy_helper.from_array(np.array([1], np.int64), axes))
-    return helper.make_node("ReduceMax", [data, axes], [out], keepdims=0)
+    model.graph.initializer.append(numpy_helper.from_array(np.array([1], np.int64), axes))
+    return helper.make_node(op, [data, axes], [out], keepdims=0)
 
 
 def _namer(taken: set[str]) -> Any:
