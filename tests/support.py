@@ -68,3 +68,17 @@ def build_package(out: Path, *options: str) -> Path:
         timeout=900,
     )
     return out
+
+
+def fastai_export(where: Path) -> Path:
+    """A real fastai Learner (a ResNet-18 at random initialisation: nothing downloaded, 64
+    px) fitted to nothing, saved by learn.export() as where/export.pkl."""
+    from fastai.vision.all import ImageDataLoaders, Resize, resnet18, vision_learner
+    from training.synth import synth
+
+    synth(where / "fastai-photos", per_class=6, seed=4, size=64)
+    dls = ImageDataLoaders.from_folder(
+        where / "fastai-photos", train="train", valid="val", item_tfms=Resize(64), bs=4, num_workers=0
+    )
+    vision_learner(dls, resnet18, pretrained=False).export(where / "export.pkl")
+    return where / "export.pkl"

@@ -20,6 +20,8 @@ from training.dataset import service_input
 from training.none_rule import output_scores
 from training.synth import synth
 
+from tests.support import fastai_export
+
 pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).parent.parent / "chalicelib" / "examples"
@@ -179,27 +181,17 @@ def test_an_onnx_model_of_probabilities_gets_a_max_probability_rule(
 
 
 @pytest.fixture(scope="module")
-def fastai_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real fastai Learner (ResNet-18 at random initialisation, 64 px) saved by learn.export()."""
-    from fastai.vision.all import ImageDataLoaders, Resize, resnet18, vision_learner
-
-    where = tmp_path_factory.mktemp("fastai")
-    synth(where / "photos", per_class=6, seed=4, size=64)
-    dls = ImageDataLoaders.from_folder(
-        where / "photos", train="train", valid="val", item_tfms=Resize(64), bs=4, num_workers=0
-    )
-    learn = vision_learner(dls, resnet18, pretrained=False)
-    learn.export(where / "export.pkl")
-    return where / "export.pkl"
+def fastai_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return fastai_export(tmp_path_factory.mktemp("fastai"))
 
 
 def test_a_fastai_export_is_served_as_learn_predict_answers(
-    fastai_export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fastai_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from fastai.learner import load_learner
 
     out = tmp_path / "out.onnx"
-    imported(capsys, fastai_export, out, "--trust-pickle")
+    imported(capsys, fastai_file, out, "--trust-pickle")
     meta = load_runtime(out).metadata
     assert meta.labels == ("bagel", "donut", "vada") and (meta.input_size, meta.resize_size) == (64, 64)
     assert meta.mean == (0.0, 0.0, 0.0)  # vision_learner normalises only pretrained bodies
@@ -207,7 +199,7 @@ def test_a_fastai_export_is_served_as_learn_predict_answers(
     Image.open(PHOTO).convert("RGB").resize((64, 64)).save(photo)
     served, _ = served_probabilities(out, photo)
     with pytest.warns(UserWarning):  # fastai's own: load_learner unpickles
-        learn = load_learner(fastai_export, cpu=True)
+        learn = load_learner(fastai_file, cpu=True)
     label, _, probabilities = learn.predict(photo)
     assert meta.labels[int(np.argmax(served))] == label
     np.testing.assert_allclose(served, probabilities.numpy(), atol=1e-4)
@@ -255,13 +247,13 @@ def test_mistakes_are_one_line_each(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_a_fastai_export_without_fastai_names_what_to_install(
-    fastai_export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+    fastai_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
 ) -> None:
     # In process: every environment here with torch (which import needs) has fastai too.
     for name in [n for n in sys.modules if n == "fastai" or n.startswith("fastai.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "fastai", None)  # what a Python without fastai does on import
     err = one_line_error(
-        capsys, ["import", str(fastai_export), "--out", str(tmp_path / "m.onnx"), "--name", "m", "--version", "1"]
+        capsys, ["import", str(fastai_file), "--out", str(tmp_path / "m.onnx"), "--name", "m", "--version", "1"]
     )
     assert "reading it needs fastai (.venv/bin/pip install fastai)" in err

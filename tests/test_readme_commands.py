@@ -16,8 +16,8 @@ from devtools.processes import port_in_use, wait_until_serving
 from devtools.venvs import ensure_serve_venv
 from training.synth import synth
 
+from tests.support import fastai_export, run_readme_block
 from tests.support import readme_sh_block as sh_block
-from tests.support import run_readme_block
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +63,17 @@ def test_your_own_model_as_the_readme_says(layout: str, tmp_path: Path) -> None:
     assert "\ns3://my-bucket/models/my-model/1.0.0/model.onnx\n" in result.stdout  # publish's MODEL_URI
     if layout == "flat":  # once is enough: serving does not depend on the layout
         serves_your_model(user, sh_block("To try it locally"), tmp_path / "serve.log")
+
+
+@pytest.mark.skipif(any(port_in_use(p) for p in (8000, 8333)), reason="the README's ports 8000 and 8333 are taken")
+def test_a_model_you_already_have_as_the_readme_says(tmp_path: Path) -> None:
+    user = user_clone(tmp_path / "clone")
+    fastai_export(user)
+    photos(user / "my-photos", "flat")
+    result = run_readme_block("## Serving a model you already have", user, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "read export.pkl as fastai Learner" in result.stdout and "none-rule: " in result.stdout
+    serves_your_model(user, sh_block("Then serve it as your own model"), tmp_path / "serve.log")
 
 
 def serves_your_model(user: Path, command: str, log: Path) -> None:
