@@ -106,6 +106,40 @@ def test_a_torchvision_state_dict_is_served_with_its_head_size_from_the_weights(
     np.testing.assert_allclose(served, original_probabilities(model, inputs), atol=1e-4)
 
 
+@pytest.mark.parametrize("rule", ["feature_distance", "auto"])
+def test_a_state_dict_of_a_network_train_knows_can_have_the_feature_distance_rule(
+    rule: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torchvision
+
+    torch.manual_seed(3)
+    model = torchvision.models.resnet18(num_classes=3).eval()
+    torch.save(model.state_dict(), tmp_path / "resnet18.pth")
+    photos = tmp_path / "photos"
+    synth(photos, per_class=6, seed=2, size=64)
+    options = [
+        "--architecture",
+        "resnet18",
+        "--labels",
+        "bagel,donut,vada",
+        "--calibration-images",
+        str(photos / "train"),
+    ]
+    imported(capsys, tmp_path / "resnet18.pth", tmp_path / "out.onnx", *options, "--none-rule", rule)
+    runtime = load_runtime(tmp_path / "out.onnx")
+    chosen = runtime.metadata.none_rule
+    assert chosen is not None
+    if rule == "auto":
+        assert set(chosen.calibration["chosen_from"]) == {"max_probability", "energy", "feature_distance"}
+    else:
+        assert chosen.score == "feature_distance"
+    served, inputs = served_probabilities(tmp_path / "out.onnx")
+    np.testing.assert_allclose(served, original_probabilities(model, inputs), atol=1e-4)
+    result = runtime.run(inputs)
+    assert result.scores is not None and 0 <= result.scores[0] <= 1
+    assert result.maps is not None and result.maps.shape[:2] == (1, 3)  # explain=1 works as for a trained model
+
+
 def test_a_timm_state_dict_takes_its_preprocessing_from_timm(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -178,6 +212,23 @@ def test_an_onnx_model_of_probabilities_gets_a_max_probability_rule(
         ],
     )
     assert "--none-rule energy needs logits, and the model outputs probabilities" in energy
+    distance = one_line_error(
+        capsys,
+        [
+            "import",
+            str(source),
+            "--out",
+            str(tmp_path / "d.onnx"),
+            "--name",
+            "m",
+            "--version",
+            "1",
+            *options,
+            "--none-rule",
+            "feature_distance",
+        ],
+    )
+    assert "feature_distance needs pooled features, which an imported ONNX does not expose" in distance
 
 
 @pytest.fixture(scope="module")

@@ -343,10 +343,12 @@ def _import_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--none-rule",
         default="auto",
-        choices=("auto", *OUTPUT_SCORES),
+        choices=("auto", *OUTPUT_SCORES, "feature_distance"),
         help="with --calibration-images, what says 'none of these': max_probability (the top label's "
-        "probability), energy (the log of the summed exponentials of the logits), or auto: the one that "
-        "tells the calibration photos from non-food images better, on non-food images its threshold did not see",
+        "probability), energy (the log of the summed exponentials of the logits), feature_distance (for a "
+        f"state_dict of {', '.join(ARCHITECTURES)}: how far its pooled features lie from the calibration "
+        "photos'), or auto: the one that tells the calibration photos from non-food images best, on "
+        "non-food images its threshold did not see",
     )
     p.add_argument(
         "--display-name",

@@ -140,12 +140,39 @@ def _state_dict(path: Path, loaded: Any, architecture: str | None) -> Source:
             f"{path} is a state_dict: name its network with --architecture (one of {', '.join(ARCHITECTURES)}, "
             "or torchvision:NAME, or timm:NAME)"
         )
+    if architecture in ARCHITECTURES:
+        network, recorded = _network(architecture, state)
+        return Source("state_dict", recorded, torch_run(network), module=network)
     module, recorded = _build(architecture, state)
-    missing, unexpected = _mismatch(module.state_dict(), state)
-    if missing or unexpected:
-        raise ImportModelError(f"the weights do not fit {architecture}: {missing or unexpected}")
+    _check_fit(module.state_dict(), state, architecture)
     module.load_state_dict(state)
     return Source("state_dict", recorded, torch_run(module), module=module)
+
+
+def _check_fit(expected: dict[str, Any], state: dict[str, Any], architecture: str) -> None:
+    missing, unexpected = _mismatch(expected, state)
+    if missing or unexpected:
+        raise ImportModelError(f"the weights do not fit {architecture}: {missing or unexpected}")
+
+
+def _network(architecture: str, state: dict[str, Any]) -> tuple[Any, Recorded]:
+    """One of train's networks (training/networks.py), the weights' classifier as its head:
+    pooled features, so the feature-distance rule and activation maps, as for a trained one."""
+    from training.networks import build_network
+
+    known = ARCHITECTURES[architecture]
+    network = build_network(architecture, _head_size(state), reference=False)
+    classifier = "classifier" if known.family == "lite" else "fc"  # timm's and torchvision's name for it
+
+    def theirs(ours: str) -> str:
+        part, _, rest = ours.partition(".")
+        return f"{classifier}.{rest}" if part == "head" else rest
+
+    own = network.state_dict()
+    names = {theirs(key): key for key in own}
+    _check_fit({name: own[key] for name, key in names.items()}, state, architecture)
+    network.load_state_dict({names[name]: tensor for name, tensor in state.items()})
+    return network, Recorded(architecture, input_size=known.input_size, mean=known.mean, std=known.std)
 
 
 def _mismatch(expected: dict[str, Any], state: dict[str, Any]) -> tuple[str, str]:
@@ -163,10 +190,7 @@ def _mismatch(expected: dict[str, Any], state: dict[str, Any]) -> tuple[str, str
 def _build(architecture: str, state: dict[str, Any]) -> tuple[Any, Recorded]:
     """The network architecture names, with as many outputs as the weights' last layer."""
     library, _, name = architecture.partition(":")
-    if architecture in ARCHITECTURES:
-        known = ARCHITECTURES[architecture]
-        library, name = ("timm", f"tf_{architecture}") if known.family == "lite" else ("torchvision", architecture)
-    elif not name or library not in ("timm", "torchvision"):
+    if not name or library not in ("timm", "torchvision"):
         raise ImportModelError(
             f"unknown architecture {architecture!r}: one of {', '.join(ARCHITECTURES)}, or torchvision:NAME, "
             "or timm:NAME"

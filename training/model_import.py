@@ -15,10 +15,13 @@ from chalicelib.errors import ModelLoadError
 from chalicelib.metadata import ModelMetadata, NoneRule, Triple
 from torch import nn
 
+from training.choices import ARCHITECTURES, OUTPUT_SCORES
 from training.dataset import check_batch, resize_side, scan, service_input
 from training.errors import ImportModelError
 from training.export import PARITY_TOLERANCE, export, write_checked
+from training.features import input_features
 from training.model_files import Source, read_source
+from training.networks import Network
 from training.onnx_import import EPSILON, wrapped
 
 IMAGENET_MEAN: Triple = (0.485, 0.456, 0.406)
@@ -187,20 +190,67 @@ def as_logits(raw: np.ndarray, ends_in: str) -> np.ndarray:
 def _calibrated(
     source: Source, meta: ModelMetadata, rule: str, ends_in: str, calibration: Path, none_images: Path | None
 ) -> NoneRule:
-    """The rule read from the model's logits, set between the calibration photos and the
-    images of none of the labels (the bundled ones and none_images)."""
+    """The rule set between the calibration photos and the images of none of the labels
+    (the bundled ones and none_images): read from the model's logits, or for one of train's
+    networks also from its pooled features."""
     from training.negatives import none_inputs, user_images
-    from training.none_rule import output_rule
+    from training.none_rule import output_rule, output_scores
 
-    if ends_in != "logits":  # the logits' scale, which energy reads, is gone from probabilities
+    network = source.module if isinstance(source.module, Network) else None
+    usable = [
+        kind
+        for kind in (*OUTPUT_SCORES, "feature_distance")
+        if (kind != "energy" or ends_in == "logits") and (kind != "feature_distance" or network is not None)
+    ]
+    if rule != "auto" and rule not in usable:
         if rule == "energy":
             raise ImportModelError(f"--none-rule energy needs logits, and the model outputs {ends_in}")
-        rule = "max_probability"
-    accept = np.concatenate([service_input(p, meta) for p in user_images(calibration, "--calibration-images")])
+        raise ImportModelError(
+            f"--none-rule feature_distance needs pooled features, which an imported {source.kind} does not expose: "
+            f"import a state_dict of {', '.join(ARCHITECTURES)}"
+        )
+    photos = user_images(calibration, "--calibration-images")
+    accept = np.concatenate([service_input(p, meta) for p in photos])
     refuse, sources = none_inputs(meta, none_images)
-    return output_rule(
-        as_logits(_run(source, accept), ends_in), as_logits(_run(source, refuse), ends_in), rule, sources
-    )
+    accepted, refused = (output_scores(as_logits(_run(source, inputs), ends_in)) for inputs in (accept, refuse))
+    if network is not None and "feature_distance" in usable:
+        distances = _distance_scores(network, meta, photos, accept, refuse)
+        if distances is None and rule == "feature_distance":
+            raise ImportModelError(
+                "--none-rule feature_distance needs calibration photos of every label (class folders named as "
+                "the labels, or photos the model labels so), two or more each"
+            )
+        if distances is None:
+            usable.remove("feature_distance")
+        else:
+            accepted["feature_distance"], refused["feature_distance"] = distances
+    kinds = tuple(usable) if rule == "auto" else (rule,)
+    chosen = output_rule({k: accepted[k] for k in kinds}, {k: refused[k] for k in kinds}, sources)
+    if network is not None and chosen.score != "feature_distance":
+        network.distance = None
+    return chosen
+
+
+def _distance_scores(
+    network: Network, meta: ModelMetadata, photos: list[Path], accept: np.ndarray, refuse: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """feature_distance's scores, its class means and covariance fitted on every other
+    calibration photo (labelled by its folder where folders name the labels, else by the
+    model's answer) and scored on the others, which its threshold is then set on; None
+    where a label has no photo to fit its mean on."""
+    from training.none_rule import WithFeatureDistance, feature_scores, fit_feature_distance
+
+    features, refused = input_features(network.backbone, accept), input_features(network.backbone, refuse)
+    if all(photo.parent.name in meta.labels for photo in photos):
+        labels = np.array([meta.labels.index(photo.parent.name) for photo in photos])
+    else:
+        with torch.inference_mode():
+            labels = network.head(torch.from_numpy(features)).argmax(dim=1).numpy()
+    if len(np.unique(labels[0::2])) < len(meta.labels) or len(photos) < 2:
+        return None
+    network.distance = fit_feature_distance(features[0::2], labels[0::2], len(meta.labels))
+    module = WithFeatureDistance(network)
+    return feature_scores(module, network, features[1::2]), feature_scores(module, network, refused)
 
 
 def _with_rule(meta: ModelMetadata, rule: NoneRule) -> ModelMetadata:
@@ -211,7 +261,9 @@ def _with_rule(meta: ModelMetadata, rule: NoneRule) -> ModelMetadata:
 
 def _write(source: Source, meta: ModelMetadata, ends_in: str, out: Path, check: torch.Tensor) -> None:
     if source.onnx is None:
-        export(AsLogits(source.module, ends_in == "probabilities"), meta, out, check)
+        # One of train's networks ends in its head's logits, with activation maps beside them.
+        network = isinstance(source.module, Network)
+        export(source.module if network else AsLogits(source.module, ends_in == "probabilities"), meta, out, check)
         return
     if out.suffix != ".onnx":
         raise ImportModelError(f"an ONNX model is written as .onnx, not {out.name}")

@@ -33,7 +33,7 @@ import torch
 from chalicelib.metadata import ModelMetadata, NoneRule
 from torch import nn
 
-from training.choices import OUTPUT_SCORES, PRETRAINED_SCORES
+from training.choices import PRETRAINED_SCORES
 from training.config import TrainConfig
 from training.dataset import eval_batches
 from training.errors import DatasetError
@@ -85,19 +85,17 @@ def output_scores(logits: np.ndarray) -> dict[str, np.ndarray]:
     return {"max_probability": softmax(logits).max(axis=1), "energy": 0.5 + 0.5 * energy / (1 + np.abs(energy))}
 
 
-def output_rule(accept: np.ndarray, refuse: np.ndarray, requested: str, sources: dict[str, int]) -> NoneRule:
-    """The rule of a model known only by its logits (accept: of photos of its labels, refuse:
-    of images of none of them): requested, one of OUTPUT_SCORES, or auto for the one with
-    the better balanced accuracy on the half of refuse whose threshold it did not set."""
-    accepted, refused = output_scores(accept), output_scores(refuse)
-    kinds = OUTPUT_SCORES if requested == "auto" else (requested,)
+def output_rule(accepted: dict[str, np.ndarray], refused: dict[str, np.ndarray], sources: dict[str, int]) -> NoneRule:
+    """The rule of an imported model, from each kind's scores of photos of its labels
+    (accepted) and of images of none of them (refused): with more than one kind, the one
+    with the best balanced accuracy on the half of refused its threshold did not see."""
     held_out: dict[str, float] = {}
-    if len(kinds) > 1:
-        for kind in kinds:
+    if len(accepted) > 1:
+        for kind in accepted:
             threshold, _ = best_threshold(accepted[kind], refused[kind][0::2])
             balanced = ((accepted[kind] >= threshold).mean() + (refused[kind][1::2] < threshold).mean()) / 2
             held_out[kind] = round(float(balanced), 4)
-    kind = max(kinds, key=lambda k: held_out.get(k, 0.0))  # a tie keeps the first
+    kind = max(accepted, key=lambda k: held_out.get(k, 0.0))  # a tie keeps the first
     rule = rule_from_scores(kind, accepted[kind], refused[kind], sources=sources)
     if held_out:
         rule.calibration["chosen_from"] = held_out
