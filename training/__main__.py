@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         # train writes its folder only once it has trained; export renames a checked file into place.
-        unwritten = "; nothing written" if args.command in ("train", "export") else ""
+        unwritten = "; nothing written" if args.command in ("train", "export", "import") else ""
         print(f"{args.command} stopped by Ctrl+C{unwritten}", file=sys.stderr)
         return 130  # what a shell reports for a command that SIGINT ended
     return 0
