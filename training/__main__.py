@@ -81,6 +81,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _identity_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, label: str) -> None:
+    """What the model is called, in its metadata: train's and import's."""
+    p.add_argument("--name", required=True, help="the model's name, in its metadata and its S3 key")
+    p.add_argument("--version", required=True, help="the model's version, e.g. 1.0.0")
+    p.add_argument(
+        "--display-name",
+        type=_display_name,
+        action="append",
+        default=[],
+        metavar="LABEL=WORDS",
+        help=f"how the page and the API's display_name write a label (default: {label} with spaces for "
+        "underscores); repeatable",
+    )
+
+
 def _no_problem(args: argparse.Namespace) -> None:
     return None
 
@@ -131,8 +146,7 @@ def _train_data_options(p: argparse._ArgumentGroup) -> None:
         required=True,
         help="folder for weights.pt, metadata.json and the parts used: train.txt, val.txt, test.txt",
     )
-    p.add_argument("--name", required=True, help="the model's name, in its metadata and its S3 key")
-    p.add_argument("--version", required=True, help="the model's version, e.g. 1.0.0")
+    _identity_options(p, "its folder's name")
     p.add_argument(
         "--none-images",
         type=Path,
@@ -171,15 +185,6 @@ def _train_model_options(p: argparse._ArgumentGroup) -> None:
         "images from the validation images best, or outlier_exposure: reference_mass times a detector "
         "fitted against the --none-images (for a model that must refuse things like its labels: "
         "other foods)",
-    )
-    p.add_argument(
-        "--display-name",
-        type=_display_name,
-        action="append",
-        default=[],
-        metavar="LABEL=WORDS",
-        help="how the page and the API's display_name write a label (default: its folder's name with "
-        "spaces for underscores); repeatable",
     )
     p.add_argument(
         "--input-size",
@@ -285,8 +290,7 @@ def _import_options(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--out", type=Path, action="append", required=True, help="model file to write (.onnx or .pt); repeatable"
     )
-    p.add_argument("--name", required=True, help="the model's name, in its metadata and its S3 key")
-    p.add_argument("--version", required=True, help="the model's version, e.g. 1.0.0")
+    _identity_options(p, "the label")
     p.add_argument(
         "--labels",
         type=_labels,
@@ -349,14 +353,6 @@ def _import_options(add: Callable[..., argparse.ArgumentParser]) -> None:
         f"state_dict of {', '.join(ARCHITECTURES)}: how far its pooled features lie from the calibration "
         "photos'), or auto: the one that tells the calibration photos from non-food images best, on "
         "non-food images its threshold did not see",
-    )
-    p.add_argument(
-        "--display-name",
-        type=_display_name,
-        action="append",
-        default=[],
-        metavar="LABEL=WORDS",
-        help="how the page and the API write a label; repeatable",
     )
     p.set_defaults(run=_import, problem=_import_problem)
 
