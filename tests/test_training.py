@@ -628,9 +628,9 @@ def test_publish_and_evaluate_of_an_onnx_file_run_without_torch(
 
 
 def test_ctrl_c_during_training_says_so_in_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    """As a terminal sends it: SIGINT to the whole process group, while the backbone runs."""
     from devtools import ROOT
 
-    """As a terminal sends it: SIGINT to the whole process group, while the backbone runs."""
     synth(tmp_path / "photos", per_class=200, seed=3, size=64)  # minutes of features, so Ctrl+C lands mid-run
     out = tmp_path / "run"
     process = subprocess.Popen(
@@ -653,6 +653,9 @@ def test_ctrl_c_during_training_says_so_in_one_line_and_writes_nothing(tmp_path:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # A suite started as a background job (CI's way) ignores SIGINT, and a child that
+        # starts with it ignored gets no KeyboardInterrupt: give it a terminal's default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     for line in process.stdout or ():
         if line.startswith("head on frozen"):  # printed just before the features are computed
