@@ -22,7 +22,7 @@ from chalicelib.runtimes import load_runtime
 from training.__main__ import main
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.dataset import PARTS, check_batch, scan, service_view, split_parts, write_list
-from training.errors import AlreadyPublished, DatasetError, ExportError
+from training.errors import AlreadyPublished, DatasetError, ExportError, WeightsError
 from training.export import WRITERS, write_checked
 from training.networks import build_network
 from training.none_rule import with_rule_score
@@ -544,8 +544,12 @@ def test_init_weights_transfer_all_but_a_mismatched_head(tiny_run: Path, tmp_pat
     again = build_network("resnet18", 3)
     load_init_weights(again, plain)
     torch.testing.assert_close(again.state_dict()["head.bias"], trained["head.bias"])
-    with pytest.raises(ValueError, match="does not fit"):
+    with pytest.raises(WeightsError, match="does not fit the network: it holds backbone.conv1.weight"):
         load_init_weights(build_network("efficientnet_lite0", 3), weights)
+    pickled = tmp_path / "module.pt"
+    torch.save(build_network("resnet18", 3), pickled)
+    with pytest.raises(WeightsError, match="is not a state_dict"):
+        load_init_weights(build_network("resnet18", 3), pickled)
 
 
 @pytest.mark.parametrize("cuda, mps, chosen", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])

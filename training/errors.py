@@ -29,6 +29,10 @@ class ExportError(TrainingError, RuntimeError):
     """The exported file would not answer like the trained model."""
 
 
+class WeightsError(TrainingError, ValueError):
+    """A weights file that cannot be read as a state_dict, or does not fit the network named."""
+
+
 class ImportModelError(TrainingError, ValueError):
     """A model made elsewhere cannot be imported as asked; the message says why."""
 

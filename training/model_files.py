@@ -20,7 +20,7 @@ import numpy as np
 from chalicelib.metadata import Triple
 
 from training.choices import ARCHITECTURES
-from training.errors import ImportModelError
+from training.errors import ImportModelError, WeightsError
 
 
 @dataclass
@@ -152,7 +152,7 @@ def _state_dict(path: Path, loaded: Any, architecture: str | None) -> Source:
 def _check_fit(expected: dict[str, Any], state: dict[str, Any], architecture: str) -> None:
     missing, unexpected = _mismatch(expected, state)
     if missing or unexpected:
-        raise ImportModelError(f"the weights do not fit {architecture}: {missing or unexpected}")
+        raise WeightsError(f"the weights do not fit {architecture}: {missing or unexpected}")
 
 
 def _network(architecture: str, state: dict[str, Any]) -> tuple[Any, Recorded]:

@@ -22,7 +22,7 @@ from training import device as devices
 from training.choices import ARCHITECTURES
 from training.config import TrainConfig
 from training.dataset import Split, eval_batches, resize_side, service_view, split_parts
-from training.errors import DatasetError, FineTuneError
+from training.errors import DatasetError, FineTuneError, WeightsError
 from training.features import Features, augmenter, pooled_features
 from training.head import MAX_ITERATIONS, fit_head
 from training.networks import Network, backbone_blocks, build_network
@@ -34,12 +34,17 @@ def load_init_weights(model: Network, path: Path) -> None:
     library's (torchvision's `fc.` is our head). Tensors whose shape differs (the
     classifier head of a model with other labels) keep their fresh initialisation."""
     own = model.state_dict()
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch's UnpicklingError, or no torch file at all
+        raise WeightsError(f"--init-weights {path} is not a state_dict: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(state, dict):
+        raise WeightsError(f"--init-weights {path} holds a {type(state).__name__}, not a state_dict")
     if not any(key.startswith("backbone.") for key in state):
         state = {(f"head.{k[3:]}" if k.startswith("fc.") else f"backbone.{k}"): v for k, v in state.items()}
     unknown = sorted(set(state) - set(own))
     if unknown:
-        raise ValueError(f"{path} does not fit {type(model).__name__}: unexpected {unknown[:5]}")
+        raise WeightsError(f"--init-weights {path} does not fit the network: it holds {', '.join(unknown[:5])}")
     fitting = {k: v.float() if v.is_floating_point() else v for k, v in state.items() if v.shape == own[k].shape}
     model.load_state_dict(fitting, strict=False)
     skipped = sorted(set(state) - set(fitting))
