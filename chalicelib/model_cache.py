@@ -39,9 +39,12 @@ def sha256_of(stream: Readable, sink: BinaryIO | None = None) -> str:
     return digest.hexdigest()
 
 
-def write_atomically(final: Path, content: bytes | Callable[[BinaryIO], None], durable: bool = True) -> None:
+def write_atomically(
+    final: Path, content: bytes | Callable[[BinaryIO], None], durable: bool = True, mode: int | None = None
+) -> None:
     """Through a temporary file renamed into place: a reader sees all of it or nothing.
-    durable: fsynced before the rename, so that it survives a crash under that name."""
+    durable: fsynced before the rename, so that it survives a crash under that name.
+    mode: the file's permissions, where mkstemp's owner-only 0600 is too narrow."""
     fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=".partial-", suffix=final.suffix)
     tmp = Path(tmp_name)
     try:
@@ -53,6 +56,8 @@ def write_atomically(final: Path, content: bytes | Callable[[BinaryIO], None], d
             if durable:
                 sink.flush()
                 os.fsync(sink.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, final)
     finally:
         with contextlib.suppress(FileNotFoundError):

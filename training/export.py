@@ -4,6 +4,7 @@ the trained model before it is written."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any, Callable
 
 import torch
 from chalicelib.metadata import METADATA_FILE, ModelMetadata
+from chalicelib.model_cache import write_atomically
 from chalicelib.runtimes import tensor_outputs, torchscript_deprecation_silenced
 from torch import nn
 
@@ -104,16 +106,13 @@ def write_checked(
     service loads it, gives the reference's probabilities on check (reference: the model,
     or what gives its outputs as tensors)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=".export-", suffix=out.suffix)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        assert_parity(reference, tmp, check)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would keep a web server or a container build out
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as scratch:
+        unchecked = Path(scratch) / f"model{out.suffix}"  # the exporters write to a path
+        write(unchecked)
+        assert_parity(reference, unchecked, check)
+        with unchecked.open("rb") as written:
+            # 0600 would keep a web server or a container build out.
+            write_atomically(out, lambda sink: shutil.copyfileobj(written, sink), durable=False, mode=0o666 & ~_umask())
 
 
 def _umask() -> int:

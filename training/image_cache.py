@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from chalicelib.errors import ApiError
 from chalicelib.imaging import centre_square, decode
+from chalicelib.model_cache import write_atomically
 
 _NO_PIXEL_LIMIT = 10**12  # training photos are the user's own: no decompression-bomb guard
 
@@ -52,14 +52,6 @@ def service_view(path: Path, resize_size: int, input_size: int) -> np.ndarray:
 def _store(path: Path, pixels: np.ndarray) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".npy")
+        write_atomically(path, lambda sink: np.save(sink, pixels, allow_pickle=False), durable=False)
     except OSError:
-        return  # a read-only cache only costs a decode next time
-    try:
-        with os.fdopen(fd, "wb") as file:
-            np.save(file, pixels, allow_pickle=False)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # nor does a full one
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        pass  # a read-only or full cache only costs a decode next time
