@@ -70,9 +70,17 @@ def write_onnx(model: nn.Module, meta: ModelMetadata, path: Path) -> None:
     except Exception as exc:  # the exporters raise many kinds, each a long report
         raise ExportError(f"torch cannot export this model to ONNX: {str(exc).strip().splitlines()[0]}") from exc
     proto = onnx.load(str(path))
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_FILE, meta.to_json()
+    stamp(proto, meta)
     onnx.save(proto, str(path))
+
+
+def stamp(proto: Any, meta: ModelMetadata) -> None:
+    """Puts meta into an ONNX ModelProto, in place of metadata it held; other properties stay."""
+    kept = [(p.key, p.value) for p in proto.metadata_props if p.key != METADATA_FILE]
+    del proto.metadata_props[:]
+    for key, value in [*kept, (METADATA_FILE, meta.to_json())]:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
 
 
 def output_names(model: nn.Module, meta: ModelMetadata) -> list[str]:

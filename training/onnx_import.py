@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from chalicelib.metadata import METADATA_FILE, ModelMetadata
+from chalicelib.metadata import ModelMetadata
 from chalicelib.runtimes import session_outputs
 
 from training.errors import ImportModelError
@@ -71,6 +71,8 @@ def wrapped(proto: Any, ends_in: str, meta: ModelMetadata) -> Any:
     import onnx
     from onnx import helper, numpy_helper
 
+    from training.export import stamp
+
     model = onnx.ModelProto()
     model.CopyFrom(proto)
     graph = model.graph
@@ -96,8 +98,7 @@ def wrapped(proto: Any, ends_in: str, meta: ModelMetadata) -> Any:
         outputs.append(helper.make_tensor_value_info(score, FLOAT, [rows]))
     del graph.output[:]
     graph.output.extend(outputs)
-    entry = model.metadata_props.add()
-    entry.key, entry.value = METADATA_FILE, meta.to_json()
+    stamp(model, meta)
     onnx.checker.check_model(model)
     return model
 

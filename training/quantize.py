@@ -13,12 +13,12 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-from chalicelib.metadata import METADATA_FILE, ModelMetadata
+from chalicelib.metadata import ModelMetadata
 from chalicelib.runtimes import Outputs, Runtime
 from torch import nn
 
 from training.errors import ExportError
-from training.export import export
+from training.export import export, stamp
 from training.served_model import load_as_served
 
 AGREEMENT = 0.99
@@ -104,11 +104,7 @@ def stamped(path: Path, meta: ModelMetadata, quantization: dict[str, Any]) -> Ru
     import onnx
 
     proto = onnx.load(str(path))
-    kept = [(p.key, p.value) for p in proto.metadata_props if p.key != METADATA_FILE]
-    del proto.metadata_props[:]
-    for key, value in [*kept, (METADATA_FILE, replace(meta, precision="int8", quantization=quantization).to_json())]:
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
+    stamp(proto, replace(meta, precision="int8", quantization=quantization))
     onnx.save(proto, str(path))
     return load_as_served(path)
 
