@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from training.__main__ import main
-from training.blender_synth import OTHER_FOODS
+from training.dishes import OTHER_FOODS
 from training.synth import CLASSES
 
 pytestmark = pytest.mark.slow

@@ -20,6 +20,8 @@ import bpy  # isort: skip  (first: bmesh and mathutils exist only once bpy is im
 import bmesh  # isort: skip
 from mathutils import Matrix, Vector  # isort: skip
 
+from training.dishes import OTHER_FOODS as OTHER_FOOD_NAMES
+
 Colour = tuple[float, float, float]
 
 
@@ -232,13 +234,6 @@ def _grain(name: str, scale: tuple[float, float, float], material: bpy.types.Mat
     grain.scale = scale
     grain.data.materials.append(material)
     return grain
-
-
-def _sprinkle(material: bpy.types.Material) -> bpy.types.Object:
-    bpy.ops.mesh.primitive_cylinder_add(vertices=6, radius=0.018, depth=0.1, location=(0, 0, -100))
-    sprinkle = bpy.context.object
-    sprinkle.data.materials.append(material)
-    return sprinkle
 
 
 def _cut_top(obj: bpy.types.Object, rng: random.Random, level: float, drips: int) -> None:
@@ -859,22 +854,7 @@ def pancakes(rng: random.Random, location: Vector) -> bpy.types.Object:
 
 
 FOODS = {"bagel": bagel, "donut": donut, "vada": vada}
-# Foods that are none of the demo's classes, some of them close (a pretzel is baked dough
-# like a bagel; idli, bonda and samosa share the vada's table, an onion ring its shape).
-OTHER_FOODS = {
-    "pretzel": pretzel,
-    "croissant": croissant,
-    "cookie": cookie,
-    "idli": idli,
-    "samosa": samosa,
-    "muffin": muffin,
-    "bonda": bonda,
-    "onion_rings": onion_rings,
-    "churro": churro,
-    "appam": appam,
-    "kachori": kachori,
-    "pancakes": pancakes,
-}
+OTHER_FOODS = {name: globals()[name] for name in OTHER_FOOD_NAMES}  # each built by its namesake above
 WITH_CHUTNEYS = ("vada", "idli", "samosa", "bonda", "appam", "kachori")
 DISHES = {**FOODS, **OTHER_FOODS}
 

@@ -13,25 +13,11 @@ from devtools import ROOT
 from devtools.venvs import ensure_render_venv
 from tqdm import tqdm
 
+from training.dishes import OTHER_FOODS
 from training.errors import RenderError
 from training.seeds import image_seed
 
 DONE = "rendered "  # what blender_scene prints after each image
-# blender_scene.OTHER_FOODS' keys (that module needs bpy): tests render each of them.
-OTHER_FOODS = (
-    "pretzel",
-    "croissant",
-    "cookie",
-    "idli",
-    "samosa",
-    "muffin",
-    "bonda",
-    "onion_rings",
-    "churro",
-    "appam",
-    "kachori",
-    "pancakes",
-)
 
 
 def render_all(jobs: list[dict[str, object]], workers: int) -> None:
