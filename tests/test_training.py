@@ -190,6 +190,18 @@ def test_most_wrong_captions_name_the_answer_and_the_file(tiny_data: Path) -> No
     assert fitted(draw, image.name, 152) == image.name
 
 
+def test_every_train_setting_is_an_option_of_its_name() -> None:
+    """train_config copies options by name: a TrainConfig field no option sets is a mistake."""
+    import dataclasses
+
+    from training.__main__ import _parser
+    from training.config import TrainConfig
+
+    args = _parser().parse_args(["train", "--data", "d", "--out", "o", "--name", "n", "--version", "1"])
+    unset = {field.name for field in dataclasses.fields(TrainConfig)} - set(vars(args))
+    assert unset == {"threads", "display_names"}  # the CPUs this process may use; --display-name, parsed
+
+
 def test_help_shows_the_defaults(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         main(["train", "--help"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable
@@ -453,27 +454,9 @@ def _other_foods_problem(args: argparse.Namespace) -> str | None:
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(
-        data=args.data,
-        architecture=args.architecture,
-        input_size=args.input_size,
-        train_size=args.train_size,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        patience=args.patience,
-        seed=args.seed,
-        init_weights=args.init_weights,
-        val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction,
-        pretrained=args.pretrained,
-        views=args.views,
-        fine_tune=args.fine_tune,
-        none_images=args.none_images,
-        none_rule=args.none_rule,
-        device=args.device,
-        display_names=dict(args.display_name),
-    )
+    """The run's settings: each option whose name is a TrainConfig field, and the display names."""
+    named = {field.name for field in dataclasses.fields(TrainConfig)} & set(vars(args))
+    return TrainConfig(**{name: getattr(args, name) for name in named}, display_names=dict(args.display_name))
 
 
 def _synth(args: argparse.Namespace) -> None:
