@@ -1,6 +1,6 @@
-"""Runs training/blender_scene.py in .venv-render (made on first use: bpy is 374 MB and
-needs numpy < 2, so it cannot live in .venv), one process per usable CPU, each rendering
-its share of the images with one thread."""
+"""Runs training/blender_scene.py in .venv-render (made on first use: bpy needs numpy < 2,
+so it cannot live in .venv), in the worker processes asked for, each rendering its share
+of the images with one thread."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ DONE = "rendered "  # what blender_scene prints after each image
 
 def render_all(jobs: list[dict[str, object]], workers: int) -> None:
     """jobs: blender_scene's job dicts (label, seed, path, size, samples)."""
-    python = ensure_render_venv() / "bin" / "python"  # says so when it installs Blender (374 MB, once)
+    python = ensure_render_venv() / "bin" / "python"  # says so when it installs Blender (once)
     with tempfile.TemporaryDirectory(prefix="blender-") as tmp:
         processes = []
         for index in range(workers):

@@ -448,7 +448,7 @@ def synth(
     per_class: int,
     seed: int = 0,
     size: int = 256,
-    workers: int = 2,
+    workers: int = 2,  # processes
     renderer: str = "pillow",
     samples: int = 16,
 ) -> dict[str, int]:
