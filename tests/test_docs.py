@@ -109,3 +109,13 @@ def test_the_readme_names_exactly_the_accepted_upload_types() -> None:
     named = set(re.findall(r"`([a-z]+/[a-z0-9+.-]+)`", section("### `POST /predict`")))
     assert set(ACCEPTED_TYPES) <= named  # the section also names curl's default form type, a 415
     assert {kind for kind in named if kind.startswith("image/")} <= set(ACCEPTED_TYPES)
+
+
+def test_the_readme_lists_every_field_of_get_model() -> None:
+    from chalicelib.model_store import LoadedModel
+    from chalicelib.runtimes import load_runtime
+
+    fields = LoadedModel(load_runtime(ROOT / "demo" / "model" / "model.onnx"), "", "", "", {}).describe()
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### `GET /model`") : readme.index("### `GET /health`")]
+    assert [field for field in fields if f"`{field}`" not in section] == []
