@@ -378,7 +378,7 @@ def _evaluate_options(add: Callable[..., argparse.ArgumentParser]) -> None:
         "--split",
         type=Path,
         required=True,
-        help="images to score: the run's test.txt, or a folder of class folders (e.g. data/demo/test)",
+        help="images to score: the run's test.txt, or a folder of class folders (e.g. data/demo-cycles/test)",
     )
     p.add_argument("--out", type=Path, help="folder for report.json, confusion.png and most_wrong.png")
     p.add_argument(
