@@ -59,7 +59,7 @@ def test_scripts_serve_as_written_serves_the_demo_without_torch(tmp_path: Path) 
     try:
         wait_until_serving("http://127.0.0.1:8000/health", serve, 600, str(log))
         # The README's curl command, as written, on the example it names.
-        curl = run_readme_block("\nThen:\n", ROOT, timeout=120)
+        curl = run_readme_block("What the tests do: [docs/tests.md](docs/tests.md). Then:", ROOT, timeout=120)
         assert curl.returncode == 0, curl.stderr
         shown = json.loads(curl.stdout)
         assert shown["recognised"] is True and shown["label"] == "donut" and shown["cold_start"] is True
