@@ -12,7 +12,7 @@ from chalicelib.metadata import Triple
 from chalicelib.runtimes import torchscript_deprecation_silenced
 
 from training.errors import ImportModelError
-from training.model_files import Recorded, Source, torch_run, triple
+from training.model_source import Recorded, Source, torch_run, triple
 
 
 def read_learner(path: Path) -> Source:

@@ -2,9 +2,7 @@
 file, an ONNX file, a state_dict of a torchvision or timm model, a pickled nn.Module, or a
 fastai Learner saved by `learn.export()`.
 
-Each becomes a Source: a function from the service's inputs to the model's raw outputs,
-what the file records of its labels and preprocessing, and what the written file is built
-from (a torch module, or the ONNX graph itself). Nothing is unpickled with code unless
+Each becomes a Source (training/model_source.py). Nothing is unpickled with code unless
 the user said they trust the file (--trust-pickle)."""
 
 from __future__ import annotations
@@ -12,37 +10,12 @@ from __future__ import annotations
 import importlib
 import re
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-
-import numpy as np
-from chalicelib.metadata import Triple
+from typing import Any
 
 from training.choices import ARCHITECTURES
 from training.errors import ImportModelError, WeightsError
-
-
-@dataclass
-class Recorded:
-    """What a model file says of itself; None where it says nothing."""
-
-    architecture: str
-    labels: tuple[str, ...] | None = None
-    input_size: int | None = None
-    resize_size: int | None = None
-    mean: Triple | None = None
-    std: Triple | None = None
-
-
-@dataclass
-class Source:
-    kind: str  # in words: "TorchScript", "ONNX", "state_dict", "pickled nn.Module", "fastai Learner"
-    recorded: Recorded
-    run: Callable[[np.ndarray], np.ndarray]  # float32 NCHW inputs → the model's (N, classes) outputs
-    module: Any = None  # torch kinds: the nn.Module the written file is built from
-    onnx: Any = None  # ONNX: the ModelProto the written file is built from
-    notes: list[str] = field(default_factory=list)  # what was assumed, for the command to say
+from training.model_source import Recorded, Source, torch_run, triple
 
 
 def read_source(path: Path, architecture: str | None, trust_pickle: bool) -> Source:
@@ -74,21 +47,6 @@ def _is_torchscript(path: Path) -> bool:
         return False
     with zipfile.ZipFile(path) as archive:
         return any(name.endswith("/constants.pkl") for name in archive.namelist())
-
-
-def torch_run(module: Any) -> Callable[[np.ndarray], np.ndarray]:
-    import torch
-
-    module.eval()
-
-    def run(inputs: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            out = module(torch.from_numpy(inputs))
-        if isinstance(out, (tuple, list)):
-            raise ImportModelError(f"the model returns {len(out)} outputs; import reads a model with one")
-        return out.float().numpy()
-
-    return run
 
 
 def _torchscript(path: Path) -> Source:
@@ -218,11 +176,6 @@ def _build(architecture: str, state: dict[str, Any]) -> tuple[Any, Recorded]:
         raise ImportModelError(f"torchvision has no model {name!r}")
     module = torchvision.models.get_model(name, weights=None, num_classes=classes)
     return module, Recorded(architecture)
-
-
-def triple(values: Any) -> Triple:
-    first, second, third = (float(v) for v in values)
-    return first, second, third
 
 
 def _head_size(state: dict[str, Any]) -> int:

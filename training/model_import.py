@@ -20,7 +20,8 @@ from training.dataset import check_batch, resize_side, scan, service_input
 from training.errors import ImportModelError
 from training.export import PARITY_TOLERANCE, export, write_checked
 from training.features import input_features
-from training.model_files import Source, read_source
+from training.model_files import read_source
+from training.model_source import Source
 from training.networks import Network
 from training.onnx_import import EPSILON, wrapped
 

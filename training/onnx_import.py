@@ -12,7 +12,7 @@ from chalicelib.metadata import ModelMetadata
 from chalicelib.runtimes import session_outputs
 
 from training.errors import ImportModelError
-from training.model_files import Recorded, Source
+from training.model_source import Recorded, Source
 
 FLOAT = 1  # onnx.TensorProto.FLOAT
 # Probabilities are turned into logits as log(max(p, EPSILON)): the service's softmax of those is p again.
