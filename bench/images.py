@@ -6,8 +6,8 @@ import io
 from pathlib import Path
 
 import numpy as np
+from devtools.renders.pillow import render
 from PIL import Image
-from training.synth import render
 
 # name → (Content-Type, size); the 12 MP one is a 4000x3000 phone photo.
 SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png"}

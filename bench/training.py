@@ -30,7 +30,7 @@ RUNS = ((40, (4000, 3000)), (400, (2048, 1536)))
 
 
 def _photo(args: tuple[str, int, tuple[int, int], Path]) -> None:
-    from training.synth import render
+    from devtools.renders.pillow import render
 
     label, seed, size, path = args
     pixels = np.asarray(render(label, seed, 320).resize(size, Image.Resampling.BICUBIC), dtype=np.int16)
@@ -41,7 +41,7 @@ def _photo(args: tuple[str, int, tuple[int, int], Path]) -> None:
 
 
 def make_photos(folder: Path, per_class: int, size: tuple[int, int]) -> None:
-    from training.synth import CLASSES
+    from devtools.renders.pillow import CLASSES
 
     jobs = []
     for label in CLASSES:

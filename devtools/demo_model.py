@@ -43,7 +43,8 @@ def check_images() -> torch.Tensor:
     import torch
     from chalicelib.imaging import preprocess
     from training.checkpoint import load_checkpoint
-    from training.synth import CLASSES, render
+
+    from devtools.renders.pillow import CLASSES, render
 
     _, meta = load_checkpoint(CHECKPOINT)
     images = [render(label, seed, 256) for seed in range(10_000, 10_008) for label in CLASSES]
@@ -92,8 +93,9 @@ def render_examples() -> None:
     import tempfile
 
     from PIL import Image
-    from training.blender_synth import render_all
-    from training.synth import CLASSES
+
+    from devtools.renders.blender import render_all
+    from devtools.renders.pillow import CLASSES
 
     with tempfile.TemporaryDirectory() as tmp:
         jobs = [
@@ -110,7 +112,8 @@ def render_examples() -> None:
 def sample_sheet(columns: int = 4, side: int = 200) -> None:
     """demo/samples.jpg, the model card's picture: the first training renders of each class, a row each."""
     from PIL import Image
-    from training.synth import CLASSES
+
+    from devtools.renders.pillow import CLASSES
 
     sheet = Image.new("RGB", (columns * side, len(CLASSES) * side))
     for row, label in enumerate(CLASSES):
@@ -126,11 +129,12 @@ def rebuild() -> None:
     import os
 
     from chalicelib.settings import usable_cpus
-    from training.blender_synth import render_other_foods
     from training.checkpoint import save_checkpoint
     from training.config import TrainConfig
-    from training.synth import synth
     from training.train import train
+
+    from devtools.renders.blender import render_other_foods
+    from devtools.renders.pillow import synth
 
     os.chdir(ROOT)
     if not DATA.exists():

@@ -73,8 +73,8 @@ def build_package(out: Path, *options: str) -> Path:
 def fastai_export(where: Path) -> Path:
     """A real fastai Learner (a ResNet-18 at random initialisation: nothing downloaded, 64
     px) fitted to nothing, saved by learn.export() as where/export.pkl."""
+    from devtools.renders.pillow import synth
     from fastai.vision.all import ImageDataLoaders, Resize, resnet18, vision_learner
-    from training.synth import synth
 
     synth(where / "fastai-photos", per_class=6, seed=4, size=64)
     dls = ImageDataLoaders.from_folder(

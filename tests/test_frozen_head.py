@@ -14,6 +14,7 @@ import pytest
 import torch
 from chalicelib.imaging import centre_square, decode, preprocess
 from chalicelib.metadata import ModelMetadata
+from devtools.renders.pillow import CLASSES, synth
 from PIL import Image
 from training.__main__ import main
 from training.dataset import scan, split_parts
@@ -21,7 +22,6 @@ from training.errors import DatasetError
 from training.features import pooled_features
 from training.head import STRENGTHS, fit_head
 from training.networks import backbone_blocks, build_network
-from training.synth import CLASSES, synth
 
 from training import image_cache
 

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 from chalicelib.runtimes import load_runtime, softmax
+from devtools.renders.pillow import synth
 from PIL import Image
 from torch import nn
 from training.__main__ import main
 from training.choices import OUTPUT_SCORES
 from training.dataset import service_input
-from training.none_rule import output_scores
-from training.synth import synth
+from training.none_scores import output_scores
 
 from tests.support import fastai_export
 

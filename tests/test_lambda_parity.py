@@ -30,7 +30,7 @@ pytestmark = [
 
 def rendered(label: str, seed: int, fmt: str) -> bytes:
     """A demo render as JPEG, PNG, or a phone's 10-bit AVIF or HEIC."""
-    from training.synth import render
+    from devtools.renders.pillow import render
 
     image = render(label, seed, 256)
     if fmt in ("AVIF", "HEIC"):

@@ -13,23 +13,15 @@ from chalicelib.errors import ModelLoadError
 from chalicelib.imaging import preprocess
 from chalicelib.metadata import MetadataError, ModelMetadata, NoneRule
 from chalicelib.runtimes import load_runtime
+from devtools.renders.pillow import render
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.dataset import service_input
 from training.export import export
 from training.features import Features, input_features
 from training.negatives import clutter, photo_files
 from training.networks import build_network
-from training.none_rule import (
-    WithExposedMass,
-    WithFeatureDistance,
-    WithReferenceMass,
-    best_threshold,
-    exposed_rule,
-    fit_feature_distance,
-    landing_classes,
-    pretrained_rule,
-)
-from training.synth import render
+from training.none_rule import best_threshold, exposed_rule, fit_feature_distance, landing_classes, pretrained_rule
+from training.none_scores import WithExposedMass, WithFeatureDistance, WithReferenceMass
 
 from tests.colour_model import COLOUR_META, MeanColour
 

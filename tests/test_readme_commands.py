@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from devtools import ROOT
 from devtools.processes import port_in_use, wait_until_serving
+from devtools.renders.pillow import synth
 from devtools.venvs import ensure_serve_venv
-from training.synth import synth
 
 from tests.support import fastai_export, run_readme_block
 from tests.support import readme_sh_block as sh_block

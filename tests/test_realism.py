@@ -1,4 +1,4 @@
-"""python -m training realism: what the renders look like to ImageNet's head, per class."""
+"""python -m devtools.renders realism: what the renders look like to ImageNet's head, per class."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from devtools.renders.__main__ import main
+from devtools.renders.pillow import render
 from PIL import Image
-from training.__main__ import main
-from training.synth import render
 
 
 def test_renders_of_food_weigh_more_as_food_than_flat_colours(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

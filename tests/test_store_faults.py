@@ -23,7 +23,7 @@ from chalicelib.model_cache import STALE_PARTIAL_S
 from chalicelib.runtimes import torchscript_deprecation_silenced
 from devtools import ROOT
 from devtools.local_s3 import LocalS3
-from training.none_rule import with_rule_score
+from training.none_scores import with_rule_score
 from training.publish import publish
 
 from tests.colour_model import COLOUR_LABELS, COLOUR_META, MeanColour

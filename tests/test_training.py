@@ -19,15 +19,15 @@ import pytest
 import torch
 from chalicelib.metadata import ModelMetadata
 from chalicelib.runtimes import load_runtime
+from devtools.renders.pillow import CLASSES, synth
 from training.__main__ import main
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.dataset import PARTS, check_batch, scan, service_view, split_parts, write_list
 from training.errors import AlreadyPublished, DatasetError, ExportError, WeightsError
 from training.export import WRITERS, write_checked
 from training.networks import build_network
-from training.none_rule import with_rule_score
+from training.none_scores import with_rule_score
 from training.publish import publish
-from training.synth import CLASSES, synth
 
 from tests import imagefiles as f
 

@@ -45,7 +45,3 @@ class AlreadyPublished(PublishError):
     def __init__(self, uri: str) -> None:
         super().__init__(f"{uri} exists; publish a new version or pass --force")
         self.uri = uri
-
-
-class RenderError(TrainingError, RuntimeError):
-    """Blender failed; the message carries the end of its log."""

@@ -14,7 +14,7 @@ from chalicelib.metadata import NoneRule
 from torch import nn
 
 from training.networks import Network, trunk
-from training.none_rule import Scoring, rule_scoring, with_rule_score
+from training.none_scores import Scoring, rule_scoring, with_rule_score
 
 
 class Explained(nn.Module):

@@ -195,7 +195,8 @@ def _calibrated(
     (the bundled ones and none_images): read from the model's logits, or for one of train's
     networks also from its pooled features."""
     from training.negatives import none_inputs, user_images
-    from training.none_rule import output_rule, output_scores
+    from training.none_rule import output_rule
+    from training.none_scores import output_scores
 
     network = source.module if isinstance(source.module, Network) else None
     usable = [
@@ -239,7 +240,8 @@ def _distance_scores(
     calibration photo (labelled by its folder where folders name the labels, else by the
     model's answer) and scored on the others, which its threshold is then set on; None
     where a label has no photo to fit its mean on."""
-    from training.none_rule import WithFeatureDistance, feature_scores, fit_feature_distance
+    from training.none_rule import fit_feature_distance
+    from training.none_scores import WithFeatureDistance, feature_scores
 
     features, refused = input_features(network.backbone, accept), input_features(network.backbone, refuse)
     if all(photo.parent.name in meta.labels for photo in photos):
@@ -276,7 +278,7 @@ def _write(source: Source, meta: ModelMetadata, ends_in: str, out: Path, check: 
 
 def _reference(source: Source, ends_in: str, meta: ModelMetadata) -> Callable[[torch.Tensor], Any]:
     """What the written file must give: the original's outputs as logits, and the rule's score."""
-    from training.none_rule import output_scores
+    from training.none_scores import output_scores
 
     def reference(inputs: torch.Tensor) -> list[torch.Tensor]:
         logits = as_logits(_run(source, inputs.numpy()), ends_in).astype(np.float32)

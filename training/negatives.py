@@ -3,7 +3,7 @@
 - none_images(): images that are not food, for calibrating "none of these": scikit-learn's
   and matplotlib's sample photos, Debian's wallpaper packages when installed
   (gnome-backgrounds, plasma-workspace-wallpapers: `scripts/test` installs them where it
-  can), procedural clutter (empty plates, tables, textures from the renderer) and any
+  can), procedural clutter (empty plates and tables: training/backdrops.py) and any
   folder of the user's own (`train --none-images DIR`).
 - held_out_photos(): scikit-image's sample photos, never used for training or calibration:
   the model card's evaluation set for "none of these".
@@ -121,8 +121,8 @@ def bundled_examples(meta: ModelMetadata, renders: int = 8) -> np.ndarray:
 
 
 def clutter(count: int = CLUTTER_COUNT, size: int = 256) -> list[Image.Image]:
-    """Tables, plates and cloths with nothing on them, from the renderer."""
-    from training.synth import render_empty
+    """Tables, plates and cloths with nothing on them, drawn (training/backdrops.py)."""
+    from training.backdrops import render_empty
 
     return [render_empty(seed, size) for seed in range(count)]
 

@@ -1,32 +1,23 @@
-""" "None of these": a score per image computed inside the exported graph, and the threshold
-below which the service answers that the image looks like none of the labels.
+""" "None of these": fitting each score (training/none_scores.py says what each measures and
+computes it in the graph) and the threshold below which the service answers that the image
+looks like none of the labels.
 
-The scores, for pretrained networks (both read the frozen backbone's pooled features):
-- feature_distance: how near the features are to the nearest label's training images
-  (Mahalanobis distance to the class means, one shared covariance; Lee et al. 2018),
-  as exp(-distance / features). Works for any labels when the photos it will see are
-  like the ones it was trained on.
-- reference_mass: the frozen ImageNet head's probability summed over the ImageNet classes
-  the training images land on and the non-food images do not. That head has seen real
-  photographs, so it holds where the training images are unlike the photos to come (the
-  demo's renders): the training images' own distance does not carry over to photos.
-- outlier_exposure: reference_mass times the probability that a detector on the same
-  features gives to "one of the labels" rather than the user's own images of none of them
-  (`train --none-images`: other foods, for the demo), fitted against those images
-  (outlier exposure; Hendrycks et al. 2019). reference_mass tells food from what is not
-  food; the detector tells the labels' foods from other foods.
-For networks trained from scratch: max_probability, the new head's top probability. For
-imported models, known by their logits alone: max_probability or energy (the log of the
-summed exponentials of the logits, squashed into 0-1), whichever tells better.
-The threshold accepts the validation split and refuses the non-food images
-(training/negatives.py) with the best balanced accuracy; `auto` picks the pretrained
-score that does so best on non-food images held out of that choice.
+Which score suits which model: feature_distance works for any labels when the photos to
+come are like the training ones; reference_mass holds where the training images are unlike
+them (the demo's renders), since the ImageNet head has seen real photographs;
+outlier_exposure adds a detector fitted against the user's own images of none of the
+labels (`train --none-images`: other foods, for the demo), to tell the labels' foods from
+other foods. Networks trained from scratch have max_probability; imported models
+max_probability or energy, whichever tells better. The threshold accepts the validation
+split and refuses the non-food images (training/negatives.py) with the best balanced
+accuracy; `auto` picks the score that does so best on non-food images held out of that
+choice.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,50 +30,22 @@ from training.dataset import eval_batches
 from training.errors import DatasetError
 from training.features import Features, input_features
 from training.networks import FeatureDistance, Network
+from training.none_scores import (
+    DESCRIPTIONS,
+    Scoring,
+    WithExposedMass,
+    WithFeatureDistance,
+    WithReferenceMass,
+    feature_scores,
+    score_array,
+    with_score,
+)
 
 # The ImageNet classes reference_mass sums: those the training images put at least
 # LANDING_RATIO times the non-food images' mean probability on, the most probable first,
 # until they hold LANDING_COVER of the training images' mass on such classes.
 LANDING_RATIO = 10.0
 LANDING_COVER = 0.9
-
-
-class Scoring(nn.Module):
-    """A model with the none-rule's score as its second output. score(features, logits)
-    gives it from the pooled features and the labels' logits, so that one forward pass can
-    also yield activation maps (explain.py)."""
-
-    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-
-class WithMaxProbability(Scoring):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.model(x)
-        return logits, self.score(torch.empty(0), logits)
-
-    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(logits, dim=1).amax(dim=1)
-
-
-class WithEnergy(WithMaxProbability):
-    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        energy = torch.logsumexp(logits, dim=1)
-        return 0.5 + 0.5 * energy / (1 + energy.abs())
-
-
-def output_scores(logits: np.ndarray) -> dict[str, np.ndarray]:
-    """The scores read from a model's logits alone, by kind, as WithMaxProbability and
-    WithEnergy compute them in the graph (the export's parity check holds the two together)."""
-    from chalicelib.runtimes import softmax
-
-    top = logits.max(axis=1)
-    energy = top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
-    return {"max_probability": softmax(logits).max(axis=1), "energy": 0.5 + 0.5 * energy / (1 + np.abs(energy))}
 
 
 def output_rule(accepted: dict[str, np.ndarray], refused: dict[str, np.ndarray], sources: dict[str, int]) -> NoneRule:
@@ -120,89 +83,6 @@ def fit_feature_distance(features: np.ndarray, labels: np.ndarray, classes: int)
     return distance
 
 
-class _NetworkScoring(Scoring):
-    """A score read from a Network's pooled features."""
-
-    def __init__(self, network: Network) -> None:
-        super().__init__()
-        self.backbone, self.head = network.backbone, network.head
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.backbone(x)
-        logits = self.head(features)
-        return logits, self.score(features, logits)
-
-
-class WithFeatureDistance(_NetworkScoring):
-    def __init__(self, network: Network) -> None:
-        super().__init__(network)
-        if network.distance is None:
-            raise ValueError("feature_distance needs a network fitted with its training features' distance")
-        self.distance = network.distance
-
-    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        return self.distance(features)
-
-
-class WithReferenceMass(_NetworkScoring):
-    if TYPE_CHECKING:  # a buffer: the ImageNet classes whose probabilities are summed
-        classes: torch.Tensor
-
-    def __init__(self, network: Network, classes: tuple[int, ...]) -> None:
-        super().__init__(network)
-        if network.reference is None:
-            raise ValueError("reference_mass needs a network with its ImageNet head (train --pretrained)")
-        self.reference = network.reference
-        self.register_buffer("classes", torch.tensor(classes, dtype=torch.long))
-
-    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        """The score from the backbone's pooled features (training computes those once)."""
-        return self.mass(features)
-
-    def mass(self, features: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.reference(features), dim=1).index_select(1, self.classes).sum(dim=1)
-
-
-class WithExposedMass(WithReferenceMass):
-    def __init__(self, network: Network, classes: tuple[int, ...]) -> None:
-        super().__init__(network, classes)
-        if network.known is None:
-            raise ValueError("outlier_exposure needs a network fitted with its detector (train --none-images)")
-        self.known = network.known
-
-    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        # self.mass, not super(): TorchScript compiles no super() calls.
-        return self.mass(features) * torch.sigmoid(self.known(features)[:, 0])
-
-
-def with_score(model: nn.Module, kind: str, reference_classes: tuple[int, ...] = ()) -> Scoring:
-    """model with the score of kind as a second output (reference_mass and feature_distance
-    read a Network's pooled features; max_probability takes any model's logits)."""
-    if kind == "max_probability":
-        return WithMaxProbability(model)
-    if kind == "energy":
-        return WithEnergy(model)
-    if kind not in ("reference_mass", "feature_distance", "outlier_exposure"):
-        raise ValueError(f"unknown none-rule score {kind!r}")
-    if not isinstance(model, Network):
-        raise ValueError(f"{kind} needs a Network (training/networks.py), not {type(model).__name__}")
-    if kind == "reference_mass":
-        return WithReferenceMass(model, reference_classes)
-    if kind == "outlier_exposure":
-        return WithExposedMass(model, reference_classes)
-    return WithFeatureDistance(model)
-
-
-def with_rule_score(model: nn.Module, rule: NoneRule | None) -> nn.Module:
-    """The module that is exported: logits alone, or logits and the rule's score."""
-    return model if rule is None else rule_scoring(model, rule)
-
-
-def rule_scoring(model: nn.Module, rule: NoneRule) -> Scoring:
-    """model with the score that rule was calibrated on."""
-    return with_score(model, rule.score, tuple(rule.calibration.get("reference_classes", ())))
-
-
 def imagenet_probabilities(network: Network, features: np.ndarray) -> np.ndarray:
     """The frozen ImageNet head's probabilities for pooled features."""
     assert network.reference is not None
@@ -216,12 +96,6 @@ def landing_classes(train_probabilities: np.ndarray, none_probabilities: np.ndar
     telling = [int(c) for c in np.argsort(-train_mass) if train_mass[c] >= LANDING_RATIO * none_mass[c]]
     held = np.cumsum(train_mass[telling])
     return tuple(telling[: int(np.searchsorted(held, LANDING_COVER * held[-1])) + 1]) if telling else ()
-
-
-def score_array(module: nn.Module, batches) -> np.ndarray:
-    """The score output of a scored module over an iterable of input batches."""
-    with torch.inference_mode():
-        return np.concatenate([module(inputs)[1].double().numpy() for inputs in batches]) if batches else np.zeros(0)
 
 
 def best_threshold(accept: np.ndarray, refuse: np.ndarray) -> tuple[float, float]:
@@ -286,13 +160,6 @@ def pretrained_rule(
     if held_out:
         rule.calibration["chosen_from"] = held_out  # balanced accuracy with half the non-food images held out
     return rule
-
-
-def feature_scores(module: Scoring, network: Network, features: np.ndarray) -> np.ndarray:
-    """module's scores from pooled features (training computes those once)."""
-    with torch.inference_mode():
-        pooled = torch.from_numpy(features)
-        return module.score(pooled, network.head(pooled)).double().numpy()
 
 
 def fit_known(labels_x: np.ndarray, labels_val_x: np.ndarray, none_x: np.ndarray, none_val_x: np.ndarray) -> nn.Linear:
@@ -360,28 +227,6 @@ def rule_from_scores(
     if kind in ("reference_mass", "outlier_exposure"):
         calibration["reference_classes"] = list(reference_classes)
     return NoneRule(kind, threshold, DESCRIPTIONS[kind], calibration)
-
-
-DESCRIPTIONS = {
-    "reference_mass": (
-        "recognised when the ImageNet head's probability summed over the ImageNet classes the "
-        "training images land on (calibration.reference_classes) is at least the threshold"
-    ),
-    "feature_distance": (
-        "recognised when the image's features are near enough to one label's training images: "
-        "exp(-Mahalanobis distance / feature count) is at least the threshold"
-    ),
-    "outlier_exposure": (
-        "recognised when the ImageNet head's probability summed over the ImageNet classes the "
-        "training images land on (calibration.reference_classes), times the probability a detector "
-        "fitted against the none-images gives to the labels, is at least the threshold"
-    ),
-    "max_probability": "recognised when the top label's probability is at least the threshold",
-    "energy": (
-        "recognised when (1 + E / (1 + |E|)) / 2 is at least the threshold, E the log of the sum of "
-        "the exponentials of the logits (the negative free energy; Liu et al. 2020)"
-    ),
-}
 
 
 def calibrated_rule(

@@ -324,7 +324,8 @@ def _loader(
         shuffle=True,
         num_workers=devices.loader_workers(),
         pin_memory=device.type == "cuda",
-        # spawn, not fork (see training/synth.py); persistent, so it starts once per run.
+        # spawn, not fork: a forked child of a process that runs threads can deadlock on the
+        # locks those threads held; persistent, so it starts once per run.
         multiprocessing_context="spawn",
         persistent_workers=True,
         generator=torch.Generator().manual_seed(cfg.seed),

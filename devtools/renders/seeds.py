@@ -1,5 +1,5 @@
-"""The seed of each rendered image, shared by both renderers (training/synth.py, Pillow;
-training/blender_synth.py, Cycles), so that a tree renders the same on any machine and in
+"""The seed of each rendered image, shared by both renderers (devtools/renders/pillow.py, Pillow;
+devtools/renders/blender.py, Cycles), so that a tree renders the same on any machine and in
 any number of worker processes."""
 
 

@@ -3,10 +3,10 @@ rendered by Blender's Cycles (path tracing on the CPU, denoised), everything pro
 meshes, materials, tables, plates, lights and camera drawn from one seeded generator per
 image.
 
-Runs inside .venv-render, whose bpy needs numpy < 2 (training/blender_synth.py makes it
+Runs inside .venv-render, whose bpy needs numpy < 2 (devtools/renders/blender.py makes it
 and starts this): it imports nothing of the project's.
 
-    python -m training.blender_scene JOBS.json   # [{"label", "seed", "path", "size", "samples"}, …]
+    python -m devtools.renders.blender_scene JOBS.json   # [{"label", "seed", "path", "size", "samples"}, …]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import bpy  # isort: skip  (first: bmesh and mathutils exist only once bpy is im
 import bmesh  # isort: skip
 from mathutils import Matrix, Vector  # isort: skip
 
-from training.dishes import OTHER_FOODS as OTHER_FOOD_NAMES
+from devtools.renders.dishes import OTHER_FOODS as OTHER_FOOD_NAMES
 
 Colour = tuple[float, float, float]
 

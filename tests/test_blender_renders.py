@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from devtools.renders.__main__ import main
+from devtools.renders.dishes import OTHER_FOODS
+from devtools.renders.pillow import CLASSES
 from PIL import Image
-from training.__main__ import main
-from training.dishes import OTHER_FOODS
-from training.synth import CLASSES
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,6 @@ renders identically on any machine and in any number of worker processes.
 
 from __future__ import annotations
 
-import io
 import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -16,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+from training.backdrops import CANVAS, background, finish, smooth_noise
 
-from training.seeds import image_seed
+from devtools.renders.seeds import image_seed
 
 CLASSES = ("bagel", "donut", "vada")
 SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
-CANVAS = 320
 
 
 @dataclass(frozen=True)
@@ -34,85 +33,12 @@ class Job:
     size: int
 
 
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) -> np.ndarray:
-    """Value noise in [0, 1]: a coarse random grid upsampled bicubically."""
-    grid = rng.random((cells, cells)).astype(np.float32)
-    img = Image.fromarray((grid * 255).astype(np.uint8)).resize(shape[::-1], Image.Resampling.BICUBIC)
-    return np.asarray(img, dtype=np.float32) / 255.0
-
-
 def _radial_wobble(rng: np.random.Generator, theta: np.ndarray, amount: float, harmonics: int) -> np.ndarray:
     """A smooth random function of the angle, for irregular outlines."""
     out = np.zeros_like(theta)
     for k in range(2, 2 + harmonics):
         out += rng.normal(0, amount / k) * np.cos(k * theta + rng.uniform(0, 2 * math.pi))
     return out
-
-
-# Surfaces food is photographed on, muted as real ones are: (kind, base colour range).
-SURFACES = (
-    ("wood", (0.35, 0.22, 0.12), (0.62, 0.45, 0.28)),
-    ("marble", (0.78, 0.77, 0.75), (0.93, 0.92, 0.9)),
-    ("granite", (0.25, 0.24, 0.24), (0.55, 0.53, 0.5)),
-    ("paper", (0.8, 0.68, 0.5), (0.97, 0.95, 0.92)),  # kraft to white: napkins, baking paper
-    ("cloth", (0.45, 0.2, 0.15), (0.9, 0.88, 0.85)),
-)
-
-
-def _surface(rng: np.random.Generator, n: int) -> np.ndarray:
-    """A table top: wood grain, veined marble, speckled granite, crumpled paper or cloth."""
-    y, x = np.mgrid[0:n, 0:n].astype(np.float32) / n
-    kind, low, high = SURFACES[rng.integers(0, len(SURFACES))]
-    base = rng.uniform(low, high).astype(np.float32)
-    if kind == "wood":
-        freq = rng.uniform(8, 30)
-        grain = np.sin((x * freq + _smooth_noise(rng, (n, n), 5) * 4) * math.pi)
-        tex = grain[..., None] * 0.06 + (_smooth_noise(rng, (n, n), 40)[..., None] - 0.5) * 0.08
-    elif kind == "marble":
-        veins = np.abs(np.sin((x + y + _smooth_noise(rng, (n, n), 4) * 2.5) * rng.uniform(3, 8)))
-        tex = -((1 - veins) ** 12)[..., None] * 0.25 + (_smooth_noise(rng, (n, n), 12)[..., None] - 0.5) * 0.05
-    elif kind == "granite":
-        tex = (rng.random((n, n, 1)).astype(np.float32) - 0.5) * 0.25 + (
-            _smooth_noise(rng, (n, n), 30)[..., None] - 0.5
-        ) * 0.1
-    elif kind == "paper":
-        folds = _smooth_noise(rng, (n, n), int(rng.integers(3, 8)))
-        gy, gx = np.gradient(folds)
-        tex = ((gx + gy) * n * 0.02)[..., None] + (rng.random((n, n, 1)).astype(np.float32) - 0.5) * 0.03
-    else:
-        cells = rng.integers(6, 16)
-        check = ((np.floor(x * cells) + np.floor(y * cells)) % 2)[..., None]
-        tex = (
-            check * (rng.uniform(0.85, 1.0, 3).astype(np.float32) - base) * 0.7
-            + (_smooth_noise(rng, (n, n), 60)[..., None] - 0.5) * 0.06
-        )
-    return np.clip(base + tex, 0, 1)
-
-
-def _background(rng: np.random.Generator, n: int) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """The surface under a light gradient, usually with a plate or napkin on it; returns
-    the image and the (x, y, radius) in pixels where food may go."""
-    y, x = np.mgrid[0:n, 0:n].astype(np.float32) / n
-    img = _surface(rng, n)
-    gx, gy = rng.uniform(-0.25, 0.25, 2)
-    img = img + ((x - 0.5) * gx + (y - 0.5) * gy)[..., None]
-    area = (n / 2, n / 2, n * 0.45)
-    if rng.random() < 0.7:
-        cx, cy = rng.uniform(0.4, 0.6, 2)
-        radius = rng.uniform(0.38, 0.62)
-        squash = rng.uniform(0.7, 1.0)
-        d = np.sqrt((x - cx) ** 2 + ((y - cy) / squash) ** 2)
-        if rng.random() < 0.75:  # white or cream ceramic, sometimes a muted colour
-            plate = np.array([0.94, 0.93, 0.9], np.float32) * rng.uniform(0.9, 1.02)
-        else:
-            plate = rng.uniform(0.35, 0.8, 3).astype(np.float32) * 0.5 + 0.35
-        rim = np.clip(1 - np.abs(d - radius * 0.82) / 0.025, 0, 1)[..., None] * 0.1
-        plate_img = plate - rim + (0.5 - y[..., None]) * 0.08 - (d / radius)[..., None] * 0.05
-        shadow = np.clip((d - radius) / 0.04, 0, 1)[..., None]
-        img = img * (0.75 + 0.25 * shadow)
-        img = np.where((d < radius)[..., None], plate_img, img)
-        area = (cx * n, cy * n, radius * n * 0.8)
-    return np.clip(img, 0, 1), area
 
 
 @dataclass(frozen=True)
@@ -266,13 +192,13 @@ def _bagel_topping(
     if style in ("sliced", "cream cheese"):
         # Cut in half, seen from above: pale crumb with holes inside a crust rim.
         crumb = np.array([0.93, 0.86, 0.7], np.float32) * rng.uniform(0.9, 1.02)
-        pores = (_smooth_noise(rng, t.shape, int(rng.integers(50, 90))) < 0.3)[..., None]
+        pores = (smooth_noise(rng, t.shape, int(rng.integers(50, 90))) < 0.3)[..., None]
         face = inside & (np.abs(t) < 0.82)
         albedo = np.where(face[..., None], np.where(pores, crumb * 0.8, crumb), albedo)
         lift = face * -0.4  # flat cut face
         gloss = 0.05
         if style == "cream cheese":
-            spread = face & (_smooth_noise(rng, t.shape, 8) > rng.uniform(0.25, 0.5))
+            spread = face & (smooth_noise(rng, t.shape, 8) > rng.uniform(0.25, 0.5))
             albedo = np.where(spread[..., None], np.array([0.98, 0.97, 0.94], np.float32), albedo)
             lift = lift + spread * 0.12
             gloss = 0.3
@@ -292,7 +218,7 @@ def _fried_crust(
 ) -> np.ndarray:
     """Fried, craggy surface: dark crisp ridges, a darker rim; masala vadas show lentils
     and green curry-leaf flecks."""
-    crisp = _smooth_noise(rng, t.shape, int(rng.integers(50, 90)))
+    crisp = smooth_noise(rng, t.shape, int(rng.integers(50, 90)))
     albedo = albedo * (0.75 + 0.45 * crisp)[..., None]
     albedo = np.where((np.abs(t) > 0.7)[..., None], albedo * 0.85, albedo)
     if kind == "masala vada":
@@ -334,8 +260,8 @@ def _item(
     profile = np.sqrt(np.clip(1 - t**2, 0, 1))
     if look.hole[1] == 0:
         profile = np.sqrt(np.clip(1 - np.clip(t, 0, None) ** 2, 0, 1))  # flat top, rounded edge
-    bumps = _smooth_noise(rng, (n, n), int(rng.integers(20, 45))) - 0.5
-    fine = _smooth_noise(rng, (n, n), int(rng.integers(70, 110))) - 0.5
+    bumps = smooth_noise(rng, (n, n), int(rng.integers(20, 45))) - 0.5
+    fine = smooth_noise(rng, (n, n), int(rng.integers(70, 110))) - 0.5
     albedo = np.broadcast_to(_crust_colour(rng, kind), (n, n, 3)).copy()
     albedo, gloss, lift = _topping(rng, kind, albedo, t, inside, theta, bumps, scale, n)
     height = profile * rng.uniform(*look.thickness) + (bumps + fine * 0.5) * look.roughness + lift * profile
@@ -373,29 +299,11 @@ def _hand(
     ImageDraw.Draw(thumb).line(
         [(cx + w * 1.4, cy + scale * 1.1), (cx + scale * 0.9, cy + scale * 0.3)], fill=255, width=int(w * 0.6)
     )
-    shade = 0.85 + 0.3 * _smooth_noise(rng, (n, n), 6)[..., None]
+    shade = 0.85 + 0.3 * smooth_noise(rng, (n, n), 6)[..., None]
     a = np.asarray(palm.filter(ImageFilter.GaussianBlur(1.2)), np.float32)[..., None] / 255
     img = img * (1 - a) + skin * shade * a
     thumb_a = np.asarray(thumb.filter(ImageFilter.GaussianBlur(1.2)), np.float32)[..., None] / 255
     return img, np.stack([skin * shade * thumb_a, np.broadcast_to(thumb_a, img.shape)])
-
-
-def _finish(rng: np.random.Generator, img: np.ndarray, size: int) -> Image.Image:
-    """The camera: exposure, white balance, vignette, noise, blur and JPEG artefacts."""
-    n = img.shape[0]
-    y, x = np.mgrid[0:n, 0:n].astype(np.float32) / n
-    img = img * rng.uniform(0.75, 1.15) * (np.array([1.03, 1.0, 0.94], np.float32) * rng.uniform(0.95, 1.05, 3))
-    img = img * (1 - rng.uniform(0, 0.35) * ((x - 0.5) ** 2 + (y - 0.5) ** 2))[..., None]
-    img = img + rng.normal(0, rng.uniform(0.004, 0.03), img.shape)
-    pil = Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
-    if rng.random() < 0.35:
-        pil = pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.6)))
-    pil = pil.resize((size, size), Image.Resampling.BILINEAR)
-    if rng.random() < 0.5:  # a photo that has been through a messenger app
-        buffer = io.BytesIO()
-        pil.save(buffer, "JPEG", quality=int(rng.integers(35, 80)))
-        pil = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-    return pil
 
 
 def render(label: str, seed: int, size: int) -> Image.Image:
@@ -403,7 +311,7 @@ def render(label: str, seed: int, size: int) -> Image.Image:
     napkin, paper or a counter, sometimes held in a hand."""
     rng = np.random.default_rng(seed)
     n = CANVAS
-    img, (ax, ay, ar) = _background(rng, n)
+    img, (ax, ay, ar) = background(rng, n)
     az, elev = rng.uniform(0, 2 * math.pi), rng.uniform(0.5, 1.2)
     light = np.array([math.cos(az) * math.cos(elev), math.sin(az) * math.cos(elev), math.sin(elev)], np.float32)
     count = int(rng.choice([1, 1, 1, 2, 3, 4]))
@@ -426,13 +334,7 @@ def render(label: str, seed: int, size: int) -> Image.Image:
         img = _item(rng, kind, img, cx, cy, scale, light, tilt)
     if thumb is not None:
         img = img * (1 - thumb[1]) + thumb[0]
-    return _finish(rng, img, size)
-
-
-def render_empty(seed: int, size: int) -> Image.Image:
-    """A plate, napkin, paper or counter with nothing on it: clutter for "none of these"."""
-    rng = np.random.default_rng(seed + 7_000_003)
-    return _finish(rng, _background(rng, CANVAS)[0], size)
+    return finish(rng, img, size)
 
 
 def _path(job: Job) -> Path:
@@ -466,7 +368,7 @@ def synth(
                 jobs.append(Job(out, split, label, i, image_seed(seed, ci, start + i), size))
         start += count
     if renderer == "blender":
-        from training.blender_synth import render_all
+        from devtools.renders.blender import render_all
 
         render_all(
             [

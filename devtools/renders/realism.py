@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 from chalicelib.metadata import ModelMetadata
-
 from training.choices import ARCHITECTURES
 from training.dataset import resize_side, scan
 from training.features import pooled_features

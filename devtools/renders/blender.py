@@ -1,4 +1,4 @@
-"""Runs training/blender_scene.py in .venv-render (made on first use: bpy needs numpy < 2,
+"""Runs devtools/renders/blender_scene.py in .venv-render (made on first use: bpy needs numpy < 2,
 so it cannot live in .venv), in the worker processes asked for, each rendering its share
 of the images with one thread."""
 
@@ -9,13 +9,18 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from devtools import ROOT
-from devtools.venvs import ensure_render_venv
 from tqdm import tqdm
+from training.errors import TrainingError
 
-from training.dishes import OTHER_FOODS
-from training.errors import RenderError
-from training.seeds import image_seed
+from devtools import ROOT
+from devtools.renders.dishes import OTHER_FOODS
+from devtools.renders.seeds import image_seed
+from devtools.venvs import ensure_render_venv
+
+
+class RenderError(TrainingError, RuntimeError):
+    """Blender failed; the message carries the end of its log."""
+
 
 DONE = "rendered "  # what blender_scene prints after each image
 
@@ -32,7 +37,7 @@ def render_all(jobs: list[dict[str, object]], workers: int) -> None:
             processes.append(
                 (
                     subprocess.Popen(
-                        [str(python), "-m", "training.blender_scene", str(share), "1"],
+                        [str(python), "-m", "devtools.renders.blender_scene", str(share), "1"],
                         cwd=ROOT,
                         stdout=subprocess.PIPE,
                         stderr=log,

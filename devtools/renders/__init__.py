@@ -1,0 +1,1 @@
+"""The demo's data making: renderers, other foods, realism figures (python -m devtools.renders)."""
