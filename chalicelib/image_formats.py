@@ -27,5 +27,9 @@ def check_pixels(width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise PayloadTooLarge(
             Code.TOO_MANY_PIXELS,
-            f"the image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}",
+            f"the image is {width}x{height} ({megapixels(width * height)}); the limit is {megapixels(max_pixels)}",
         )
+
+
+def megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.3g} megapixels"

@@ -8,6 +8,7 @@ resize size (a 12 MP photo is never fully decoded to feed a 224 px model).
 from __future__ import annotations
 
 import io
+import re
 import warnings
 
 import numpy as np
@@ -15,7 +16,7 @@ from PIL import Image, ImageOps
 
 from chalicelib import heif
 from chalicelib.errors import BadRequest, Code, PayloadTooLarge
-from chalicelib.image_formats import FORMATS, MEDIA_TYPES, check_pixels
+from chalicelib.image_formats import FORMATS, MEDIA_TYPES, check_pixels, megapixels
 from chalicelib.metadata import ModelMetadata
 
 _SIXTEEN_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
@@ -45,8 +46,12 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
             # ("Tag data larger than file"): client-made noise in the logs, never ours to act on.
             warnings.simplefilter("ignore")
             image: Image.Image = Image.open(io.BytesIO(data), formats=formats)
-    except Image.DecompressionBombError as exc:
-        raise PayloadTooLarge(Code.TOO_MANY_PIXELS, f"image dimensions are over the limit: {exc}") from exc
+    except Image.DecompressionBombError as exc:  # Pillow's words name a "DOS attack": ours do not
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f" ({megapixels(int(declared[1]))})" if declared else ""
+        raise PayloadTooLarge(
+            Code.TOO_MANY_PIXELS, f"the image{size} is over the limit of {megapixels(max_pixels)}"
+        ) from exc
     except Exception as exc:  # Pillow's parsers raise more than OSError on hostile bytes: see below
         from chalicelib import tiff  # only for a body Pillow cannot open
 
@@ -54,7 +59,8 @@ def decode(data: bytes, min_side: int, max_pixels: int) -> Image.Image:
             return to_rgb(tiff.read(data, max_pixels))
         raise BadRequest(
             Code.NOT_AN_IMAGE,
-            "the body is not an image in a supported format (" + ", ".join(sorted(MEDIA_TYPES)) + ")",
+            # No "the body": the folder check says the same of a training photo, its file named.
+            "not an image in a supported format (" + ", ".join(sorted(MEDIA_TYPES)) + ")",
         ) from exc
     width, height = image.size
     if width < 1 or height < 1:

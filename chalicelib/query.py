@@ -27,5 +27,5 @@ def parse_explain(raw: str | None) -> bool:
     if raw is None:
         return False
     if raw.lower() not in EXPLAIN_VALUES:
-        raise BadRequest(Code.BAD_EXPLAIN, f"explain must be 1 or 0, got {raw[:40]!r}")
+        raise BadRequest(Code.BAD_EXPLAIN, f"explain must be 1, 0, true or false, got {raw[:40]!r}")
     return EXPLAIN_VALUES[raw.lower()]

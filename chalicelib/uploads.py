@@ -28,7 +28,8 @@ _FORM = "application/x-www-form-urlencoded"
 def check_size(data: bytes, max_bytes: int, what: str) -> None:
     """what: the body, the object… (data may be cut at max_bytes + 1: enough to tell)."""
     if len(data) > max_bytes:
-        raise PayloadTooLarge(Code.BODY_TOO_LARGE, f"{what} is over the limit of {max_bytes} bytes")
+        limit = f"{max_bytes / 2**20:.3g} MiB" if max_bytes >= 2**20 else f"{max_bytes} bytes"
+        raise PayloadTooLarge(Code.BODY_TOO_LARGE, f"{what} is over the limit of {limit}")
 
 
 def image_bytes(content_type: str | None, body: bytes, max_bytes: int) -> bytes:

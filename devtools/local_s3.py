@@ -174,7 +174,9 @@ def running(data: Path = DATA) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./scripts/local-s3", description=__doc__.split("\n\n")[1])
     parser.add_argument("command", choices=("start", "stop", "status"))
-    parser.add_argument("--s3-port", type=int, default=8333)
+    parser.add_argument(
+        "--s3-port", type=int, default=8333, help="where the local S3 answers, on 127.0.0.1 (default: 8333)"
+    )
     args = parser.parse_args(argv)
     server = background()
     endpoint = server[1] if server else None

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import boto3
+from training.cli import ShowDefaults
 
 from devtools import ROOT
 from devtools.demo_model import SERVED
@@ -85,9 +86,9 @@ def refuse_unservable(model: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--s3-port", type=int, default=8333)
+    parser = argparse.ArgumentParser(prog="./scripts/serve", description=__doc__, formatter_class=ShowDefaults)
+    parser.add_argument("--port", type=int, default=8000, help="where chalice local serves, on 127.0.0.1")
+    parser.add_argument("--s3-port", type=int, default=8333, help="where the local S3 (SeaweedFS) answers")
     own = parser.add_mutually_exclusive_group()
     own.add_argument("--model", type=Path, help="a model file to publish to the local S3 and serve")
     own.add_argument("--model-uri", help="serve this s3:// (local S3) or file:// MODEL_URI")

@@ -140,6 +140,8 @@ def test_decompression_bomb_is_refused_before_decoding() -> None:
     with pytest.raises(PayloadTooLarge) as err:
         decode(bomb, 32, LIMIT)
     assert err.value.code == "too_many_pixels"
+    # In the project's words and units, not Pillow's "could be decompression bomb DOS attack".
+    assert err.value.message == f"the image (900 megapixels) is over the limit of {LIMIT / 1e6:.3g} megapixels"
 
 
 def test_pixel_limit_is_configurable() -> None:

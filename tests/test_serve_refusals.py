@@ -120,3 +120,11 @@ def test_serve_replaces_a_version_its_local_s3_holds_with_other_bytes(s3, tmp_pa
     assert ensure_published([new], bucket) == [uri]
     key = uri.split(f"s3://{bucket}/")[1]
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == new.read_bytes()
+
+
+def test_serve_help_names_the_command_and_every_default() -> None:
+    shown = subprocess.run(["./scripts/serve", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: ./scripts/serve ")
+    words = " ".join(shown.stdout.split())  # argparse wraps its lines
+    assert "where chalice local serves, on 127.0.0.1 (default: 8000)" in words
+    assert "(SeaweedFS) answers (default: 8333)" in words and "(default: None)" not in words

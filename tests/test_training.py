@@ -190,6 +190,29 @@ def test_most_wrong_captions_name_the_answer_and_the_file(tiny_data: Path) -> No
     assert fitted(draw, image.name, 152) == image.name
 
 
+def test_export_says_what_its_parity_check_compared(
+    tiny_run: Path, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "model.onnx"
+    assert (
+        main(
+            [
+                "export",
+                "--weights",
+                str(tiny_run / "weights"),
+                "--check-images",
+                str(tiny_data / "val"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    said = capsys.readouterr().out
+    assert said.startswith(f"wrote {out}: loaded as the service loads it, it answers as the model does on ")
+    assert f" images of {tiny_data / 'val'} (worst difference " in said and said.endswith(", allowed 0.0001)\n")
+
+
 def test_every_train_setting_is_an_option_of_its_name() -> None:
     """train_config copies options by name: a TrainConfig field no option sets is a mistake."""
     import dataclasses
@@ -358,7 +381,8 @@ def test_publish_without_credentials_says_where_to_get_them(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     assert main(["publish", str(tiny_run / "model.onnx"), "--bucket", bucket]) == 2
-    assert capsys.readouterr().err.startswith("error: no AWS credentials")
+    err = capsys.readouterr().err
+    assert err.startswith("error: no AWS credentials") and err.endswith("prints the variables to export\n")
 
 
 def test_publish_cli_prints_the_model_uri(
@@ -387,7 +411,10 @@ def _remove(*folders: Path) -> None:
         (lambda root: _remove(root / "bagel", root / "donut"), "two or more class folders"),
         (lambda root: [p.unlink() for p in (root / "vada").iterdir()], "has no images"),
         (lambda root: (root / "donut" / "notes.txt").write_text("hi"), "not an image file"),
-        (lambda root: (root / "donut" / "broken.jpg").write_bytes(b"not really a jpeg"), "unreadable image"),
+        (
+            lambda root: (root / "donut" / "broken.jpg").write_bytes(b"not really a jpeg"),
+            r"broken.jpg: unreadable image: not an image in a supported format \(image/avif",  # the service's words
+        ),
     ],
 )
 def test_malformed_image_folders_give_clear_errors(tiny_data: Path, tmp_path: Path, damage, message: str) -> None:

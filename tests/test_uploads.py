@@ -35,6 +35,9 @@ def test_body_over_the_limit_is_413() -> None:
     with pytest.raises(PayloadTooLarge) as err:
         image_bytes("image/jpeg", b"x" * 101, 100)
     assert err.value.code == "body_too_large"
+    with pytest.raises(PayloadTooLarge) as err:
+        image_bytes("image/jpeg", b"x" * (6 * 2**20 + 1), 6 * 2**20)
+    assert err.value.message == "the body is over the limit of 6 MiB"  # as people read it, not 6291456 bytes
 
 
 def test_multipart_file_field_is_extracted() -> None:

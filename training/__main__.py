@@ -260,15 +260,15 @@ def _train(args: argparse.Namespace) -> None:
 def _export(args: argparse.Namespace) -> None:
     from training.checkpoint import load_checkpoint
     from training.dataset import check_batch, scan
-    from training.export import export
+    from training.export import export, parity
 
     model, meta = load_checkpoint(args.weights)
     check_images = scan(args.check_images, (meta.resize_size, meta.input_size))
     check = check_batch(check_images, meta)
     if not args.int8:
         for out in args.out:
-            export(model, meta, out, check)
-            print(f"wrote {out}")
+            worst = export(model, meta, out, check)
+            print(f"wrote {out}: {parity(worst, len(check), args.check_images)}")
         return
     from training.quantize import CALIBRATION_IMAGES, VALIDATION_IMAGES, export_int8
 

@@ -97,30 +97,39 @@ WRITERS: dict[str, Callable[[nn.Module, ModelMetadata, Path], None]] = {
 }
 
 
-def export(model: nn.Module, meta: ModelMetadata, out: Path, check: torch.Tensor) -> None:
+def export(model: nn.Module, meta: ModelMetadata, out: Path, check: torch.Tensor) -> float:
     """Writes out in the format its suffix names (.pt TorchScript, .onnx ONNX): the
     labels' logits, with a none-rule in meta the rule's score, and for a trained network the
-    labels' activation maps (training/explain.py)."""
+    labels' activation maps (training/explain.py). Returns the parity check's worst difference."""
     if out.suffix not in WRITERS:
         raise ExportError(f"cannot export to {out.name}: use one of {', '.join(WRITERS)}")
     model = exported(model, meta.none_rule).eval()
-    write_checked(out, lambda path: WRITERS[out.suffix](model, meta, path), model, check)
+    return write_checked(out, lambda path: WRITERS[out.suffix](model, meta, path), model, check)
 
 
 def write_checked(
     out: Path, write: Callable[[Path], None], reference: Callable[[torch.Tensor], Any], check: torch.Tensor
-) -> None:
+) -> float:
     """Writes through a temporary file and renames only once the file, loaded as the
     service loads it, gives the reference's probabilities on check (reference: the model,
-    or what gives its outputs as tensors)."""
+    or what gives its outputs as tensors); returns the worst difference."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as scratch:
         unchecked = Path(scratch) / f"model{out.suffix}"  # the exporters write to a path
         write(unchecked)
-        assert_parity(reference, unchecked, check)
+        worst = assert_parity(reference, unchecked, check)
         with unchecked.open("rb") as written:
             # 0600 would keep a web server or a container build out.
             write_atomically(out, lambda sink: shutil.copyfileobj(written, sink), durable=False, mode=0o666 & ~_umask())
+    return worst
+
+
+def parity(worst: float, images: int, where: object) -> str:
+    """What a parity check found, for the user: export's and import's words."""
+    return (
+        f"loaded as the service loads it, it answers as the model does on {images} images of {where} "
+        f"(worst difference {worst:.1e}, allowed {PARITY_TOLERANCE:g})"
+    )
 
 
 def _umask() -> int:
@@ -129,7 +138,9 @@ def _umask() -> int:
     return mask
 
 
-def assert_parity(model: Callable[[torch.Tensor], Any], exported: Path, inputs: torch.Tensor) -> None:
+def assert_parity(model: Callable[[torch.Tensor], Any], exported: Path, inputs: torch.Tensor) -> float:
+    """The worst difference between the file's outputs and the model's (relative where they
+    exceed 1); ExportError over PARITY_TOLERANCE."""
     with torch.inference_mode():
         expected = tensor_outputs(model(inputs))
     runtime = load_as_served(exported)
@@ -139,6 +150,7 @@ def assert_parity(model: Callable[[torch.Tensor], Any], exported: Path, inputs: 
         raise ExportError(
             f"the written {exported.suffix} file fails on a batch of {len(inputs)} images: {exc}"
         ) from exc
+    worst_of_all = 0.0
     for name in ("probabilities", "scores", "maps"):
         if getattr(expected, name) is None:
             continue
@@ -151,3 +163,5 @@ def assert_parity(model: Callable[[torch.Tensor], Any], exported: Path, inputs: 
             raise ExportError(
                 f"{exported.suffix} {name} differ from the eager model's by {worst:.2e} > {PARITY_TOLERANCE}"
             )
+        worst_of_all = max(worst_of_all, worst)
+    return worst_of_all

@@ -18,7 +18,7 @@ from torch import nn
 from training.choices import ARCHITECTURES, OUTPUT_SCORES
 from training.dataset import check_batch, resize_side, scan, service_input
 from training.errors import ImportModelError
-from training.export import PARITY_TOLERANCE, export, write_checked
+from training.export import export, parity, write_checked
 from training.features import input_features
 from training.model_files import read_source
 from training.model_source import Source
@@ -95,11 +95,8 @@ def import_model(
 
         said.append(rule_summary(rule, f"the {calibration_images} photos"))
     for out in outs:
-        _write(source, meta, ends_in, out, torch.from_numpy(check))
-        said.append(
-            f"wrote {out}: loaded as the service loads it, its probabilities{' and score' if meta.none_rule else ''} "
-            f"match the original's within {PARITY_TOLERANCE:g} on {described}"
-        )
+        worst = _write(source, meta, ends_in, out, torch.from_numpy(check))
+        said.append(f"wrote {out}: {parity(worst, len(check), described)}")
     return said
 
 
@@ -160,14 +157,13 @@ def _check_outputs(source: Source, meta: ModelMetadata) -> None:
 
 
 def _check_inputs(meta: ModelMetadata, folder: Path | None) -> tuple[np.ndarray, str]:
-    """float32 NCHW images the written file must answer as the original does, and their description."""
+    """float32 NCHW images the written file must answer as the original does, and where they are from."""
     if folder is not None:
         inputs = check_batch(scan(folder, (meta.resize_size, meta.input_size)), meta).numpy()
-        return inputs, f"{len(inputs)} images of {folder}"
+        return inputs, str(folder)
     from training.negatives import bundled_examples
 
-    inputs = bundled_examples(meta)
-    return inputs, f"{len(inputs)} bundled photos and renders"
+    return bundled_examples(meta), "the bundled photos and renders"
 
 
 def _run(source: Source, inputs: np.ndarray) -> np.ndarray:
@@ -262,18 +258,19 @@ def _with_rule(meta: ModelMetadata, rule: NoneRule) -> ModelMetadata:
     return replace(meta, none_rule=rule)
 
 
-def _write(source: Source, meta: ModelMetadata, ends_in: str, out: Path, check: torch.Tensor) -> None:
+def _write(source: Source, meta: ModelMetadata, ends_in: str, out: Path, check: torch.Tensor) -> float:
     if source.onnx is None:
         # One of train's networks ends in its head's logits, with activation maps beside them.
         network = isinstance(source.module, Network)
-        export(source.module if network else AsLogits(source.module, ends_in == "probabilities"), meta, out, check)
-        return
+        return export(
+            source.module if network else AsLogits(source.module, ends_in == "probabilities"), meta, out, check
+        )
     if out.suffix != ".onnx":
         raise ImportModelError(f"an ONNX model is written as .onnx, not {out.name}")
     import onnx
 
     graph = wrapped(source.onnx, ends_in, meta)
-    write_checked(out, lambda path: onnx.save(graph, str(path)), _reference(source, ends_in, meta), check)
+    return write_checked(out, lambda path: onnx.save(graph, str(path)), _reference(source, ends_in, meta), check)
 
 
 def _reference(source: Source, ends_in: str, meta: ModelMetadata) -> Callable[[torch.Tensor], Any]:

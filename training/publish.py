@@ -84,7 +84,7 @@ def s3_errors(client: Any, bucket: str) -> Iterator[None]:
     except NoCredentialsError:
         raise PublishError(
             "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile "
-            "(aws configure); ./scripts/local-s3 start prints the local S3's"
+            "(aws configure); for the local S3, ./scripts/local-s3 start prints the variables to export"
         ) from None
     except EndpointConnectionError:
         raise PublishError(f"cannot reach S3 at {client.meta.endpoint_url}: is it running?") from None
