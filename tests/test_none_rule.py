@@ -221,3 +221,18 @@ def test_a_rule_without_its_score_output_is_refused_at_load(tmp_path: Path) -> N
     write_onnx(MeanColour().eval(), COLOUR_META, tmp_path / "model.onnx")  # the bare logits, no score
     with pytest.raises(ModelLoadError, match="none_rule"):
         load_runtime(tmp_path / "model.onnx")
+
+
+def test_the_rule_is_told_as_a_sentence_with_counts() -> None:
+    from chalicelib.metadata import NoneRule
+    from training.none_rule import rule_summary
+
+    calibration = {"validation_images": 60, "validation_accepted": 0.9833, "none_images": 397, "none_refused": 0.93}
+    tied = {**calibration, "chosen_from": {"feature_distance": 0.9, "reference_mass": 0.9}}
+    said = rule_summary(NoneRule("feature_distance", 0.0353, "d", tied))
+    assert said.startswith(
+        "none-rule: feature_distance, accepting an image whose score is at least 0.0353 (59 of 60 validation "
+        "images accepted, 369 of 397 images of none of the labels refused); chosen over reference_mass"
+    )
+    assert said.endswith("feature_distance 90.0%, reference_mass 90.0% (a tie, which keeps the first tried)")
+    assert "{" not in said  # no raw dict

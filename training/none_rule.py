@@ -277,11 +277,22 @@ def calibrated_rule(
 
 
 def rule_summary(rule: NoneRule, accepted: str = "validation images") -> str:
-    """One line: the rule, and what it accepts and refuses of the images it was set on."""
-    chosen, calibration = rule.calibration.get("chosen_from"), rule.calibration
+    """A sentence: what the rule accepts, how it did on the images it was set on, and why
+    this score was chosen where there was a choice."""
+    calibration = rule.calibration
+    shown, refused = calibration["validation_images"], calibration["none_images"]
+    line = (
+        f"none-rule: {rule.score}, accepting an image whose score is at least {rule.threshold:.4g} "
+        f"({round(calibration['validation_accepted'] * shown)} of {shown} {accepted} accepted, "
+        f"{round((calibration['none_refused'] or 0) * refused)} of {refused} images of none of the labels refused)"
+    )
+    chosen: dict[str, float] | None = calibration.get("chosen_from")
+    if not chosen:
+        return line
+    others = [kind for kind in chosen if kind != rule.score]
+    tie = " (a tie, which keeps the first tried)" if all(chosen[k] == chosen[rule.score] for k in others) else ""
+    scores = ", ".join(f"{kind} {value:.1%}" for kind, value in chosen.items())
     return (
-        f"none-rule: {rule.score} >= {rule.threshold:.4g} ({calibration['validation_accepted']:.1%} of "
-        f"{accepted} accepted, {calibration['none_refused']:.1%} of {calibration['none_images']} "
-        "non-food refused)"
-        + (f"; chosen over the other by balanced accuracy on held-out non-food images: {chosen}" if chosen else "")
+        f"{line}; chosen over {' and '.join(others)} by balanced accuracy on non-food images its threshold "
+        f"did not see: {scores}{tie}"
     )
