@@ -338,7 +338,7 @@ def test_log_level_warning_keeps_only_failures(capsys: pytest.CaptureFixture, en
 def test_bad_explain_is_400(client: Client, query: str) -> None:
     status, _, body = post(client, f.jpeg(), "image/jpeg", query)
     assert_error(status, body, 400, "bad_explain")
-    assert json.loads(body)["error"]["message"].startswith("explain must be 1, 0, true or false")
+    assert body["error"]["message"].startswith("explain must be 1, 0, true or false")
 
 
 def test_a_model_without_activation_maps_answers_explain_without_them(client: Client) -> None:

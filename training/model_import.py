@@ -93,7 +93,7 @@ def import_model(
         meta = _with_rule(meta, rule)
         from training.none_rule import rule_summary
 
-        said.append(rule_summary(rule, f"the {calibration_images} photos"))
+        said.append(rule_summary(rule, f"photos of {calibration_images}"))
     for out in outs:
         worst = _write(source, meta, ends_in, out, torch.from_numpy(check))
         said.append(f"wrote {out}: {parity(worst, len(check), described)}")

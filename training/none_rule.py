@@ -55,9 +55,7 @@ def output_rule(accepted: dict[str, np.ndarray], refused: dict[str, np.ndarray],
     held_out: dict[str, float] = {}
     if len(accepted) > 1:
         for kind in accepted:
-            threshold, _ = best_threshold(accepted[kind], refused[kind][0::2])
-            balanced = ((accepted[kind] >= threshold).mean() + (refused[kind][1::2] < threshold).mean()) / 2
-            held_out[kind] = round(float(balanced), 4)
+            held_out[kind] = held_out_accuracy(accepted[kind], refused[kind][0::2], refused[kind][1::2])
     kind = max(accepted, key=lambda k: held_out.get(k, 0.0))  # a tie keeps the first
     rule = rule_from_scores(kind, accepted[kind], refused[kind], sources=sources)
     if held_out:
@@ -112,6 +110,13 @@ def best_threshold(accept: np.ndarray, refuse: np.ndarray) -> tuple[float, float
     return best
 
 
+def held_out_accuracy(accept: np.ndarray, refuse_fit: np.ndarray, refuse_check: np.ndarray) -> float:
+    """Balanced accuracy, on accept and refuse_check, of the threshold best between accept and
+    refuse_fit: how a score would do on images of none of the labels that did not set it."""
+    threshold, _ = best_threshold(accept, refuse_fit)
+    return round(float(((accept >= threshold).mean() + (refuse_check < threshold).mean()) / 2), 4)
+
+
 def pretrained_rule(
     network: Network,
     train_x: np.ndarray,
@@ -144,12 +149,9 @@ def pretrained_rule(
         fit_half, check_half = none_x[0::2], none_x[1::2]
         for kind in kinds:
             module, _ = fitted(kind, fit_half)
-            accept = feature_scores(module, network, val_x)
-            threshold, _ = best_threshold(accept, feature_scores(module, network, fit_half))
-            balanced = (
-                (accept >= threshold).mean() + (feature_scores(module, network, check_half) < threshold).mean()
-            ) / 2
-            held_out[kind] = round(float(balanced), 4)
+            held_out[kind] = held_out_accuracy(
+                *(feature_scores(module, network, part) for part in (val_x, fit_half, check_half))
+            )
     kind = max(kinds, key=lambda k: held_out.get(k, 0.0))  # a tie keeps the first
     module, classes = fitted(kind, none_x)
     if kind != "feature_distance":
