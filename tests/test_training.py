@@ -177,7 +177,7 @@ def test_parity_check_refuses_an_export_that_answers_differently(
 
 def test_most_wrong_captions_name_the_answer_and_the_file(tiny_data: Path) -> None:
     from PIL import ImageDraw
-    from training.evaluate import draw_most_wrong, fitted
+    from training.evaluate import caption, draw_most_wrong, fitted
 
     image = next((tiny_data / "test" / "donut").iterdir())
     sheet = draw_most_wrong([{"path": str(image), "label": "donut", "predicted": "bagel", "confidence": 0.9}])
@@ -188,6 +188,8 @@ def test_most_wrong_captions_name_the_answer_and_the_file(tiny_data: Path) -> No
     shown = fitted(draw, long_name, 152)
     assert shown.startswith("...") and long_name.endswith(shown[3:]) and draw.textlength(shown) <= 152
     assert fitted(draw, image.name, 152) == image.name
+    refused = {"label": "donut", "predicted": "none", "top_label": "donut", "confidence": 0.97}
+    assert caption(refused) == "donut -> none (top: donut 97%)"  # what the 97% is of
 
 
 def test_export_says_what_its_parity_check_compared(
@@ -243,7 +245,9 @@ def test_evaluate_reports_and_draws(
     )
     report = json.loads((tmp_path / "report.json").read_text())
     shown = capsys.readouterr().out.splitlines()
-    assert shown[0].startswith(f"3 images in {tiny_data / 'test'}: top-1 {report['accuracy']:.1%}")
+    right = round(report["accuracy"] * 3)
+    assert shown[0].startswith(f"3 images in {tiny_data / 'test'}: the top label right on {right} (")
+    assert "right and accepted" in shown[0] and shown[1] == "  few images: each is 33 points of these figures"
     for label in CLASSES:  # one line per class, with its count right
         [line] = [line for line in shown if line.startswith(f"  {label}: ")]
         assert f" of {report['per_class'][label]['support']} right" in line

@@ -51,6 +51,7 @@ def evaluate(
                     "path": str(path),
                     "label": labels[truth],
                     "predicted": labels[predicted[offset]] if recognised[offset] else "none",
+                    "top_label": labels[top[offset]],  # what a refused image was nearest to
                     "confidence": round(float(probabilities[offset].max()), 4),
                 }
             )
@@ -127,11 +128,18 @@ def expected_calibration_error(confidences: np.ndarray, hits: np.ndarray, bins: 
 
 def summary(report: dict[str, Any]) -> list[str]:
     """What a person reads first; report.json has the rest."""
+    n = report["images"]
+
+    def counted(share: float) -> str:
+        return f"{round(share * n)} ({share:.1%})"
+
     lines = [
-        f"{report['images']} images in {report['split']}: top-1 {report['accuracy']:.1%}, "
-        f"{report['accepted']:.1%} accepted by the none-rule, {report['accepted_and_right']:.1%} both; "
-        f"calibration error {report['calibration_error']:.3f}"
+        f"{n} images in {report['split']}: the top label right on {counted(report['accuracy'])}, accepted by "
+        f"the none-rule {counted(report['accepted'])}, right and accepted {counted(report['accepted_and_right'])}; "
+        f"calibration error of the confidences (ECE) {report['calibration_error']:.3f}"
     ]
+    if n < 30:
+        lines.append(f"  few images: each is {100 / n:.0f} points of these figures")
     for label, figures in report["per_class"].items():
         right = round(figures["recall"] * figures["support"])
         lines.append(
@@ -196,22 +204,30 @@ def draw_confusion(
 
 
 def draw_most_wrong(wrong: list[dict[str, Any]], side: int = 160) -> Image.Image:
-    """Thumbnails of the mistakes, each captioned with its true label -> the answer, the
-    confidence, and the file's name (shortened at the front to fit)."""
-    columns, caption = 4, 30
+    """Thumbnails of the mistakes, each captioned with its true label -> the answer and its
+    probability (for a refused image, the top label's, named), and the file's name
+    (shortened at the front to fit)."""
+    columns, below = 4, 30  # below: the captions' height
     rows = (len(wrong) + columns - 1) // columns
-    sheet = Image.new("RGB", (columns * side, rows * (side + caption)), "white")
+    sheet = Image.new("RGB", (columns * side, rows * (side + below)), "white")
     draw = ImageDraw.Draw(sheet)
     for k, item in enumerate(wrong):
-        x, y = (k % columns) * side, (k // columns) * (side + caption)
+        x, y = (k % columns) * side, (k // columns) * (side + below)
         path = Path(item["path"])
         thumb = Image.fromarray(image_cache.service_view(path, side, side), "RGB")  # what the model saw, in small
         thumb.thumbnail((side - 4, side - 4))
         sheet.paste(thumb, (x + 2, y + 2))
-        answer = f"{item['label']} -> {item['predicted']} {item['confidence']:.0%}"  # ASCII: every font has it
-        draw.text((x + 4, y + side + 2), answer, fill="black")
+        draw.text((x + 4, y + side + 2), caption(item), fill="black")
         draw.text((x + 4, y + side + 15), fitted(draw, path.name, side - 8), fill="dimgray")
     return sheet
+
+
+def caption(item: dict[str, Any]) -> str:
+    """A mistake, in ASCII (every font has it); a refused image's percentage is its top
+    label's, so that label is named."""
+    if item["predicted"] == "none":
+        return f"{item['label']} -> none (top: {item['top_label']} {item['confidence']:.0%})"
+    return f"{item['label']} -> {item['predicted']} {item['confidence']:.0%}"
 
 
 def fitted(draw: ImageDraw.ImageDraw, text: str, width: int) -> str:
