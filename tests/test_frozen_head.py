@@ -140,7 +140,9 @@ def test_train_fits_a_head_in_one_pass_and_says_how(
     ]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     printed = capsys.readouterr().out
-    assert "chosen on validation" in printed and "24 training, 3 validation and 3 test images" in printed
+    assert "chosen on validation" in printed and "bagel: 8 training, 1 validation, 1 test\n" in printed
+    assert "only 3 validation images: each is 33 points of its figures, which say little" in printed
+    assert "on the 3 validation images: accuracy " in printed
     meta = json.loads((tmp_path / "a" / "metadata.json").read_text())
     training = meta["training"]
     assert training["views"] == 2 and training["strength"] in STRENGTHS and training["converged"] is True

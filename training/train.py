@@ -109,17 +109,39 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     if cfg.init_weights:
         load_init_weights(model, cfg.init_weights)
     started = time.monotonic()
-    print(
-        f"{len(parts['train'].samples)} training, {len(parts['val'].samples)} validation and "
-        f"{len(parts['test'].samples)} test images",
-        flush=True,
-    )
+    print("\n".join(part_counts(parts)), flush=True)
     fit = fit_model(model, parts, meta, cfg, device)
     # The rule is set on the CPU in float32, as the service computes its scores.
     rule = calibrated_rule(model.cpu().eval(), parts["val"].samples, meta, cfg, fit.features)
     record = training_record(cfg, parts, fit, time.monotonic() - started)
-    print(f"val loss {fit.val_loss:.4f}, val accuracy {fit.val_accuracy:.4f}", flush=True)
+    shown = len(parts["val"].samples)
+    print(
+        f"on the {shown} validation images: accuracy {fit.val_accuracy:.1%} "
+        f"({round(fit.val_accuracy * shown)} of {shown}), loss {fit.val_loss:.4f}",
+        flush=True,
+    )
     return model, dataclasses.replace(meta, none_rule=rule, training=record), parts
+
+
+FEW = 20  # a part with fewer images than this gives figures that move in large steps
+
+
+def part_counts(parts: dict[str, Split]) -> list[str]:
+    """What train prints of its parts: images per class in each, and a caution for a small part."""
+    names = {"train": "training", "val": "validation", "test": "test"}
+    labels = parts["train"].labels
+    counts = {part: np.bincount([i for _, i in split.samples], minlength=len(labels)) for part, split in parts.items()}
+    lines = [
+        f"{label}: " + ", ".join(f"{counts[part][index]} {names[part]}" for part in parts)
+        for index, label in enumerate(labels)
+    ]
+    lines += [
+        f"only {len(split.samples)} {names[part]} images: each is {100 / len(split.samples):.0f} points of its "
+        "figures, which say little"
+        for part, split in parts.items()
+        if part != "train" and 0 < len(split.samples) < FEW
+    ]
+    return lines
 
 
 def untrained_metadata(cfg: TrainConfig, labels: tuple[str, ...], name: str, version: str) -> ModelMetadata:
