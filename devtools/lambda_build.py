@@ -146,10 +146,25 @@ def main() -> int:
             str(args.out.resolve()),
             project=args.project_dir.resolve(),
         )
+        print(packaged(args.out, args.pkg_format))
     else:
         require_credentials()
         chalice("deploy", "--stage", args.stage)
     return 0
+
+
+def packaged(out: Path, pkg_format: str) -> str:
+    """What package wrote and what comes next (Chalice itself says only "Reusing existing
+    deployment package")."""
+    files = ", ".join(
+        f"{path} ({path.stat().st_size / 2**20:.1f} MiB)" for path in sorted(out.iterdir()) if path.is_file()
+    )
+    then = (
+        f"terraform init && terraform apply in {out}"
+        if pkg_format == "terraform"
+        else f"sam deploy -t {out / 'sam.json'} --guided (or aws cloudformation package, then deploy)"
+    )
+    return f"wrote {files}; next, with AWS credentials: {then}"
 
 
 def require_credentials() -> None:

@@ -60,13 +60,19 @@ def cfn_lint(template: Path) -> None:
 
 
 def build_package(out: Path, *options: str) -> Path:
-    """`chalice package` through devtools.lambda_build (Python 3.12, vendored ONNX Runtime)."""
-    subprocess.run(
+    """`chalice package` through devtools.lambda_build (Python 3.12, vendored ONNX Runtime),
+    which must end by saying what it wrote and what comes next."""
+    ran = subprocess.run(
         [sys.executable, "-m", "devtools.lambda_build", "package", *options, str(out)],
         cwd=ROOT,
-        check=True,
+        capture_output=True,
+        text=True,
         timeout=900,
     )
+    if ran.returncode:
+        raise subprocess.CalledProcessError(ran.returncode, ran.args, ran.stdout, ran.stderr)
+    said = ran.stdout.strip().splitlines()[-1]
+    assert said.startswith(f"wrote {out / 'deployment.zip'} (") and "next, with AWS credentials: " in said, said
     return out
 
 
