@@ -87,16 +87,23 @@ def _templates() -> jinja2.Environment:
     )
 
 
+# A recognised answer is said as a guess ("Not sure: a or b?") when its top probability is
+# under UNSURE_TOP or within UNSURE_MARGIN of the second's: the page's JavaScript and its
+# form's HTML answer both read these.
+UNSURE_TOP, UNSURE_MARGIN = 0.6, 0.2
+EXAMPLES = Path(__file__).parent / "examples"
+EXAMPLES_FOR = EXAMPLES / "model.txt"  # the name of the model they were rendered for
+
+
 @functools.cache
 def examples() -> dict[str, str]:
     """label -> the demo's example photo of it as a data: URL (chalicelib/examples/, about
     12 KB each, written by python -m devtools.demo_model rebuild): in the page itself, so
     that no binary route is needed behind API Gateway. The page offers those whose label
-    the served model has."""
-    folder = Path(__file__).parent / "examples"
+    the served model has, when it is the model they were made for (EXAMPLES_FOR)."""
     return {
         path.stem: "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode()
-        for path in sorted(folder.glob("*.jpg"))
+        for path in sorted(EXAMPLES.glob("*.jpg"))
     }
 
 
@@ -113,6 +120,9 @@ def render_index(max_body_bytes: int, api_base: str = "") -> str:
             format_names=format_names,
             messages=messages(format_names),
             examples=examples(),
+            examples_for=EXAMPLES_FOR.read_text().strip(),
+            unsure_top=UNSURE_TOP,
+            unsure_margin=UNSURE_MARGIN,
             file_field=FILE_FIELD,
             max_body_bytes=max_body_bytes,
             api_base=api_base,
@@ -122,4 +132,14 @@ def render_index(max_body_bytes: int, api_base: str = "") -> str:
 
 def render_result(body: dict[str, Any], status: int) -> str:
     """The answer (or error) to the page's form posted without JavaScript."""
-    return _templates().get_template("result.html").render(answer=body, status=status)
+    return _templates().get_template("result.html").render(answer=body, status=status, said=sureness(body))
+
+
+def sureness(body: dict[str, Any]) -> str:
+    """refused, unsure or sure: how the page words an answer (an error: sure, unused)."""
+    if body.get("recognised") is False:
+        return "refused"
+    ranked = [p["probability"] for p in body.get("predictions", [])]
+    if len(ranked) > 1 and (ranked[0] < UNSURE_TOP or ranked[0] - ranked[1] < UNSURE_MARGIN):
+        return "unsure"
+    return "sure"

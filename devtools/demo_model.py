@@ -107,6 +107,7 @@ def render_examples() -> None:
             Image.open(str(job["path"])).resize((256, 256), Image.Resampling.LANCZOS).save(
                 EXAMPLES / f"{job['label']}.jpg", quality=88, optimize=True
             )
+    (EXAMPLES / "model.txt").write_text(f"{NAME}\n")  # the page offers them for this model only
 
 
 def sample_sheet(columns: int = 4, side: int = 200) -> None:

@@ -276,7 +276,26 @@ def test_the_plain_form_says_none_of_these_in_html(client: Client) -> None:
     response = client.http.post("/predict", headers={"Content-Type": content_type, "Accept": BROWSER_ACCEPT}, body=body)
     page = response.body.decode()
     assert response.status_code == 200 and "<h1>None of these</h1>" in page
-    assert "This does not look like any of: blue, green, red." in page
+    assert "This does not look like any of: blue, green, red. The nearest was " in page
+    assert "<meter" not in page  # no bar to rank labels the photo is none of
+
+
+def test_the_plain_form_says_an_unsure_answer_as_a_guess() -> None:
+    from chalicelib.page import render_result
+
+    unsure = {
+        "recognised": True,
+        "confidence": 0.52,
+        "predictions": [
+            {"display_name": "red", "probability": 0.52},
+            {"display_name": "green", "probability": 0.47},
+            {"display_name": "blue", "probability": 0.01},
+        ],
+        "model": {"name": "m", "version": "1"},
+        "timing_ms": {"total": 3.0},
+    }
+    page = render_result(unsure, 200)
+    assert "<h1>Not sure: red or green?</h1>" in page and "<title>Not sure · m</title>" in page
 
 
 def test_the_plain_form_gets_html_errors_with_their_status(client: Client) -> None:

@@ -111,8 +111,11 @@ def test_a_photo_of_none_of_the_labels_is_said_in_words(page, tmp_path: Path) ->
     photo = tmp_path / "grey.png"
     photo.write_bytes(f.png(f.GREY, size=(320, 240)))
     page.set_input_files("#file", str(photo))
-    assert wait_for_answer(page) == "None of these: this does not look like blue, green or red."
-    assert page.locator("#bars .bar").count() == 3  # the probabilities are still shown
+    answer = wait_for_answer(page)
+    assert answer.startswith("None of these: this does not look like blue, green or red (nearest: ")
+    assert page.is_hidden("#bars")  # bars would rank labels the photo is none of, the top one high
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page-refused.png"), full_page=True)
 
 
 def test_drag_and_drop_a_photo(page) -> None:
@@ -402,7 +405,12 @@ def test_a_model_that_is_not_there_is_said_in_words_not_as_warming_up(browser, t
         page.close()
 
 
-def test_the_examples_of_the_models_labels_are_offered_and_classified(browser, bucket: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["donut-bagel-vada", "fried-dough"])
+def test_the_examples_are_offered_only_to_the_model_they_were_made_for(
+    browser, bucket: str, tmp_path: Path, name: str
+) -> None:
+    """The examples are the demo's renders: a model of the same labels trained on real photos
+    (any other name) may rightly refuse them, so it is not offered them."""
     from dataclasses import replace
 
     from devtools.local_chalice import chalice_local, copy_project
@@ -411,9 +419,8 @@ def test_the_examples_of_the_models_labels_are_offered_and_classified(browser, b
 
     from tests.colour_model import COLOUR_META, MeanColour, colour_batch
 
-    meta = replace(
-        COLOUR_META, name="fried-dough", labels=("bagel", "donut", "vada"), display_names={"vada": "Medu vada"}
-    )
+    assert (ROOT / "chalicelib" / "examples" / "model.txt").read_text().strip() == "donut-bagel-vada"
+    meta = replace(COLOUR_META, name=name, labels=("bagel", "donut", "vada"), display_names={"vada": "Medu vada"})
     model = tmp_path / "dough.onnx"
     export(MeanColour(), meta, model, colour_batch())
     uri = publish(model, bucket, prefix=f"examples-{tmp_path.name}")
@@ -427,6 +434,11 @@ def test_the_examples_of_the_models_labels_are_offered_and_classified(browser, b
 
         page.route("**/predict*", record)
         page.goto(f"{base}/")
+        page.wait_for_function(f"document.getElementById('model').textContent.includes('{name}')")
+        if name != "donut-bagel-vada":
+            assert page.is_hidden("#examples")
+            page.close()
+            return
         page.wait_for_selector("#examples:not([hidden])")
         assert page.locator(".example:visible").all_text_contents() == ["bagel", "donut", "Medu vada"]
         page.click(".example[data-label=donut]")
@@ -471,4 +483,37 @@ def test_where_the_model_looked_is_drawn_over_the_photo_on_request(browser, tmp_
         page.screenshot(path=str(ARTIFACTS / f"page-heatmap-{scheme}.png"))
         page.uncheck("#explain")
         assert page.is_hidden("#heatmap") and page.is_hidden("#looked")
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_an_unsure_answer_names_both_labels_and_is_set_apart(browser, bucket: str, tmp_path: Path, scheme: str) -> None:
+    """A model without a rule takes an orange-yellow for red or green, nearly evenly: the page
+    says it is not sure, names both, and sets it in another style than a sure answer."""
+    from dataclasses import replace
+
+    from devtools.local_chalice import chalice_local, copy_project
+    from training.export import export
+    from training.publish import publish
+
+    from tests.colour_model import COLOUR_META, MeanColour, colour_batch
+
+    model = tmp_path / "colours.onnx"
+    export(MeanColour(), replace(COLOUR_META, none_rule=None), model, colour_batch())
+    uri = publish(model, bucket, prefix=f"unsure-{tmp_path.name}")
+    photo = tmp_path / "yellow.png"
+    photo.write_bytes(f.png((255, 242, 0), size=(320, 240)))  # red's and green's channels nearly level
+    with chalice_local(copy_project(tmp_path / "project", {"MODEL_URI": uri}), tmp_path) as base:
+        context = browser.new_context(viewport=PHONE, color_scheme=scheme)
+        page = context.new_page()
+        page.goto(f"{base}/")
+        page.wait_for_function("document.getElementById('model').textContent.includes('test-colours')")
+        page.set_input_files("#file", str(photo))
+        assert wait_for_answer(page) == "Not sure: red or green?"
+        style = page.eval_on_selector("#answer", "e => [getComputedStyle(e).fontStyle, getComputedStyle(e).fontWeight]")
+        assert style == ["italic", "400"]  # a sure answer is upright and bold
+        assert page.locator("#bars .bar").count() == 3
+        assert _axe_violations(page) == ""
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"page-unsure-{scheme}.png"), full_page=True)
         context.close()
