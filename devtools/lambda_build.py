@@ -156,15 +156,17 @@ def main() -> int:
 def packaged(out: Path, pkg_format: str) -> str:
     """What package wrote and what comes next (Chalice itself says only "Reusing existing
     deployment package")."""
-    files = ", ".join(
-        f"{path} ({path.stat().st_size / 2**20:.1f} MiB)" for path in sorted(out.iterdir()) if path.is_file()
-    )
+    files = ", ".join(f"{path} ({size_text(path.stat().st_size)})" for path in sorted(out.iterdir()) if path.is_file())
     then = (
         f"terraform init && terraform apply in {out}"
         if pkg_format == "terraform"
         else f"sam deploy -t {out / 'sam.json'} --guided (or aws cloudformation package, then deploy)"
     )
     return f"wrote {files}; next, with AWS credentials: {then}"
+
+
+def size_text(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB"
 
 
 def require_credentials() -> None:

@@ -72,7 +72,8 @@ def build_package(out: Path, *options: str) -> Path:
     if ran.returncode:
         raise subprocess.CalledProcessError(ran.returncode, ran.args, ran.stdout, ran.stderr)
     said = ran.stdout.strip().splitlines()[-1]
-    assert said.startswith(f"wrote {out / 'deployment.zip'} (") and "next, with AWS credentials: " in said, said
+    assert said.startswith("wrote ") and f"{out / 'deployment.zip'} (" in said, said
+    assert "next, with AWS credentials: " in said, said
     return out
 
 
