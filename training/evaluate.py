@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,42 +19,31 @@ from training.served_model import load_as_served
 MOST_WRONG = 12
 
 
+@dataclass
+class Tally:
+    """A split's answers: the confusion matrix (rows: true labels; columns: the labels, then
+    "none"), each image's confidence and whether its top label was right, and the wrong ones."""
+
+    confusion: np.ndarray
+    confidences: list[float] = field(default_factory=list)
+    hits: list[bool] = field(default_factory=list)
+    wrong: list[dict[str, Any]] = field(default_factory=list)
+
+
 def evaluate(
     model_file: Path, split_dir: Path, none_dirs: list[Path] | None = None, batch_size: int = 32
 ) -> dict[str, Any]:
-    """Accuracy, per-class precision/recall, the confusion matrix (rows: true labels;
-    columns: the labels, then "none" for images the model's none-rule refused), the
-    calibration error of the confidences, the wrong answers the model was surest of and,
-    for each of none_dirs (images of none of the labels), how many of those it refused."""
+    """Accuracy, per-class precision/recall, the confusion matrix, the calibration error of
+    the confidences, the wrong answers the model was surest of and, for each of none_dirs
+    (images of none of the labels), how many of those it refused."""
     runtime = load_as_served(model_file)
     meta = runtime.metadata
     labels = meta.labels
     split = scan(split_dir, (meta.resize_size, meta.input_size))
     if split.labels != labels:
         raise DatasetError(f"{split_dir} holds classes {list(split.labels)}, the model knows {list(labels)}")
-    confusion = np.zeros((len(labels), len(labels) + 1), dtype=int)
-    confidences: list[float] = []
-    hits: list[bool] = []
-    wrong: list[dict[str, Any]] = []
-    batches = eval_batches(split.samples, meta, batch_size)
-    for start, (inputs, targets) in zip(range(0, len(split.samples), batch_size), batches, strict=True):
-        probabilities, recognised = _answers(runtime, inputs)
-        top = probabilities.argmax(axis=1)
-        predicted = np.where(recognised, top, len(labels))
-        np.add.at(confusion, (targets, predicted), 1)
-        confidences += probabilities.max(axis=1).tolist()
-        hits += (top == targets).tolist()
-        for offset in np.flatnonzero(predicted != targets):
-            path, truth = split.samples[start + offset]
-            wrong.append(
-                {
-                    "path": str(path),
-                    "label": labels[truth],
-                    "predicted": labels[predicted[offset]] if recognised[offset] else "none",
-                    "top_label": labels[top[offset]],  # what a refused image was nearest to
-                    "confidence": round(float(probabilities[offset].max()), 4),
-                }
-            )
+    tally = _tally(runtime, split.samples, batch_size)
+    confusion = tally.confusion
     per_class = {
         label: {
             "precision": round(float(confusion[i, i] / max(1, confusion[:, i].sum())), 4),
@@ -69,19 +58,44 @@ def evaluate(
         "images": int(confusion.sum()),
         # The right label on top, the none-rule aside; then the share the rule accepts, and
         # the share a user gets right (the right label, and accepted).
-        "accuracy": round(float(np.mean(hits)), 4),
+        "accuracy": round(float(np.mean(tally.hits)), 4),
         "accepted": round(float(1 - confusion[:, -1].sum() / confusion.sum()), 4),
         "accepted_and_right": round(float(np.trace(confusion[:, :-1]) / confusion.sum()), 4),
-        "calibration_error": round(expected_calibration_error(np.array(confidences), np.array(hits)), 4),
+        "calibration_error": round(expected_calibration_error(np.array(tally.confidences), np.array(tally.hits)), 4),
         "per_class": per_class,
         "labels": list(labels),
         "confusion_matrix": confusion.tolist(),
-        "most_wrong": sorted(wrong, key=lambda w: -w["confidence"])[:MOST_WRONG],
+        "most_wrong": sorted(tally.wrong, key=lambda w: -w["confidence"])[:MOST_WRONG],
         "none_rule": asdict(meta.none_rule) if meta.none_rule else None,
     }
     if none_dirs:
         report["none_images"] = [refusals(runtime, folder, batch_size) for folder in none_dirs]
     return report
+
+
+def _tally(runtime: Runtime, samples: list[tuple[Path, int]], batch_size: int) -> Tally:
+    labels = runtime.metadata.labels
+    tally = Tally(np.zeros((len(labels), len(labels) + 1), dtype=int))
+    batches = eval_batches(samples, runtime.metadata, batch_size)
+    for start, (inputs, targets) in zip(range(0, len(samples), batch_size), batches, strict=True):
+        probabilities, recognised = _answers(runtime, inputs)
+        top = probabilities.argmax(axis=1)
+        predicted = np.where(recognised, top, len(labels))
+        np.add.at(tally.confusion, (targets, predicted), 1)
+        tally.confidences += probabilities.max(axis=1).tolist()
+        tally.hits += (top == targets).tolist()
+        for offset in np.flatnonzero(predicted != targets):
+            path, truth = samples[start + offset]
+            tally.wrong.append(
+                {
+                    "path": str(path),
+                    "label": labels[truth],
+                    "predicted": labels[predicted[offset]] if recognised[offset] else "none",
+                    "top_label": labels[top[offset]],  # what a refused image was nearest to
+                    "confidence": round(float(probabilities[offset].max()), 4),
+                }
+            )
+    return tally
 
 
 def _answers(runtime: Runtime, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
