@@ -19,7 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from devtools import ROOT
+from devtools import ROOT, size_text
 from devtools.policy import check as check_policy
 from devtools.venvs import ensure_venv, pin, pip
 
@@ -163,10 +163,6 @@ def packaged(out: Path, pkg_format: str) -> str:
         else f"sam deploy -t {out / 'sam.json'} --guided (or aws cloudformation package, then deploy)"
     )
     return f"wrote {files}; next, with AWS credentials: {then}"
-
-
-def size_text(size: int) -> str:
-    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB"
 
 
 def require_credentials() -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import time
 from pathlib import Path
 
-from devtools import ROOT
+from devtools import ROOT, size_text
 
 DEV_VENV = ROOT / ".venv"
 SERVE_VENV = ROOT / ".venv-serve"
@@ -41,6 +42,7 @@ def ensure_venv(venv: Path, python: str, packages: list[str]) -> Path:
     stamp = venv / ".requirements.sha256"
     if stamp.exists() and stamp.read_text() == want:
         return venv
+    started = time.monotonic()
     if not (venv / "bin" / "python").exists():
         print(f"{venv.name}: making the environment ({python})", flush=True)
         subprocess.run([python, "-m", "venv", str(venv)], check=True)
@@ -51,7 +53,10 @@ def ensure_venv(venv: Path, python: str, packages: list[str]) -> Path:
         flush=True,
     )
     pip(str(venv / "bin" / "python"), "install", *args)
-    print(f"{venv.name}: ready", flush=True)
+    print(
+        f"{venv.name}: ready in {time.monotonic() - started:.0f} s, {size_text(size_mb(venv) * 2**20)} on disk",
+        flush=True,
+    )
     stamp.write_text(want)
     return venv
 
