@@ -51,8 +51,9 @@ def ensure_lambda_venv() -> Path:
     return ensure_venv(LAMBDA_VENV, python312(), [pin("chalice"), "-r requirements.txt"])
 
 
-def vendor_onnxruntime() -> None:
-    """Unpacks the pinned onnxruntime cp312 manylinux wheel into vendor/, minus ORT_UNUSED."""
+def vendor_onnxruntime(python: Path) -> None:
+    """Unpacks the pinned onnxruntime cp312 manylinux wheel into vendor/, minus ORT_UNUSED
+    (downloaded by python's pip: the Python running this may have none)."""
     pins = [
         line.strip()
         for line in VENDORED_REQUIREMENTS.read_text().splitlines()
@@ -63,7 +64,7 @@ def vendor_onnxruntime() -> None:
         return
     with tempfile.TemporaryDirectory() as downloads:
         pip(
-            sys.executable,
+            str(python),
             "download",
             "--no-deps",
             "--only-binary=:all:",
@@ -93,10 +94,10 @@ def vendor_onnxruntime() -> None:
 
 def chalice(*args: str, project: Path = ROOT) -> None:
     """Runs chalice from .venv-lambda on project (this one, or a copy with another config)."""
-    vendor_onnxruntime()
+    venv = ensure_lambda_venv()
+    vendor_onnxruntime(venv / "bin" / "python")
     if project != ROOT:
         shutil.copytree(VENDOR, project / "vendor", dirs_exist_ok=True)
-    venv = ensure_lambda_venv()
     # Chalice zips chalicelib/ as it finds it: bytecode from local runs would ship too.
     for cache in (project / "chalicelib").rglob("__pycache__"):
         shutil.rmtree(cache)
@@ -166,11 +167,10 @@ def packaged(out: Path, pkg_format: str) -> str:
 
 
 def require_credentials() -> None:
-    """Exits in one line where boto3, as Chalice uses it, finds no AWS credentials: Chalice
-    would fail only after building the zip, in two tracebacks."""
-    import boto3
-
-    if boto3.Session().get_credentials() is None:
+    """Exits in one line where botocore, as Chalice uses it (in .venv-lambda), finds no AWS
+    credentials: Chalice would fail only after building the zip, in two tracebacks."""
+    found = "import botocore.session, sys; sys.exit(botocore.session.get_session().get_credentials() is None)"
+    if subprocess.run([str(ensure_lambda_venv() / "bin" / "python"), "-c", found]).returncode:
         raise SystemExit(
             "error: no AWS credentials found: run `aws configure` (or set AWS_PROFILE, or "
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), then ./scripts/deploy again"

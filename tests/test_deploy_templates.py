@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 from chalicelib.uploads import ACCEPTED_TYPES
-from devtools import ROOT
+from devtools import ROOT, lambda_build
 from devtools.local_chalice import copy_project
 from devtools.policy import check as check_policy
 from devtools.policy import grants
@@ -203,7 +203,9 @@ def test_deploy_without_credentials_says_so_in_one_line(tmp_path: Path) -> None:
     """./scripts/deploy as written, where no credentials are: no ~/.aws, no AWS_* variables,
     no instance metadata (disabled, as no EC2 is here)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update(HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true")
+    # A HOME of its own hides ~/.aws, and pyenv's Python 3.12 with it: that one is put on PATH.
+    python312 = Path(lambda_build.python312()).parent
+    env.update(HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true", PATH=f"{python312}:{env['PATH']}")
     result = subprocess.run(["./scripts/deploy"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: no AWS credentials found: run `aws configure`")
