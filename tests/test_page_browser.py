@@ -481,6 +481,16 @@ def test_where_the_model_looked_is_drawn_over_the_photo_on_request(browser, tmp_
         assert _axe_violations(page) == ""
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"page-heatmap-{scheme}.png"))
+        # At phone size, the toggle tapped at the screen's bottom edge: the caption comes
+        # into view, right under the photo.
+        page.uncheck("#explain")
+        page.set_viewport_size(PHONE)
+        page.evaluate("document.getElementById('explain-toggle').scrollIntoView({block: 'end'})")
+        page.check("#explain")
+        photo, caption = page.locator("#preview").bounding_box(), page.locator("#looked").bounding_box()
+        assert photo["y"] + photo["height"] < caption["y"] < photo["y"] + photo["height"] + 80
+        assert 0 <= caption["y"] and caption["y"] + caption["height"] <= PHONE["height"]
+        page.screenshot(path=str(ARTIFACTS / f"page-heatmap-phone-{scheme}.png"))
         page.uncheck("#explain")
         assert page.is_hidden("#heatmap") and page.is_hidden("#looked")
         context.close()
