@@ -41,10 +41,14 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _export(weights: Path, check_images: Path, *outs: Path) -> None:
+def _export_args(weights: Path, check_images: Path, *outs: Path) -> list[str]:
     """`export` as a user runs it, to each of outs."""
     to = [word for out in outs for word in ("--out", str(out))]
-    assert main(["export", "--weights", str(weights), "--check-images", str(check_images), *to]) == 0
+    return ["export", "--weights", str(weights), "--check-images", str(check_images), *to]
+
+
+def _export(weights: Path, check_images: Path, *outs: Path) -> None:
+    assert main(_export_args(weights, check_images, *outs)) == 0
 
 
 @pytest.fixture(scope="session")
@@ -119,16 +123,7 @@ def test_int8_export_cli_names_its_calibration_and_refuses_what_disagrees(
 ) -> None:
     from training import quantize
 
-    export = [
-        "export",
-        "--weights",
-        str(tiny_run / "weights"),
-        "--check-images",
-        str(tiny_data / "val"),
-        "--out",
-        str(tmp_path / "model-int8.onnx"),
-        "--int8",
-    ]
+    export = [*_export_args(tiny_run / "weights", tiny_data / "val", tmp_path / "model-int8.onnx"), "--int8"]
     with pytest.raises(SystemExit):
         main(export)
     assert "--int8 needs --calibration-images" in capsys.readouterr().err
@@ -196,20 +191,7 @@ def test_export_says_what_its_parity_check_compared(
     tiny_run: Path, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "model.onnx"
-    assert (
-        main(
-            [
-                "export",
-                "--weights",
-                str(tiny_run / "weights"),
-                "--check-images",
-                str(tiny_data / "val"),
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    _export(tiny_run / "weights", tiny_data / "val", out)
     said = capsys.readouterr().out
     assert said.startswith(f"wrote {out}: loaded as the service loads it, it answers as the model does on ")
     assert f" images of {tiny_data / 'val'} (worst difference " in said and said.endswith(", allowed 0.0001)\n")
