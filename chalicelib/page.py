@@ -107,6 +107,12 @@ def examples() -> dict[str, str]:
     }
 
 
+@functools.cache
+def examples_for() -> str:
+    """The name of the model the example photos were rendered for: read once, as examples() is."""
+    return EXAMPLES_FOR.read_text().strip()
+
+
 def render_index(max_body_bytes: int, api_base: str = "") -> str:
     """api_base: empty for URLs relative to the page (served by the app itself), or the
     API's URL for a copy of the page hosted elsewhere (devtools/static_page.py)."""
@@ -120,7 +126,7 @@ def render_index(max_body_bytes: int, api_base: str = "") -> str:
             format_names=format_names,
             messages=messages(format_names),
             examples=examples(),
-            examples_for=EXAMPLES_FOR.read_text().strip(),
+            examples_for=examples_for(),
             unsure_top=UNSURE_TOP,
             unsure_margin=UNSURE_MARGIN,
             file_field=FILE_FIELD,

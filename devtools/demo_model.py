@@ -92,6 +92,7 @@ def render_examples() -> None:
     (enough for the model's 256 px resize; small enough to live inside the page)."""
     import tempfile
 
+    from chalicelib.page import EXAMPLES_FOR
     from PIL import Image
 
     from devtools.renders.blender import render_all
@@ -107,7 +108,7 @@ def render_examples() -> None:
             Image.open(str(job["path"])).resize((256, 256), Image.Resampling.LANCZOS).save(
                 EXAMPLES / f"{job['label']}.jpg", quality=88, optimize=True
             )
-    (EXAMPLES / "model.txt").write_text(f"{NAME}\n")  # the page offers them for this model only
+    EXAMPLES_FOR.write_text(f"{NAME}\n")  # the page offers them for this model only
 
 
 def sample_sheet(columns: int = 4, side: int = 200) -> None:
