@@ -14,7 +14,7 @@ from typing import Any
 
 from devtools import ROOT
 from devtools.processes import free_port, wait_until_serving
-from devtools.venvs import size_mb
+from devtools.venvs import disk_bytes
 
 
 def first_answer(work: Path, photo: bytes) -> dict[str, Any]:
@@ -40,4 +40,4 @@ def first_answer(work: Path, photo: bytes) -> dict[str, Any]:
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.wait(30)
-    return {"seconds": round(seconds, 1), "serve_venv_mb": round(size_mb(clone / ".venv-serve"))}
+    return {"seconds": round(seconds, 1), "serve_venv_mb": round(disk_bytes(clone / ".venv-serve") / 2**20)}

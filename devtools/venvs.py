@@ -54,16 +54,16 @@ def ensure_venv(venv: Path, python: str, packages: list[str]) -> Path:
     )
     pip(str(venv / "bin" / "python"), "install", *args)
     print(
-        f"{venv.name}: ready in {time.monotonic() - started:.0f} s, {size_text(size_mb(venv) * 2**20)} on disk",
+        f"{venv.name}: ready in {time.monotonic() - started:.0f} s, {size_text(disk_bytes(venv))} on disk",
         flush=True,
     )
     stamp.write_text(want)
     return venv
 
 
-def size_mb(venv: Path) -> float:
+def disk_bytes(venv: Path) -> int:
     """What an environment takes on disk (its links to the interpreter not counted)."""
-    return sum(f.stat().st_size for f in venv.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
+    return sum(f.stat().st_size for f in venv.rglob("*") if f.is_file() and not f.is_symlink())
 
 
 def ensure_dev_venv() -> Path:
