@@ -51,10 +51,13 @@ def test_an_image_is_decoded_once_and_kept_by_its_content(tmp_path: Path) -> Non
     served = centre_square(decode(photo.read_bytes(), 256, 10**9), 256, 224)
     np.testing.assert_array_equal(view, served)  # the service's very pixels
     assert view.shape == (224, 224, 3) and view.dtype == np.uint8
-    entry = max(image_cache.cache_dir().glob("*-256-224.npy"), key=lambda p: p.stat().st_mtime)
+    entry = max(image_cache.cache_dir().glob("*-256-224.rgb"), key=lambda p: p.stat().st_mtime)
     # Read back from the cache, not decoded again: the entry is what a second read returns.
-    np.save(entry, np.zeros((224, 224, 3), np.uint8))
+    entry.write_bytes(bytes(224 * 224 * 3))
     assert image_cache.service_view(photo, 256, 224).max() == 0
+    # An entry of the wrong length (another run cut off mid-write) is decoded again.
+    entry.write_bytes(b"cut")
+    np.testing.assert_array_equal(image_cache.service_view(photo, 256, 224), served)
     # New bytes at the same path are a new entry; other sizes too.
     photo.write_bytes(jpeg((1600, 1200), seed=1))
     assert image_cache.service_view(photo, 256, 224).max() > 0
