@@ -40,7 +40,7 @@ def service_view(path: Path, resize_size: int, input_size: int) -> np.ndarray:
     cached = cache_dir() / f"{hashlib.sha256(data).hexdigest()}-{resize_size}-{input_size}.rgb"
     shape = (input_size, input_size, 3)
     # Raw bytes, not .npy: np.load parses its header with ast, which CPython 3.11 cannot do
-    # from several threads at once (gh-106905), and the folder check reads in threads.
+    # from several threads at once (gh-106905), and the folder check and features read in threads.
     try:
         stored = cached.read_bytes()
     except OSError:  # not cached yet
