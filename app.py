@@ -7,6 +7,8 @@ from typing import Callable, Mapping, cast
 
 from chalice import Chalice, CORSConfig, Response
 from chalice.app import Request, S3Event
+from chalicelib import presigned_uploads
+from chalicelib.errors import BadRequest, Code
 from chalicelib.model_store import ModelStore
 from chalicelib.observability import emit, request_record
 from chalicelib.page import render_index, render_result
@@ -74,15 +76,30 @@ def predict() -> dict[str, object]:
     request = app.current_request
     assert request is not None  # Chalice sets it before any view runs
     body = cast(bytes, request.raw_body or b"")  # bytes in chalice local and behind API Gateway alike
-    data = image_bytes(request.headers.get("content-type"), body, settings.max_body_bytes)
     query: Mapping[str, str] = request.query_params or {}
     top_k, explain = parse_top_k(query.get("top_k")), parse_explain(query.get("explain"))
+    if "upload" in query:  # a photo sent to S3 with POST /uploads' form
+        if body:
+            raise BadRequest(Code.BODY_AND_UPLOAD, "send the image as the body or as ?upload=ID, not both")
+        data = presigned_uploads.uploaded_image(settings, query["upload"])
+    else:
+        data = image_bytes(request.headers.get("content-type"), body, settings.max_body_bytes)
     loaded, cold = store.get()
     # Imported here, not above: numpy and Pillow are heavy, and a cold start loads them
     # while the model downloads (store.get), not before the first byte is asked for.
     from chalicelib.classifier import classify
 
     return classify(data, loaded, top_k, settings.max_pixels, cold=cold, started=started, explain=explain)
+
+
+# A presigned S3 POST for a photo over the payload limit; POST /predict?upload=ID answers it.
+@app.route("/uploads", methods=["POST"], content_types=["*/*"], api_key_required=settings.api_key_required)
+@answered(app)
+def new_upload() -> dict[str, object]:
+    request = app.current_request
+    assert request is not None  # Chalice sets it before any view runs
+    query: Mapping[str, str] = request.query_params or {}
+    return presigned_uploads.new_upload(settings, query.get("type"))
 
 
 # Only with a batch bucket configured: SAM packaging cannot express S3 events on an

@@ -6,7 +6,6 @@ Results go outside incoming/, so writing them never triggers another classificat
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from typing import Any
@@ -15,6 +14,7 @@ from chalicelib.classifier import classify
 from chalicelib.errors import ApiError
 from chalicelib.model_store import ModelStore
 from chalicelib.query import DEFAULT_TOP_K
+from chalicelib.s3_client import s3_client
 from chalicelib.settings import Settings
 from chalicelib.uploads import check_size
 
@@ -24,24 +24,6 @@ RESULTS_PREFIX = "results/"
 
 def result_key(key: str) -> str:
     return f"{RESULTS_PREFIX}{key.removeprefix(INCOMING_PREFIX)}.json"
-
-
-@functools.cache
-def s3_client(settings: Settings) -> Any:
-    """The container's one botocore client, made on first use (the Lambda runtime provides
-    botocore; the model itself is fetched without it, chalicelib/s3_get.py). boto3's would
-    be the same client plus s3transfer's import."""
-    import botocore.session
-    from botocore.config import Config
-
-    return botocore.session.get_session().create_client(
-        "s3",
-        config=Config(
-            connect_timeout=settings.s3_connect_timeout_s,
-            read_timeout=settings.s3_read_timeout_s,
-            retries={"mode": "standard", "max_attempts": 2},
-        ),
-    )
 
 
 def classify_object(bucket: str, key: str, store: ModelStore, settings: Settings) -> dict[str, Any]:

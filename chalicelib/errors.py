@@ -13,6 +13,8 @@ class Code:
     # 400
     BAD_EXPLAIN = "bad_explain"
     BAD_TOP_K = "bad_top_k"
+    BAD_UPLOAD_ID = "bad_upload_id"
+    BODY_AND_UPLOAD = "body_and_upload"
     CORRUPT_IMAGE = "corrupt_image"
     EMPTY_BODY = "empty_body"
     EMPTY_FILE = "empty_file"
@@ -21,6 +23,9 @@ class Code:
     NOT_AN_IMAGE = "not_an_image"
     TOO_MANY_FILES = "too_many_files"
     UNSUPPORTED_IMAGE = "unsupported_image"
+    # 404
+    UPLOAD_NOT_FOUND = "upload_not_found"
+    UPLOADS_NOT_CONFIGURED = "uploads_not_configured"
     # 413
     BODY_TOO_LARGE = "body_too_large"
     TOO_MANY_PIXELS = "too_many_pixels"
@@ -39,6 +44,7 @@ class Code:
     MODEL_UNVERIFIABLE = "model_unverifiable"
     MODEL_URI_INVALID = "model_uri_invalid"
     RUNTIME_UNAVAILABLE = "runtime_unavailable"
+    UPLOAD_STORE_ERROR = "upload_store_error"
     # 500
     INTERNAL_ERROR = "internal_error"
 
@@ -62,6 +68,10 @@ class BadRequest(ApiError):
     status = 400
 
 
+class NotFound(ApiError):
+    status = 404
+
+
 class PayloadTooLarge(ApiError):
     status = 413
 
@@ -70,7 +80,9 @@ class UnsupportedMediaType(ApiError):
     status = 415
 
 
-class ModelUnavailable(ApiError):
+class Unavailable(ApiError):
+    """Something the answer needs (the model, an upload's store) cannot be had right now."""
+
     status = 503
 
     def __init__(self, code: str, message: str, retry_after_s: int = 5) -> None:

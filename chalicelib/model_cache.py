@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Protocol
 
-from chalicelib.errors import Code, ModelUnavailable
+from chalicelib.errors import Code, Unavailable
 
 STALE_PARTIAL_S = 600
 _CHUNK = 1024 * 1024
@@ -124,6 +124,4 @@ class ModelCache:
         try:
             yield
         except OSError as exc:
-            raise ModelUnavailable(
-                Code.MODEL_CACHE_UNWRITABLE, f"cannot write the model into {self.folder}: {exc}"
-            ) from exc
+            raise Unavailable(Code.MODEL_CACHE_UNWRITABLE, f"cannot write the model into {self.folder}: {exc}") from exc

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Protocol
 from urllib.parse import unquote, urlparse
 
 from chalicelib import s3_get
-from chalicelib.errors import Code, ModelUnavailable
+from chalicelib.errors import Code, Unavailable
 from chalicelib.model_cache import ModelCache, sha256_of
 from chalicelib.settings import Settings
 
@@ -44,7 +44,7 @@ def source_for(uri: str, cache: ModelCache, settings: Settings, get_object: GetO
         return S3Source(uri, parsed.netloc, parsed.path.lstrip("/"), cache, settings, get_object)
     if parsed.scheme == "file" and parsed.path:
         return FileSource(uri, Path(unquote(parsed.path)))
-    raise ModelUnavailable(Code.MODEL_URI_INVALID, f"MODEL_URI {uri!r} is not s3://bucket/key or file:///path", 60)
+    raise Unavailable(Code.MODEL_URI_INVALID, f"MODEL_URI {uri!r} is not s3://bucket/key or file:///path", 60)
 
 
 class FileSource:
@@ -58,9 +58,7 @@ class FileSource:
             with self.path.open("rb") as stream:
                 return FetchedFile(self.path, sha256_of(stream))
         except OSError as exc:
-            raise ModelUnavailable(
-                Code.MODEL_NOT_FOUND, f"cannot read the model at {self.uri}: {exc.strerror}"
-            ) from exc
+            raise Unavailable(Code.MODEL_NOT_FOUND, f"cannot read the model at {self.uri}: {exc.strerror}") from exc
 
 
 class S3Source:
@@ -102,7 +100,7 @@ class S3Source:
         with response:
             expected = (response.getheader(f"x-amz-meta-{SHA256_METADATA_KEY}") or "").lower()
             if len(expected) != 64:
-                raise ModelUnavailable(
+                raise Unavailable(
                     Code.MODEL_UNVERIFIABLE,
                     f"{self.uri} has no sha256 metadata; publish it with `python -m training publish`",
                     60,
@@ -111,7 +109,7 @@ class S3Source:
             def content(sink: Any) -> None:
                 actual = sha256_of(Body(response, self.uri), sink)
                 if actual != expected:
-                    raise ModelUnavailable(
+                    raise Unavailable(
                         Code.MODEL_CORRUPT,
                         f"{self.uri} has sha256 {actual}, but {expected} was published; not loading it",
                     )
@@ -142,13 +140,13 @@ def s3_errors(uri: str) -> Iterator[None]:
         yield
     except s3_get.S3Error as exc:
         if exc.status == 404:
-            raise ModelUnavailable(Code.MODEL_NOT_FOUND, f"no model object at MODEL_URI {uri}", 60) from exc
+            raise Unavailable(Code.MODEL_NOT_FOUND, f"no model object at MODEL_URI {uri}", 60) from exc
         if exc.status == 403:  # also what S3 says of a missing key to a role without s3:ListBucket
-            raise ModelUnavailable(
+            raise Unavailable(
                 Code.MODEL_FORBIDDEN,
                 f"S3 answered 403 {exc.code} for {uri}: the object is missing, or these credentials may not read it",
                 60,
             ) from exc
-        raise ModelUnavailable(Code.MODEL_STORE_ERROR, f"S3 refused {uri}: {exc}") from exc
+        raise Unavailable(Code.MODEL_STORE_ERROR, f"S3 refused {uri}: {exc}") from exc
     except s3_get.S3Unreachable as exc:
-        raise ModelUnavailable(Code.MODEL_STORE_UNREACHABLE, f"cannot reach S3 for {uri}: {exc}") from exc
+        raise Unavailable(Code.MODEL_STORE_UNREACHABLE, f"cannot reach S3 for {uri}: {exc}") from exc

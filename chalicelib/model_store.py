@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import s3_get
-from chalicelib.errors import Code, ModelLoadError, ModelUnavailable
+from chalicelib.errors import Code, ModelLoadError, Unavailable
 from chalicelib.model_cache import Entry, ModelCache
 from chalicelib.model_formats import import_library, library_for
 from chalicelib.model_sources import GetObject, source_for
@@ -97,7 +97,7 @@ class ModelStore:
         try:
             model = loading.result(timeout=timeout_s)
         except TimeoutError:
-            raise ModelUnavailable(
+            raise Unavailable(
                 Code.MODEL_LOADING,
                 f"the model {self._settings.model_uri} is still loading; retry in a moment",
                 retry_after_s=2,
@@ -109,7 +109,7 @@ class ModelStore:
     def _load(self) -> LoadedModel:
         uri = self._settings.model_uri
         if not uri:
-            raise ModelUnavailable(Code.MODEL_NOT_CONFIGURED, "MODEL_URI is not set for this stage", retry_after_s=60)
+            raise Unavailable(Code.MODEL_NOT_CONFIGURED, "MODEL_URI is not set for this stage", retry_after_s=60)
         started = time.perf_counter()
         source = source_for(uri, self._cache, self._settings, self._get_object)
         try:
@@ -138,13 +138,13 @@ class ModelStore:
                     if committing is not None:
                         committing.result()
         except ImportError as exc:
-            raise ModelUnavailable(
+            raise Unavailable(
                 Code.RUNTIME_UNAVAILABLE,
                 f"the runtime for {source.path.suffix} models needs {exc.name}, which this deployment lacks",
                 60,
             ) from exc
         except ModelLoadError as exc:
-            raise ModelUnavailable(Code.MODEL_INVALID, f"the model at {uri} cannot be loaded: {exc}", 60) from exc
+            raise Unavailable(Code.MODEL_INVALID, f"the model at {uri} cannot be loaded: {exc}", 60) from exc
         done = time.perf_counter()
         return LoadedModel(
             runtime=runtime,

@@ -43,6 +43,9 @@ class Settings:
     threads: int  # for the model runtime
     cors_allow_origin: str  # empty: CORS off; else the origin of a page hosted elsewhere
     batch_bucket: str  # empty: no S3-event batch classification
+    upload_bucket: str  # empty: no POST /uploads (photos over the payload limit, straight to S3)
+    max_upload_bytes: int  # the largest object a presigned upload may write
+    upload_expires_s: int  # how long a presigned upload stays valid
     log_level: str  # INFO: a line per request; WARNING: only failed requests
     api_key_required: bool  # /predict needs an API Gateway API key (x-api-key)
 
@@ -59,6 +62,9 @@ class Settings:
             threads=threads_for(env),
             cors_allow_origin=env.get("CORS_ALLOW_ORIGIN", "").strip(),
             batch_bucket=env.get("BATCH_BUCKET", "").strip(),
+            upload_bucket=env.get("UPLOAD_BUCKET", "").strip(),
+            max_upload_bytes=int(env.get("MAX_UPLOAD_BYTES", 50 * 2**20)),
+            upload_expires_s=int(env.get("UPLOAD_EXPIRES_S", 600)),
             log_level=env.get("LOG_LEVEL", "INFO").strip() or "INFO",
             api_key_required=env.get("API_KEY_REQUIRED", "").strip().lower() in ("1", "true", "yes"),
         )

@@ -3,8 +3,8 @@ once its init is done and restores copies of it instead of cold-starting new one
 
 Before the snapshot the model is loaded, so a restored container answers without
 fetching. After a restore nothing made before the snapshot that holds credentials is
-reused: the model's GET reads the environment's credentials at each fetch, and the batch
-handler's botocore client is made again on its next use."""
+reused: the model's GET reads the environment's credentials at each fetch, and the
+botocore client (batch handler, uploads) is made again on its next use."""
 
 from __future__ import annotations
 
@@ -26,6 +26,6 @@ def register(store: ModelStore) -> bool:
 
 
 def forget_s3_clients() -> None:
-    batch = sys.modules.get("chalicelib.batch")  # imported only where a batch bucket is set
-    if batch is not None:
-        batch.s3_client.cache_clear()
+    clients = sys.modules.get("chalicelib.s3_client")  # imported only where a bucket is set
+    if clients is not None:
+        clients.s3_client.cache_clear()

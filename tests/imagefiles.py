@@ -39,10 +39,10 @@ def png(colour=RED, size=(64, 48), mode="RGB") -> bytes:
     return encode(solid(colour, size, mode), "PNG")
 
 
-def noisy_photo(size: tuple[int, int], colour=RED, seed: int = 0) -> Image.Image:
+def noisy_photo(size: tuple[int, int], colour=RED, seed: int = 0, spread: float = 25) -> Image.Image:
     """A photo-sized picture with noise, so JPEG cannot compress it to nothing."""
     rng = np.random.default_rng(seed)
-    pixels = np.clip(rng.normal(colour, 25, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
+    pixels = np.clip(rng.normal(colour, spread, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
     return Image.fromarray(pixels)
 
 
@@ -88,9 +88,9 @@ def _sixteen_bit(image: Image.Image) -> np.ndarray:
     return np.asarray(image, np.uint16) * 257
 
 
-def heic(image: Image.Image, bits: int = 8, orientation: int | None = None) -> bytes:
+def heic(image: Image.Image, bits: int = 8, orientation: int | None = None, quality: int = 90) -> bytes:
     """A real HEIC (HEVC in HEIF, an iPhone camera's format), encoded by pillow-heif's
-    libheif and x265; 10 bits per channel where asked. RGB or RGBA."""
+    libheif and x265; 10 bits per channel where asked. RGB or RGBA. quality -1: lossless."""
     import pillow_heif
 
     if bits == 8:
@@ -98,7 +98,7 @@ def heic(image: Image.Image, bits: int = 8, orientation: int | None = None) -> b
     else:
         heif = pillow_heif.from_bytes(mode=f"{image.mode};16", size=image.size, data=_sixteen_bit(image).tobytes())
     buffer = io.BytesIO()
-    heif.save(buffer, format="HEIF", quality=90, **_orientation(orientation))
+    heif.save(buffer, format="HEIF", quality=quality, **_orientation(orientation))
     return buffer.getvalue()
 
 

@@ -78,12 +78,12 @@ def test_without_a_batch_bucket_there_is_no_s3_handler(model_uri: str) -> None:
 
 
 def test_no_model_means_retry_not_a_failure_result(s3: Any, bucket: str, prefix: str, tmp_path: Path) -> None:
-    from chalicelib.errors import ModelUnavailable
+    from chalicelib.errors import Unavailable
 
     batch_client = batch_client_for(f"s3://{bucket}/{prefix}/missing/model.onnx", bucket, tmp_path)
     key = f"incoming/{prefix}/later.jpg"
     s3.put_object(Bucket=bucket, Key=key, Body=f.jpeg())
-    with pytest.raises(ModelUnavailable):  # Lambda retries an asynchronous event that raises
+    with pytest.raises(Unavailable):  # Lambda retries an asynchronous event that raises
         batch_client.lambda_.invoke("classify_upload", batch_client.events.generate_s3_event(bucket=bucket, key=key))
     with pytest.raises(s3.exceptions.NoSuchKey):
         s3.get_object(Bucket=bucket, Key=result_key(key))

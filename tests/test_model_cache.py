@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
-from chalicelib.errors import Code, ModelUnavailable
+from chalicelib.errors import Code, Unavailable
 from chalicelib.model_cache import STALE_PARTIAL_S, Entry, ModelCache, sha256_of
 
 DATA = b"model bytes" * 1000
@@ -48,9 +48,9 @@ def test_a_write_whose_content_fails_leaves_nothing(tmp_path: Path) -> None:
 
     def half_then_fail(sink: BinaryIO) -> None:
         sink.write(DATA[:100])
-        raise ModelUnavailable(Code.MODEL_CORRUPT, "hash mismatch")
+        raise Unavailable(Code.MODEL_CORRUPT, "hash mismatch")
 
-    with pytest.raises(ModelUnavailable, match="hash mismatch"):
+    with pytest.raises(Unavailable, match="hash mismatch"):
         cache.write(SHA, ".onnx", half_then_fail)
     assert list(tmp_path.iterdir()) == []
 
@@ -77,7 +77,7 @@ def test_a_malformed_index_is_not_trusted(tmp_path: Path, index: str) -> None:
 def test_a_folder_that_cannot_be_made_is_model_cache_unwritable(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("a file where the folder should be")
     cache = ModelCache(tmp_path / "file" / "cache")
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         cache.write(SHA, ".onnx", put)
     assert err.value.code == "model_cache_unwritable" and str(cache.folder) in err.value.message
 
@@ -87,7 +87,7 @@ def test_a_sink_that_fails_is_model_cache_unwritable_and_leaves_nothing(tmp_path
         sink.write(DATA[:100])
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         ModelCache(tmp_path).write(SHA, ".onnx", disk_full)
     assert err.value.code == "model_cache_unwritable" and "No space left" in err.value.message
     assert list(tmp_path.iterdir()) == []

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from chalicelib import s3_get
-from chalicelib.errors import ModelUnavailable
+from chalicelib.errors import Unavailable
 from chalicelib.model_store import ModelStore
 from chalicelib.settings import Settings
 from devtools.local_s3 import LocalS3
@@ -135,7 +135,7 @@ def test_corrupt_object_is_refused_and_leaves_nothing(
     good = colour_model.read_bytes()
     s3.put_object(Bucket=bucket, Key=key, Body=good[:-10] + b"0123456789", Metadata=published)
     store = make_store(model_uri, tmp_path / "cache")
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         store.get()
     assert err.value.code == "model_corrupt" and err.value.headers["Retry-After"]
     assert cached_files(tmp_path / "cache") == []
@@ -150,7 +150,7 @@ def test_object_without_sha256_is_refused(
 ) -> None:
     key = f"{prefix}/x/1/model{colour_model.suffix}"
     s3.put_object(Bucket=bucket, Key=key, Body=colour_model.read_bytes())
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         make_store(f"s3://{bucket}/{key}", tmp_path).get()
     assert err.value.code == "model_unverifiable"
     assert not tmp_path.joinpath("donut-or-not-models").exists()
@@ -158,7 +158,7 @@ def test_object_without_sha256_is_refused(
 
 def test_missing_object_names_the_uri(bucket: str, prefix: str, tmp_path: Path) -> None:
     uri = f"s3://{bucket}/{prefix}/none/1/model.pt"
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         make_store(uri, tmp_path).get()
     assert err.value.code == "model_not_found" and uri in err.value.message
 
@@ -172,7 +172,7 @@ def test_a_verified_file_that_is_not_a_model_is_503(
     junk = b"not a model archive"
     key = f"{prefix}/m/model{suffix}"
     s3.put_object(Bucket=bucket, Key=key, Body=junk, Metadata={"sha256": hashlib.sha256(junk).hexdigest()})
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         make_store(f"s3://{bucket}/{key}", tmp_path).get()
     assert err.value.code == "model_invalid"
 
@@ -183,7 +183,7 @@ def test_a_file_no_runtime_reads_is_refused_before_any_byte_is_fetched(
     key = f"{prefix}/m/model.tflite"
     s3.put_object(Bucket=bucket, Key=key, Body=b"weights", Metadata={"sha256": "0" * 64})
     store, downloads = counting_store(f"s3://{bucket}/{key}", tmp_path / "cache")
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         store.get()
     assert err.value.code == "model_invalid" and "model files end in .onnx, .pt" in err.value.message
     assert downloads == [] and cached_files(tmp_path / "cache") == []
@@ -199,7 +199,7 @@ def test_a_file_no_runtime_reads_is_refused_before_any_byte_is_fetched(
     ],
 )
 def test_bad_configuration_is_503(uri: str, code: str, tmp_path: Path) -> None:
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         make_store(uri, tmp_path).get()
     assert err.value.code == code
 
@@ -213,7 +213,7 @@ def test_file_uri_loads_in_place(colour_model: Path, tmp_path: Path) -> None:
 def test_unwritable_cache_is_503(model_uri: str, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache folder should be")
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         make_store(model_uri, blocker / "cache").get()
     assert err.value.code == "model_cache_unwritable"
 
@@ -233,7 +233,7 @@ def test_unreachable_s3_is_503_and_recovers_when_it_is_back(
         uri = publish(colour_model, "flaky")
         server.stop()
         store = make_store(uri, tmp_path / "cache", S3_CONNECT_TIMEOUT_S="0.5")
-        with pytest.raises(ModelUnavailable) as err:
+        with pytest.raises(Unavailable) as err:
             store.get()
         assert err.value.code == "model_store_unreachable" and err.value.headers["Retry-After"]
         assert cached_files(tmp_path / "cache") == []

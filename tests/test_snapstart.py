@@ -45,7 +45,7 @@ def test_before_the_snapshot_the_model_is_loaded_so_a_restored_container_answers
 def test_after_a_restore_the_batch_handlers_client_is_made_again(model_uri: str, bucket: str, tmp_path: Path) -> None:
     before = len(snapshot_restore_py.get_after_restore())
     service = app_for({"MODEL_URI": model_uri, "BATCH_BUCKET": bucket, "MODEL_CACHE_DIR": str(tmp_path)})
-    from chalicelib.batch import s3_client
+    from chalicelib.s3_client import s3_client
 
     made_before_snapshot = s3_client(service.settings)
     for restore in hooks(snapshot_restore_py.get_after_restore()[before:]):

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 import torch
-from chalicelib.errors import ModelUnavailable
+from chalicelib.errors import Unavailable
 from chalicelib.metadata import METADATA_FILE
 from chalicelib.model_cache import STALE_PARTIAL_S
 from chalicelib.runtimes import torchscript_deprecation_silenced
@@ -112,7 +112,7 @@ def test_a_download_killed_midway_is_never_trusted(
         process.wait()
     assert [p.name.startswith(".partial-") for p in cache.iterdir()] == [True]  # half a file, never renamed
     # The next process ignores the half file, fetches afresh and then refuses the junk model.
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         make_store(uri, cache).get()
     assert err.value.code == "model_invalid"
     assert (cache / f"{hashlib.sha256(data).hexdigest()}.onnx").read_bytes() == data
@@ -122,7 +122,7 @@ def test_a_download_killed_midway_is_never_trusted(
     os.utime(partial, (time.time() - STALE_PARTIAL_S - 1,) * 2)
     (cache / f"{hashlib.sha256(data).hexdigest()}.onnx").unlink()
     next(cache.glob("*.source")).unlink()
-    with pytest.raises(ModelUnavailable):
+    with pytest.raises(Unavailable):
         make_store(uri, cache).get()
     assert not list(cache.glob(".partial-*"))
 
@@ -160,7 +160,7 @@ def test_a_silent_s3_is_a_503_within_the_configured_timeouts(
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", silent_s3)
     store = make_store("s3://models/m/1/model.onnx", tmp_path, S3_CONNECT_TIMEOUT_S="1", S3_READ_TIMEOUT_S="1")
     started = time.monotonic()
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         store.get()
     assert err.value.code == "model_store_unreachable" and err.value.headers["Retry-After"]
     assert time.monotonic() - started < 6  # two attempts of one second each, and slack
@@ -199,7 +199,7 @@ def _torchscript(path: Path, extra: dict[str, str]) -> Path:
 )
 def test_missing_or_malformed_metadata_is_503_not_a_guess(extra: dict[str, str], tmp_path: Path) -> None:
     model = _torchscript(tmp_path / "model.pt", extra)
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         make_store(model.as_uri(), tmp_path / "cache").get()
     assert err.value.code == "model_invalid" and "metadata" in err.value.message
 
@@ -214,7 +214,7 @@ def test_an_onnx_file_without_metadata_is_503(tmp_path: Path) -> None:
     proto = onnx.load(str(tmp_path / "with-metadata.onnx"))
     del proto.metadata_props[:]
     onnx.save(proto, str(tmp_path / "model.onnx"))
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         make_store((tmp_path / "model.onnx").as_uri(), tmp_path / "cache").get()
     assert err.value.code == "model_invalid" and "metadata" in err.value.message
 
@@ -225,7 +225,7 @@ def test_a_slow_s3_is_a_503_while_the_download_goes_on_then_the_model(
     uri = publish(padded_model(tmp_path / "model.pt", 3 * 1024 * 1024), bucket, prefix=prefix)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", slow_s3.url)  # about 1.5 s for the download
     store = make_store(uri, tmp_path / "cache", MODEL_WAIT_S="0.3")
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         store.get()
     assert err.value.code == "model_loading" and err.value.headers["Retry-After"] == "2"
     assert not [p for p in (tmp_path / "cache").glob("*") if not p.name.startswith(".partial-")]  # nothing trusted
@@ -235,7 +235,7 @@ def test_a_slow_s3_is_a_503_while_the_download_goes_on_then_the_model(
         try:
             model, cold = store.get()
             break
-        except ModelUnavailable as again:
+        except Unavailable as again:
             assert again.code == "model_loading" and time.monotonic() < deadline
             time.sleep(0.2)
     assert cold and model.runtime.metadata.labels == COLOUR_LABELS
@@ -267,7 +267,7 @@ def test_a_full_or_read_only_tmp_is_a_503_that_leaves_nothing_and_recovers(
     if fault == "read-only":
         remount(small_tmpfs, "size=8m,ro")
     store = make_store(uri, small_tmpfs / "models")
-    with pytest.raises(ModelUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         store.get()
     assert err.value.code == "model_cache_unwritable" and err.value.headers["Retry-After"]
     assert [p for p in small_tmpfs.rglob("*") if p.is_file()] == []
