@@ -16,10 +16,9 @@ from typing import Any
 
 from chalicelib.errors import BadRequest, Code, NotFound, Unavailable, UnsupportedMediaType
 from chalicelib.s3_client import s3_client
-from chalicelib.settings import Settings
+from chalicelib.settings import UPLOAD_PREFIX, Settings
 from chalicelib.uploads import IMAGE_TYPES, check_size
 
-UPLOAD_PREFIX = "uploads/"
 _ID = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16): unguessable, and never a path
 
 
@@ -33,13 +32,18 @@ def new_upload(settings: Settings, content_type: str | None) -> dict[str, Any]:
             Code.UNSUPPORTED_MEDIA_TYPE, f"type {media[:60]!r} is not supported. Supported: {', '.join(IMAGE_TYPES)}"
         )
     upload_id = secrets.token_hex(16)
-    post = s3_client(settings).generate_presigned_post(
-        Bucket=bucket,
-        Key=UPLOAD_PREFIX + upload_id,
-        Fields={"Content-Type": media},
-        Conditions=[{"Content-Type": media}, ["content-length-range", 1, settings.max_upload_bytes]],
-        ExpiresIn=settings.upload_expires_s,
-    )
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        post = s3_client(settings).generate_presigned_post(
+            Bucket=bucket,
+            Key=UPLOAD_PREFIX + upload_id,
+            Fields={"Content-Type": media},
+            Conditions=[{"Content-Type": media}, ["content-length-range", 1, settings.max_upload_bytes]],
+            ExpiresIn=settings.upload_expires_s,
+        )
+    except BotoCoreError as exc:  # no credentials to sign with: the function's role is missing
+        raise Unavailable(Code.UPLOAD_STORE_ERROR, f"no upload form can be signed: {exc}") from None
     return {
         "id": upload_id,
         "url": post["url"],

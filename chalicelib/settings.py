@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Mapping
 
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
+UPLOAD_PREFIX = "uploads/"  # where POST /uploads' forms write in UPLOAD_BUCKET, and nowhere else
 # Lambda gives one full vCPU per 1,769 MB of memory, but shows the process more cores
 # than that; threads beyond the share only contend.
 LAMBDA_MB_PER_VCPU = 1769

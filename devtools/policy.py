@@ -1,23 +1,36 @@
-"""Whether a stage's IAM policy lets the function read the stage's MODEL_URI. Checked before
+"""Whether a stage's IAM policy lets the function do what its settings ask: read its
+MODEL_URI, and with UPLOAD_BUCKET, write (presign) and read its uploads. Checked before
 packaging or deploying: in Lambda, a policy that does not would answer every request with
-a 503 model_forbidden."""
+a 503 model_forbidden, or every upload with S3's 403 and a 503 upload_store_error."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from chalicelib.settings import UPLOAD_PREFIX
+
 READ = "s3:GetObject"
+WRITE = "s3:PutObject"
 
 
-def stage_model_uri(project: Path, stage: str) -> str:
+@dataclass(frozen=True)
+class Need:
+    uri: str  # an object the function must reach
+    actions: tuple[str, ...]
+    folder: str  # the ARN --write-policy grants
+    what: str  # what it is for, and what breaks without it
+
+
+def stage_setting(project: Path, stage: str, name: str) -> str:
     config = json.loads((project / ".chalice" / "config.json").read_text())
     for scope in (config["stages"][stage], config):
-        uri = scope.get("environment_variables", {}).get("MODEL_URI")
-        if uri is not None:
-            return uri
+        value = scope.get("environment_variables", {}).get(name)
+        if value is not None:
+            return str(value).strip()
     return ""
 
 
@@ -31,7 +44,7 @@ def object_arn(uri: str) -> str:
     return f"arn:aws:s3:::{parsed.netloc}{parsed.path}"
 
 
-def grants(policy: dict, uri: str) -> bool:
+def grants(policy: dict, uri: str, action: str = READ) -> bool:
     arn = object_arn(uri)
     for statement in policy.get("Statement", []):
         actions = statement.get("Action", [])
@@ -40,33 +53,57 @@ def grants(policy: dict, uri: str) -> bool:
         resources = [resources] if isinstance(resources, str) else resources
         if (
             statement.get("Effect") == "Allow"
-            and any(fnmatch.fnmatchcase(READ, a) for a in actions)
+            and any(fnmatch.fnmatchcase(action, a) for a in actions)
             and any(fnmatch.fnmatchcase(arn, r) for r in resources)
         ):
             return True
     return False
 
 
+def needs(project: Path, stage: str) -> list[Need]:
+    found = []
+    uri = stage_setting(project, stage, "MODEL_URI")
+    if urlparse(uri).scheme == "s3":  # not file:// (local tries) or unset (a 503 model_not_configured)
+        found.append(
+            Need(
+                uri,
+                (READ,),
+                object_arn(uri).rsplit("/", 1)[0] + "/*",
+                f"read its MODEL_URI {uri}: in Lambda every request would be a 503 model_forbidden",
+            )
+        )
+    bucket = stage_setting(project, stage, "UPLOAD_BUCKET")
+    if bucket:
+        found.append(
+            Need(
+                f"s3://{bucket}/{UPLOAD_PREFIX}{'0' * 32}",
+                (WRITE, READ),
+                f"arn:aws:s3:::{bucket}/{UPLOAD_PREFIX}*",
+                f"take uploads into its UPLOAD_BUCKET {bucket}: S3 would refuse every POST /uploads form",
+            )
+        )
+    return found
+
+
 def check(project: Path, stage: str, write: bool) -> None:
-    """SystemExit, saying what to do, when the stage's policy does not grant its s3:// MODEL_URI;
-    write: add a statement that grants the model's folder instead, and say so."""
-    uri = stage_model_uri(project, stage)
-    if urlparse(uri).scheme != "s3":
-        return  # file:// (local tries) or unset (every request a 503 model_not_configured)
+    """SystemExit, saying what to do, when the stage's policy does not grant what its
+    settings need; write: add a statement that grants it instead, and say so."""
     path = policy_file(project, stage)
     policy = json.loads(path.read_text())
-    if grants(policy, uri):
-        return
-    folder = object_arn(uri).rsplit("/", 1)[0] + "/*"
-    if not write:
-        raise SystemExit(
-            f"{path.relative_to(project)} does not let the {stage} stage read its MODEL_URI {uri}: "
-            f"in Lambda every request would be a 503 model_forbidden. Grant {READ} on {folder} there, "
-            "or pass --write-policy to add it"
+    for need in needs(project, stage):
+        if all(grants(policy, need.uri, action) for action in need.actions):
+            continue
+        granted = f"{', '.join(need.actions)} on {need.folder}"
+        if not write:
+            raise SystemExit(
+                f"{path.relative_to(project)} does not let the {stage} stage {need.what}. Grant {granted} "
+                "there, or pass --write-policy to add it"
+            )
+        policy.setdefault("Statement", []).append(
+            {"Effect": "Allow", "Action": list(need.actions), "Resource": [need.folder]}
         )
-    policy.setdefault("Statement", []).append({"Effect": "Allow", "Action": [READ], "Resource": [folder]})
-    path.write_text(policy_json(policy) + "\n")
-    print(f"added {READ} on {folder} to {path.relative_to(project)}", flush=True)
+        path.write_text(policy_json(policy) + "\n")
+        print(f"added {granted} to {path.relative_to(project)}", flush=True)
 
 
 def policy_json(value: object, indent: str = "") -> str:

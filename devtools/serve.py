@@ -23,7 +23,7 @@ from devtools import ROOT
 from devtools.demo_model import SERVED
 from devtools.local_chalice import copy_project
 from devtools.local_s3 import LocalS3, client_env, refuse_foreign_s3_port, running
-from devtools.policy import stage_model_uri
+from devtools.policy import stage_setting
 from devtools.processes import port_in_use
 
 OWN_BUCKET = "local-models"
@@ -57,6 +57,16 @@ def ensure_published(models: list[Path], bucket: str) -> list[str]:
                 flush=True,
             )
     return uris
+
+
+def ensure_upload_bucket() -> None:
+    """The dev stage's UPLOAD_BUCKET in the project's own local S3: POST /uploads works
+    here as it does deployed."""
+    bucket = stage_setting(ROOT, "dev", "UPLOAD_BUCKET")
+    client = boto3.client("s3")
+    if bucket and bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+        client.create_bucket(Bucket=bucket)
+        print(f"created the bucket {bucket} for uploads", flush=True)
 
 
 def publish_own(model: Path) -> str:
@@ -128,6 +138,7 @@ def main() -> int:
     chalice = None
     try:
         os.environ.update(client_env(endpoint))
+        ensure_upload_bucket()
         project, env = ROOT, os.environ.copy()
         if args.model or args.model_uri:
             uri = args.model_uri or publish_own(args.model.resolve())
@@ -140,7 +151,7 @@ def main() -> int:
             env["MODEL_CACHE_DIR"] = str(work / "model-cache")
             print(f"serving MODEL_URI {uri}", flush=True)
         else:
-            uri = stage_model_uri(ROOT, "dev")
+            uri = stage_setting(ROOT, "dev", "MODEL_URI")
             if uri not in ensure_published([SERVED], urlparse(uri).netloc):
                 raise SystemExit(f"the dev stage's MODEL_URI {uri} is none of the demo model files")
         print(f"serving on http://127.0.0.1:{args.port} (Ctrl+C stops it and SeaweedFS)", flush=True)

@@ -78,9 +78,10 @@ def model_uri(s3: Any, bucket: str, prefix: str, colour_model: Path) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, bucket: str, colour_model: Path) -> Iterator[str]:
     """chalice local serving a copy of the project whose dev stage names a test model
-    published to the session's SeaweedFS; a fresh process (a cold start) per test module."""
+    published to the session's SeaweedFS, and takes uploads there; a fresh process (a cold
+    start) per test module."""
     uri = publish(colour_model, bucket, prefix=f"http-{uuid.uuid4().hex[:12]}")
-    project = copy_project(tmp_path_factory.mktemp("project"), {"MODEL_URI": uri})
+    project = copy_project(tmp_path_factory.mktemp("project"), {"MODEL_URI": uri, "UPLOAD_BUCKET": bucket})
     with chalice_local(project, tmp_path_factory.mktemp("chalice-local")) as base:
         yield base
 

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from chalicelib.settings import UPLOAD_PREFIX
 from chalicelib.uploads import ACCEPTED_TYPES
 from devtools import ROOT, lambda_build
 from devtools.local_chalice import copy_project
@@ -69,19 +70,41 @@ def test_function_settings(package: Path, prod: Path, stage: str) -> None:
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_iam_policy_reads_the_model_prefix_and_nothing_else(package: Path, prod: Path, stage: str) -> None:
+def test_iam_policy_reads_the_model_prefix_takes_uploads_and_nothing_else(
+    package: Path, prod: Path, stage: str
+) -> None:
     template = sam(package if stage == "dev" else prod)
     [policy] = template["Resources"]["ApiHandlerRole"]["Properties"]["Policies"]
     statements = policy["PolicyDocument"]["Statement"]
-    model_uri = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]["MODEL_URI"]
-    uri = urlparse(model_uri)
+    variables = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    uri, uploads = urlparse(variables["MODEL_URI"]), variables["UPLOAD_BUCKET"]
     s3 = [s for s in statements if any(a.startswith("s3:") for a in s["Action"])]
-    assert [s["Action"] for s in s3] == [["s3:GetObject"]]
-    assert grants(policy["PolicyDocument"], model_uri)
-    assert s3[0]["Resource"] == [f"arn:aws:s3:::{uri.netloc}/models/*"]
+    assert [(s["Action"], s["Resource"]) for s in s3] == [
+        (["s3:GetObject"], [f"arn:aws:s3:::{uri.netloc}/models/*"]),
+        # Presigned forms are signed with the function's role: S3 lets them write only here.
+        (["s3:PutObject", "s3:GetObject"], [f"arn:aws:s3:::{uploads}/{UPLOAD_PREFIX}*"]),
+    ]
+    assert grants(policy["PolicyDocument"], variables["MODEL_URI"])
+    assert not grants(policy["PolicyDocument"], f"s3://{uploads}/results/x.json", "s3:PutObject")
     others = [a for s in statements if s not in s3 for a in s["Action"]]
     assert set(others) == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
     assert all(r.startswith("arn:aws:logs:") for s in statements if s not in s3 for r in s["Resource"])
+
+
+def test_packaging_refuses_an_upload_bucket_the_policy_does_not_grant(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project", {"UPLOAD_BUCKET": "my-own-uploads"})
+    with pytest.raises(
+        SystemExit, match="does not let the dev stage take uploads into its UPLOAD_BUCKET my-own-uploads"
+    ):
+        check_policy(project, "dev", write=False)
+    check_policy(project, "dev", write=True)
+    after = json.loads((project / ".chalice" / "policy-dev.json").read_text())
+    assert after["Statement"][-1] == {
+        "Effect": "Allow",
+        "Action": ["s3:PutObject", "s3:GetObject"],
+        "Resource": [f"arn:aws:s3:::my-own-uploads/{UPLOAD_PREFIX}*"],
+    }
+    check_policy(project, "dev", write=False)  # granted now: no complaint
 
 
 def test_packaging_refuses_a_model_uri_the_policy_does_not_grant(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ from typing import Any, Iterator
 import pytest
 import requests
 from chalice.test import Client
-from chalicelib.presigned_uploads import UPLOAD_PREFIX, new_upload
-from chalicelib.settings import Settings
+from chalicelib.presigned_uploads import new_upload
+from chalicelib.settings import UPLOAD_PREFIX, Settings
 from devtools import ROOT
 from devtools.local_chalice import chalice_local, copy_project
 from PIL import Image
