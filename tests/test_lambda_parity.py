@@ -75,6 +75,8 @@ def sandbox(package: Path, s3: Any, local_s3: Any) -> Iterator[LambdaSandbox]:
     ]["MODEL_URI"]
     bucket = urlparse(uri).netloc
     s3.create_bucket(Bucket=bucket)
+    variables = json.loads((package / "sam.json").read_text())["Resources"]["APIHandler"]["Properties"]
+    s3.create_bucket(Bucket=variables["Environment"]["Variables"]["UPLOAD_BUCKET"])
     onnx_model = next(m for m in build_demo_models() if m.suffix == ".onnx")
     try:
         assert publish(onnx_model, bucket) == uri
@@ -190,6 +192,27 @@ def test_every_module_loads_from_the_zips_bytecode(cold_then_warm: dict, sandbox
     """The task root is read-only, so Python could not cache what it compiles: a module
     without bytecode in the zip is compiled again on every cold start."""
     assert sandbox.compiled_from_source == []
+
+
+def test_a_photo_over_the_payload_limit_goes_through_s3(cold_then_warm: dict, sandbox: LambdaSandbox) -> None:
+    """The form is signed inside the sandbox, with Lambda's credentials from its environment;
+    S3 (SeaweedFS) checks it; the function then reads the upload as nobody."""
+    import requests
+
+    photo = f.encode(f.noisy_photo((4000, 3000), f.RED), "JPEG", quality=97)  # over the 6 MiB body limit
+    assert len(photo) > 6 * 2**20
+    [asked] = sandbox.invoke([api_event("POST", "/uploads", None, {}, {"type": "image/jpeg"})])
+    upload = body(asked)
+    sent = requests.post(upload["url"], data=upload["fields"], files={"file": photo}, timeout=60)
+    assert sent.status_code in (200, 204), sent.text
+    [answered, unknown] = sandbox.invoke(
+        [
+            api_event("POST", "/predict", None, {}, {"upload": upload["id"]}),
+            api_event("POST", "/predict", None, {}, {"upload": "0" * 32}),
+        ]
+    )
+    assert answered["statusCode"] == 200 and answers_as_outside(body(answered), photo)
+    assert unknown["statusCode"] == 404 and body(unknown)["error"]["code"] == "upload_not_found"
 
 
 def test_a_new_container_reuses_the_verified_model_in_tmp(cold_then_warm: dict, sandbox: LambdaSandbox) -> None:
