@@ -21,6 +21,7 @@ from pathlib import Path
 
 from devtools import ROOT, size_text
 from devtools.policy import check as check_policy
+from devtools.policy import stage_setting
 from devtools.venvs import ensure_venv, pin, pip
 
 LAMBDA_VENV = ROOT / ".venv-lambda"
@@ -131,7 +132,7 @@ def main() -> int:
         p.add_argument(
             "--write-policy",
             action="store_true",
-            help="grant the stage's policy s3:GetObject on its MODEL_URI's folder where it does not",
+            help="add what the stage's settings need (its MODEL_URI's folder, its uploads) to its policy",
         )
     args = parser.parse_args()
     check_policy(args.project_dir.resolve(), args.stage, write=args.write_policy)
@@ -150,6 +151,7 @@ def main() -> int:
         print(packaged(args.out, args.pkg_format))
     else:
         require_credentials()
+        ready_upload_bucket(args.project_dir, args.stage)
         chalice("deploy", "--stage", args.stage)
     return 0
 
@@ -164,6 +166,16 @@ def packaged(out: Path, pkg_format: str) -> str:
         else f"sam deploy -t {out / 'sam.json'} --guided (or aws cloudformation package, then deploy)"
     )
     return f"wrote {files}; next, with AWS credentials: {then}"
+
+
+def ready_upload_bucket(project: Path, stage: str) -> None:
+    """Before the API goes live: the stage's UPLOAD_BUCKET exists and deletes old uploads."""
+    bucket = stage_setting(project, stage, "UPLOAD_BUCKET")
+    if bucket:
+        python = ensure_lambda_venv() / "bin" / "python"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        if subprocess.run([str(python), "-m", "devtools.upload_bucket", bucket], env=env).returncode:
+            raise SystemExit(1)  # it said why
 
 
 def require_credentials() -> None:
