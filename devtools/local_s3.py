@@ -21,6 +21,7 @@ from devtools.processes import free_port, holds_listener, port_in_use, wait_unti
 # weed mini's servers; each also needs its gRPC port (default: port + 10000, which may be
 # taken), so every port is chosen explicitly.
 _SERVERS = ("master", "volume", "filer", "s3", "admin")
+LOCAL_CREDENTIALS = ("local", "local-secret")  # the project's local S3 only: never an AWS key
 
 
 def weed_binary() -> str:
@@ -34,9 +35,12 @@ def weed_binary() -> str:
 class LocalS3:
     """One `weed mini` process; stop() and start() again keep its data and ports."""
 
-    def __init__(self, data_dir: Path, s3_port: int | None = None, credentials: tuple[str, str] | None = None) -> None:
-        """credentials: (access key, secret key), the one identity the server then accepts,
-        checking every request's signature as S3 does; without, it accepts any."""
+    def __init__(
+        self, data_dir: Path, s3_port: int | None = None, credentials: tuple[str, str] = LOCAL_CREDENTIALS
+    ) -> None:
+        """credentials: (access key, secret key), the one identity the server accepts,
+        checking every request's signature as S3 does (without one, SeaweedFS would take
+        any request but refuse every presigned POST form)."""
         self.data_dir = data_dir
         self.credentials = credentials
         # weed mini flag → port, e.g. "s3.port" → 8333
@@ -64,23 +68,22 @@ class LocalS3:
             "-master.volumeSizeLimitMB=64",
             "-volume.max=400",
         ] + [f"-{flag}={port}" for flag, port in self.ports.items()]
-        if self.credentials:
-            config = self.data_dir / "s3-identities.json"
-            access_key, secret_key = self.credentials
-            config.write_text(
-                json.dumps(
-                    {
-                        "identities": [
-                            {
-                                "name": "tests",
-                                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-                                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                            }
-                        ]
-                    }
-                )
+        config = self.data_dir / "s3-identities.json"
+        access_key, secret_key = self.credentials
+        config.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "local",
+                            "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
             )
-            args.append(f"-s3.config={config}")
+        )
+        args.append(f"-s3.config={config}")
         with self.log_path.open("ab") as log:
             # A session of its own: a terminal's Ctrl+C reaches whoever started it, who stops it by pid.
             # Without the caller's AWS_* variables: weed takes AWS_ACCESS_KEY_ID and
@@ -128,11 +131,8 @@ class LocalS3:
         return client_env(self.endpoint, self.credentials)
 
 
-def client_env(endpoint: str, credentials: tuple[str, str] | None = None) -> dict[str, str]:
-    access_key, secret_key = credentials or (
-        os.environ.get("AWS_ACCESS_KEY_ID", "local"),
-        os.environ.get("AWS_SECRET_ACCESS_KEY", "local-secret"),
-    )
+def client_env(endpoint: str, credentials: tuple[str, str] = LOCAL_CREDENTIALS) -> dict[str, str]:
+    access_key, secret_key = credentials
     return {
         "AWS_ENDPOINT_URL_S3": endpoint,
         "AWS_ACCESS_KEY_ID": access_key,
@@ -201,8 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"the local S3 (SeaweedFS) answers on {endpoint}, with its data in {DATA}; ./scripts/local-s3 stop stops it")
     print(
-        "for the training commands (it takes any credentials): export "
-        f"AWS_ENDPOINT_URL_S3={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local-secret "
+        "for the training commands, with its own credentials: export "
+        f"AWS_ENDPOINT_URL_S3={endpoint} AWS_ACCESS_KEY_ID={LOCAL_CREDENTIALS[0]} "
+        f"AWS_SECRET_ACCESS_KEY={LOCAL_CREDENTIALS[1]} "
         "AWS_DEFAULT_REGION=us-east-1"
     )
     return 0

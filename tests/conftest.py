@@ -16,7 +16,7 @@ from training.export import export
 from training.publish import publish
 
 from tests.colour_model import COLOUR_META, MeanColour, colour_batch
-from tests.support import build_package
+from tests.support import TEST_CREDENTIALS, build_package
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -42,7 +42,7 @@ def local_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
     """A real SeaweedFS process on free loopback ports, reached through boto3's standard
     AWS_ENDPOINT_URL_S3 setting, exactly as the service reaches it. It checks every
     request's signature against one identity, as S3 does."""
-    server = LocalS3(tmp_path_factory.mktemp("seaweedfs"), credentials=("test-access-key", "test-secret-key")).start()
+    server = LocalS3(tmp_path_factory.mktemp("seaweedfs"), credentials=TEST_CREDENTIALS).start()
     try:
         with pytest.MonkeyPatch.context() as environment:  # undone after the session
             for key, value in server.client_env().items():

@@ -17,14 +17,26 @@ from devtools import ROOT
 
 FUZZ_REGRESSIONS = sorted((Path(__file__).parent / "fuzz-regressions").iterdir())  # inputs the fuzzer once failed on
 
+# The test servers' one S3 identity (tests/conftest.py), not the project's local one.
+TEST_CREDENTIALS = ("test-access-key", "test-secret-key")
+
 # What Chromium sends with a plain form post.
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 
 
 def readme_sh_block(heading: str) -> str:
     """The first ```sh block after heading in the README: a command a user runs as written."""
+    return _readme_block("sh", heading)
+
+
+def readme_python(heading: str) -> str:
+    """The first ```python block after heading in the README: code a user pastes as written."""
+    return _readme_block("python", heading)
+
+
+def _readme_block(language: str, heading: str) -> str:
     readme = (ROOT / "README.md").read_text()
-    return re.search(r"```sh\n(.*?)```", readme[readme.index(heading) :], re.S).group(1)  # type: ignore[union-attr]
+    return re.search(rf"```{language}\n(.*?)```", readme[readme.index(heading) :], re.S).group(1)  # type: ignore[union-attr]
 
 
 def run_readme_block(heading: str, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ from training.checkpoint import load_checkpoint
 from training.explain import exported
 from training.export import assert_parity
 
-from tests.support import run_readme_block
+from tests.support import readme_python, run_readme_block
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +66,18 @@ def test_scripts_serve_as_written_serves_the_demo_without_torch(tmp_path: Path) 
         explain = run_readme_block("**Where the model looked.**", ROOT, timeout=120)
         explained = json.loads(explain.stdout)["explanation"]
         assert explained["label"] == "donut" and len(explained["map"]) == 9, explain.stderr  # Lite2 at 260 px
+        # The README's upload sequence, both ways, as written (serve made the upload bucket).
+        uploaded = run_readme_block("### Photos over the limit", ROOT, timeout=120)
+        assert uploaded.returncode == 0, uploaded.stderr
+        assert json.loads(uploaded.stdout.splitlines()[-1])["label"] == "vada"
+        client = subprocess.run(
+            [".venv/bin/python", "-c", readme_python("### Photos over the limit")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert client.returncode == 0 and client.stdout == "vada\n", client.stderr
         answer = post_jpeg(
             "http://127.0.0.1:8000/predict?top_k=3", (ROOT / "chalicelib/examples/bagel.jpg").read_bytes()
         )

@@ -15,7 +15,7 @@ from chalicelib.settings import Settings
 from devtools.local_s3 import LocalS3
 
 from tests.colour_model import COLOUR_LABELS
-from tests.support import make_store
+from tests.support import TEST_CREDENTIALS, make_store
 
 
 def counting_store(uri: str, cache: Path) -> tuple[ModelStore, list[int]]:
@@ -221,8 +221,9 @@ def test_unwritable_cache_is_503(model_uri: str, tmp_path: Path) -> None:
 def test_unreachable_s3_is_503_and_recovers_when_it_is_back(
     colour_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Its own server, so stopping it cannot disturb the other tests.
-    server = LocalS3(tmp_path / "s3").start()
+    # Its own server, so stopping it cannot disturb the other tests; with the session's
+    # identity, which boto3's default session keeps once it has read it.
+    server = LocalS3(tmp_path / "s3", credentials=TEST_CREDENTIALS).start()
     try:
         for key, value in server.client_env().items():  # its endpoint and credentials
             monkeypatch.setenv(key, value)

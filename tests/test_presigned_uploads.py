@@ -25,15 +25,9 @@ from training.publish import publish
 
 from tests import imagefiles as f
 from tests.colour_model import COLOUR_META, MeanColour, colour_batch
-from tests.support import app_for
+from tests.support import app_for, readme_python
 
 UPLOADS = "test-uploads"
-
-
-def readme_python() -> str:
-    """The README's Python client, as a user would paste it."""
-    readme = (ROOT / "README.md").read_text()
-    return re.search(r"```python\n(.*?)```", readme[readme.index("### Photos over the limit") :], re.S).group(1)  # type: ignore[union-attr]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +50,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, bucket: str, uploads_bucket: s
 @pytest.fixture(scope="module")
 def classify_file(api: str) -> Any:
     scope: dict[str, Any] = {"print": lambda *_: None}  # the README's last line prints the example's label
-    exec(readme_python().replace('"http://127.0.0.1:8000"', repr(api)), scope)
+    exec(readme_python("### Photos over the limit").replace('"http://127.0.0.1:8000"', repr(api)), scope)
     return scope["classify_file"]
 
 
