@@ -30,6 +30,11 @@ def messages(format_names: str) -> dict[str, str]:
     return {
         Code.BAD_EXPLAIN: _RELOAD,
         Code.BAD_TOP_K: _RELOAD,
+        Code.BAD_UPLOAD_ID: _RELOAD,
+        Code.BODY_AND_UPLOAD: _RELOAD,
+        Code.UPLOAD_NOT_FOUND: "The photo did not reach the service's storage. Try again.",
+        Code.UPLOADS_NOT_CONFIGURED: "That photo is too large to send. Try a smaller one.",
+        Code.UPLOAD_STORE_ERROR: "The service cannot store large photos just now. Try again in {wait} seconds.",
         Code.MALFORMED_MULTIPART: "The photo did not arrive whole. Try again.",
         Code.MISSING_FILE: "No photo arrived. Choose one and try again.",
         Code.TOO_MANY_FILES: "Send one photo at a time.",
