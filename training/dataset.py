@@ -32,6 +32,8 @@ class Split:
 
 
 PARTS = ("train", "val", "test")
+# Figures over fewer images than this move in large steps: train and evaluate say so.
+FEW_IMAGES = 30
 _LIST_HEADER = "# classes"
 
 

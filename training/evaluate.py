@@ -12,7 +12,7 @@ from chalicelib.runtimes import Runtime
 from PIL import Image, ImageDraw
 
 from training import image_cache
-from training.dataset import IMAGE_SUFFIXES, eval_batches, scan, service_input
+from training.dataset import FEW_IMAGES, IMAGE_SUFFIXES, eval_batches, scan, service_input
 from training.errors import DatasetError
 from training.served_model import load_as_served
 
@@ -152,7 +152,7 @@ def summary(report: dict[str, Any]) -> list[str]:
         f"the none-rule {counted(report['accepted'])}, right and accepted {counted(report['accepted_and_right'])}; "
         f"calibration error of the confidences (ECE) {report['calibration_error']:.3f}"
     ]
-    if n < 30:
+    if n < FEW_IMAGES:
         lines.append(f"  few images: each is {100 / n:.0f} points of these figures")
     for label, figures in report["per_class"].items():
         right = round(figures["recall"] * figures["support"])

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from training import device as devices
 from training.choices import ARCHITECTURES
 from training.config import TrainConfig
-from training.dataset import Split, eval_batches, resize_side, service_view, split_parts
+from training.dataset import FEW_IMAGES, Split, eval_batches, resize_side, service_view, split_parts
 from training.errors import DatasetError, FineTuneError, WeightsError
 from training.features import Features, augmenter, pooled_features
 from training.head import MAX_ITERATIONS, fit_head
@@ -123,9 +123,6 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     return model, dataclasses.replace(meta, none_rule=rule, training=record), parts
 
 
-FEW = 20  # a part with fewer images than this gives figures that move in large steps
-
-
 def part_counts(parts: dict[str, Split]) -> list[str]:
     """What train prints of its parts: images per class in each, and a caution for a small part."""
     names = {"train": "training", "val": "validation", "test": "test"}
@@ -139,7 +136,7 @@ def part_counts(parts: dict[str, Split]) -> list[str]:
         f"only {len(split.samples)} {names[part]} images: each is {100 / len(split.samples):.0f} points of its "
         "figures, which say little"
         for part, split in parts.items()
-        if part != "train" and 0 < len(split.samples) < FEW
+        if part != "train" and 0 < len(split.samples) < FEW_IMAGES
     ]
     return lines
 
