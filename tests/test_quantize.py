@@ -6,16 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 import pytest
 import torch
 from chalicelib.imaging import preprocess
-from chalicelib.runtimes import load_runtime
+from chalicelib.runtimes import Outputs, load_runtime
 from training.errors import ExportError
 from training.publish import publish
 
 from tests.colour_model import COLOUR_META, ConvColour
-from tests.imagefiles import BLUE, GREEN, RED, noisy_photo, solid
+from tests.imagefiles import BLUE, GREEN, GREY, RED, noisy_photo, solid
 from tests.support import make_store
 from training import quantize
 
@@ -41,6 +42,23 @@ def test_an_int8_file_agrees_with_fp32_and_records_how_it_was_made(tmp_path: Pat
     assert runtime.metadata.precision == "int8" and runtime.metadata.quantization == record
     assert runtime.run(images[:3].numpy()).probabilities.argmax(1).tolist() == [2, 2, 2]  # red
     assert list(tmp_path.iterdir()) == [out]
+
+
+def test_the_none_decision_is_also_checked_on_images_of_none_of_the_labels(tmp_path: Path) -> None:
+    images, greys = photos(), torch.cat([torch.from_numpy(preprocess(solid(GREY), COLOUR_META))] * 3)
+    record = quantize.export_int8(
+        ConvColour().eval(), COLOUR_META, tmp_path / "m.onnx", images[:4], images, images, greys.numpy()
+    )
+    assert record["none_images"] == 3 and record["validation_images"] == len(images)
+    # The label's images all agree; one refused image changes its decision: the gate sees it.
+    rule = COLOUR_META.none_rule
+    assert rule is not None
+    scores = np.array([0.9, 0.9, rule.threshold / 2, rule.threshold / 2])
+    moved = scores.copy()
+    moved[3] = rule.threshold * 2  # int8 lifted a refused image over the threshold
+    probabilities = np.eye(3)[[0, 1, 2, 2]]
+    result = quantize.agreement(Outputs(probabilities, scores), Outputs(probabilities, moved), COLOUR_META, 2)
+    assert result == {"top1_agreement": 1.0, "none_agreement": 0.75}
 
 
 def test_an_int8_file_that_disagrees_is_not_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

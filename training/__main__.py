@@ -167,7 +167,7 @@ def _export_options(add: Adder) -> None:
         "--int8",
         action="store_true",
         help="write .onnx files statically quantized to int8, only if they give the fp32 model's label and "
-        "none-of-these decision on 99%% of --check-images",
+        "none-of-these decision on 99%% of --check-images and of the images its none-rule was set to refuse",
     )
     p.add_argument(
         "--calibration-images",
@@ -276,8 +276,13 @@ def _export(args: argparse.Namespace) -> None:
         scan(args.calibration_images, (meta.resize_size, meta.input_size)), meta, CALIBRATION_IMAGES
     )
     validation = check_batch(check_images, meta, VALIDATION_IMAGES)
+    refused = None
+    if meta.none_rule is not None:  # the images its threshold was set to refuse, where they still are
+        from training.negatives import none_inputs, recorded_none_images
+
+        refused, _ = none_inputs(meta, recorded_none_images(meta.none_rule))
     for out in args.out:
-        record = export_int8(model, meta, out, check, calibration, validation)
+        record = export_int8(model, meta, out, check, calibration, validation, refused)
         print(
             f"wrote {out} (int8, {record['scheme']}: top-1 agrees with fp32 on {record['top1_agreement']:.1%} "
             f"of {record['validation_images']} images)"
