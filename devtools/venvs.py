@@ -28,10 +28,34 @@ def pin(name: str) -> str:
     raise KeyError(f"{name} is not pinned in requirements-dev.txt")
 
 
-def pip(python: str, *args: str) -> None:
-    result = subprocess.run([python, "-m", "pip", *args, "--quiet"], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"pip {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+def pip(python: str, *args: str, name: str = "") -> None:
+    """pip, its own output kept for a failure; with name, a line as it reaches each step
+    (the first collected packages, then every COLLECTED_EVERY, then the install, which is
+    one long step for torch), so that minutes of work are not silent."""
+    process = subprocess.Popen(
+        [python, "-m", "pip", *args, "--progress-bar", "off", "--no-color"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None  # asked for above
+    output, collected = [], 0
+    for line in process.stdout:
+        output.append(line)
+        if name and line.startswith(("Collecting ", "Processing ")):  # from an index, or a local wheel
+            collected += 1
+            if collected == 1 or collected % COLLECTED_EVERY == 0:
+                package = Path(line.split()[1]).name.split("-")[0] if "/" in line else line.split()[1]
+                print(f"{name}: collecting packages, {collected} so far ({package})", flush=True)
+        elif name and line.startswith("Installing collected packages:"):
+            count = len(line.split(":", 1)[1].split(","))
+            packages = "1 package" if count == 1 else f"{count} packages"
+            print(f"{name}: installing {packages} (the longest step: unpacking them all)", flush=True)
+    if process.wait() != 0:
+        raise SystemExit(f"pip {' '.join(args)} failed:\n{''.join(output[-40:])}")
+
+
+COLLECTED_EVERY = 25
 
 
 def ensure_venv(venv: Path, python: str, packages: list[str]) -> Path:
@@ -47,12 +71,11 @@ def ensure_venv(venv: Path, python: str, packages: list[str]) -> Path:
         print(f"{venv.name}: making the environment ({python})", flush=True)
         subprocess.run([python, "-m", "venv", str(venv)], check=True)
     args = [part for arg in packages for part in (["-r", str(ROOT / arg[3:])] if arg.startswith("-r ") else [arg])]
-    # pip itself stays quiet (its output is shown when it fails); a line says what runs and why it may take long.
     print(
         f"{venv.name}: installing {' '.join(packages)} (minutes the first time; then only when these change)",
         flush=True,
     )
-    pip(str(venv / "bin" / "python"), "install", *args)
+    pip(str(venv / "bin" / "python"), "install", *args, name=venv.name)
     print(
         f"{venv.name}: ready in {time.monotonic() - started:.0f} s, {size_text(disk_bytes(venv))} on disk",
         flush=True,
