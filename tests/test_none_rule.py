@@ -105,15 +105,19 @@ def test_a_pretrained_rule_accepts_the_labels_and_refuses_the_rest(
 ) -> None:
     network = build_network("efficientnet_lite0", 3, pretrained=True).eval()
     f = probe_features
-    rule = pretrained_rule(network, f["train"], f["train_labels"], f["val"], f["none"], requested, {"test": 12})
+    fitted = pretrained_rule(network, f["train"], f["train_labels"], f["val"], f["none"], requested, {"test": 12})
+    rule = fitted.rule
     assert rule.score == requested or (
         requested == "auto" and set(rule.calibration["chosen_from"]) == {"feature_distance", "reference_mass"}
     )
     assert rule.calibration["validation_images"] == 12 and rule.calibration["none_images"] == 12
     assert rule.calibration["none_refused"] >= 0.9 and rule.calibration["validation_accepted"] >= 0.9
     assert 0 < rule.threshold < 1 and rule.description
-    # The network keeps the distance only when the rule reads it.
-    assert (network.distance is not None) == (rule.score == "feature_distance")
+    # Fitting leaves the network as it was; the distance is learned only for the rule that reads it.
+    assert network.distance is None and network.known is None
+    assert (fitted.distance is not None) == (rule.score == "feature_distance") and fitted.known is None
+    fitted.attach(network)
+    assert network.distance is fitted.distance
     if rule.score == "reference_mass":
         assert 931 in rule.calibration["reference_classes"]  # ImageNet's bagel: where rendered bagels land
 
@@ -189,8 +193,10 @@ def test_outlier_exposure_refuses_what_it_was_exposed_to_and_is_exported_and_che
     val_ours = np.tile([True, True, False], 4)
     network = build_network("efficientnet_lite0", 2, pretrained=True).eval()
     features = Features(f["train"][ours], f["train_labels"][ours], f["val"][val_ours])
-    rule = exposed_rule(network, features, f["none"], other_food_features, {"vada renders": 15})
-    assert rule.score == "outlier_exposure" and network.known is not None
+    fitted = exposed_rule(network, features, f["none"], other_food_features, {"vada renders": 15})
+    rule = fitted.rule
+    assert rule.score == "outlier_exposure" and fitted.known is not None and network.known is None
+    fitted.attach(network)
     assert rule.calibration["validation_accepted"] >= 0.9 and rule.calibration["none_refused"] >= 0.9
     assert rule.calibration["none_images"] == len(f["none"]) + 15
     # Fresh vadas, never fitted against: the detector, not the ImageNet mass, refuses them.

@@ -22,7 +22,7 @@ from training.export import export, parity, write_checked
 from training.features import input_features
 from training.model_files import read_source
 from training.model_source import Source
-from training.networks import Network
+from training.networks import FeatureDistance, Network
 from training.onnx_import import EPSILON, wrapped
 
 IMAGENET_MEAN: Triple = (0.485, 0.456, 0.406)
@@ -211,6 +211,7 @@ def _calibrated(
     accept = np.concatenate([service_input(p, meta) for p in photos])
     refuse, sources = none_inputs(meta, none_images)
     accepted, refused = (output_scores(as_logits(_run(source, inputs), ends_in)) for inputs in (accept, refuse))
+    distance = None
     if network is not None and "feature_distance" in usable:
         distances = _distance_scores(network, meta, photos, accept, refuse)
         if distances is None and rule == "feature_distance":
@@ -221,21 +222,21 @@ def _calibrated(
         if distances is None:
             usable.remove("feature_distance")
         else:
-            accepted["feature_distance"], refused["feature_distance"] = distances
+            accepted["feature_distance"], refused["feature_distance"], distance = distances
     kinds = tuple(usable) if rule == "auto" else (rule,)
     chosen = output_rule({k: accepted[k] for k in kinds}, {k: refused[k] for k in kinds}, sources)
-    if network is not None and chosen.score != "feature_distance":
-        network.distance = None
+    if network is not None:  # the model being assembled carries the distance only for its rule
+        network.distance = distance if chosen.score == "feature_distance" else None
     return chosen
 
 
 def _distance_scores(
     network: Network, meta: ModelMetadata, photos: list[Path], accept: np.ndarray, refuse: np.ndarray
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """feature_distance's scores, its class means and covariance fitted on every other
-    calibration photo (labelled by its folder where folders name the labels, else by the
-    model's answer) and scored on the others, which its threshold is then set on; None
-    where a label has no photo to fit its mean on."""
+) -> tuple[np.ndarray, np.ndarray, FeatureDistance] | None:
+    """feature_distance's scores and the distance (the network left as it is): class means
+    and covariance fitted on every other calibration photo (labelled by its folder where
+    folders name the labels, else by the model's answer), scored on the others, which its
+    threshold is then set on; None where a label has no photo to fit its mean on."""
     from training.none_rule import fit_feature_distance
     from training.none_scores import WithFeatureDistance, feature_scores
 
@@ -247,9 +248,9 @@ def _distance_scores(
             labels = network.head(torch.from_numpy(features)).argmax(dim=1).numpy()
     if len(np.unique(labels[0::2])) < len(meta.labels) or len(photos) < 2:
         return None
-    network.distance = fit_feature_distance(features[0::2], labels[0::2], len(meta.labels))
-    module = WithFeatureDistance(network)
-    return feature_scores(module, network, features[1::2]), feature_scores(module, network, refused)
+    distance = fit_feature_distance(features[0::2], labels[0::2], len(meta.labels))
+    module = WithFeatureDistance(network, distance)
+    return feature_scores(module, network, features[1::2]), feature_scores(module, network, refused), distance
 
 
 def _with_rule(meta: ModelMetadata, rule: NoneRule) -> ModelMetadata:

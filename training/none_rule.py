@@ -16,6 +16,7 @@ choice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,21 @@ from training.none_scores import (
 # until they hold LANDING_COVER of the training images' mass on such classes.
 LANDING_RATIO = 10.0
 LANDING_COVER = 0.9
+
+
+@dataclass(frozen=True)
+class FittedRule:
+    """What calibration learned, as a fitted estimator holds it: the rule, and the parts the
+    network must carry to compute its score (a distance for feature_distance, a detector
+    for outlier_exposure). Calibration reads the network and changes nothing in it; the
+    one who assembles the model attaches these."""
+
+    rule: NoneRule
+    distance: FeatureDistance | None = None
+    known: nn.Linear | None = None
+
+    def attach(self, network: Network) -> None:
+        network.distance, network.known = self.distance, self.known
 
 
 def output_rule(accepted: dict[str, np.ndarray], refused: dict[str, np.ndarray], sources: dict[str, int]) -> NoneRule:
@@ -125,21 +141,20 @@ def pretrained_rule(
     none_x: np.ndarray,
     requested: str,
     sources: dict[str, int],
-) -> NoneRule:
+) -> FittedRule:
     """The rule of a pretrained network from pooled features: train_x of every training
     view (labels train_y), val_x and none_x of the service's view of the validation and
     non-food images. requested: one of PRETRAINED_SCORES, or auto for the one with the
-    best balanced accuracy on the half of the non-food images its fitting did not see.
-    Leaves network.distance set only when feature_distance is chosen."""
+    best balanced accuracy on the half of the non-food images its fitting did not see."""
     kinds = PRETRAINED_SCORES if requested == "auto" else (requested,)
-    network.distance = None
-    if "feature_distance" in kinds:
-        network.distance = fit_feature_distance(train_x, train_y, network.head.out_features)
+    distance = (
+        fit_feature_distance(train_x, train_y, network.head.out_features) if "feature_distance" in kinds else None
+    )
     train_probabilities = imagenet_probabilities(network, train_x) if "reference_mass" in kinds else None
 
     def fitted(kind: str, none_part: np.ndarray) -> tuple[Scoring, tuple[int, ...]]:
         if kind == "feature_distance":
-            return WithFeatureDistance(network), ()
+            return WithFeatureDistance(network, distance), ()
         assert train_probabilities is not None  # computed above whenever reference_mass is a kind
         classes = landing_classes(train_probabilities, imagenet_probabilities(network, none_part))
         return WithReferenceMass(network, classes), classes
@@ -154,14 +169,12 @@ def pretrained_rule(
             )
     kind = max(kinds, key=lambda k: held_out.get(k, 0.0))  # a tie keeps the first
     module, classes = fitted(kind, none_x)
-    if kind != "feature_distance":
-        network.distance = None
     rule = rule_from_scores(
         kind, feature_scores(module, network, val_x), feature_scores(module, network, none_x), classes, sources
     )
     if held_out:
         rule.calibration["chosen_from"] = held_out  # balanced accuracy with half the non-food images held out
-    return rule
+    return FittedRule(rule, distance if kind == "feature_distance" else None)
 
 
 def fit_known(labels_x: np.ndarray, labels_val_x: np.ndarray, none_x: np.ndarray, none_val_x: np.ndarray) -> nn.Linear:
@@ -183,28 +196,28 @@ def fit_known(labels_x: np.ndarray, labels_val_x: np.ndarray, none_x: np.ndarray
 
 def exposed_rule(
     network: Network, features: Features, bundled_x: np.ndarray, exposure: np.ndarray, sources: dict[str, int]
-) -> NoneRule:
+) -> FittedRule:
     """outlier_exposure from pooled features: features of the labels' images, bundled_x of
     the bundled non-food images' service view (what reference_mass is fitted on), exposure
     (images, views, features) of the user's none-images. Every fifth of those chooses the
     detector's strength; all of them, and the bundled ones, set the threshold."""
     held = np.arange(len(exposure)) % 5 == 4
-    network.distance = None
-    network.known = fit_known(
+    known = fit_known(
         features.train, features.val, exposure[~held].reshape(-1, exposure.shape[2]), exposure[held][:, 0]
     )
     classes = landing_classes(
         imagenet_probabilities(network, features.train), imagenet_probabilities(network, bundled_x)
     )
-    module = WithExposedMass(network, classes)
+    module = WithExposedMass(network, classes, known)
     refuse = np.concatenate([bundled_x, exposure[:, 0]])
-    return rule_from_scores(
+    rule = rule_from_scores(
         "outlier_exposure",
         feature_scores(module, network, features.val),
         feature_scores(module, network, refuse),
         classes,
         sources,
     )
+    return FittedRule(rule, known=known)
 
 
 def rule_from_scores(
@@ -239,8 +252,9 @@ def calibrated_rule(
     features: Features | None = None,
 ) -> NoneRule:
     """The trained model's rule, from the validation split and the non-food images (the
-    bundled ones and cfg.none_images). features: the pooled features fitting computed,
-    where the backbone was frozen; without them, the new head's max_probability."""
+    bundled ones and cfg.none_images), with the parts its score needs attached to model.
+    features: the pooled features fitting computed, where the backbone was frozen; without
+    them, the new head's max_probability."""
     from training.negatives import none_inputs
 
     if problem := cfg.none_rule_problem():
@@ -256,9 +270,9 @@ def calibrated_rule(
         files = user_images(cfg.none_images)
         sources[str(cfg.none_images)] = len(files)
         exposure = pooled_features(model.backbone, files, meta, cfg.views, "none-image features")
-        rule = exposed_rule(model, features, input_features(model.backbone, negatives), exposure, sources)
+        fitted = exposed_rule(model, features, input_features(model.backbone, negatives), exposure, sources)
     elif features is not None:
-        rule = pretrained_rule(
+        fitted = pretrained_rule(
             model,
             features.train,
             features.train_labels,
@@ -271,11 +285,14 @@ def calibrated_rule(
         module = with_score(model, "max_probability").eval()
         refuse = [torch.from_numpy(negatives[i : i + cfg.batch_size]) for i in range(0, len(negatives), cfg.batch_size)]
         accept = [torch.from_numpy(inputs) for inputs, _ in eval_batches(val_samples, meta, cfg.batch_size)]
-        rule = rule_from_scores(
-            "max_probability", score_array(module, accept), score_array(module, refuse), sources=sources
+        fitted = FittedRule(
+            rule_from_scores(
+                "max_probability", score_array(module, accept), score_array(module, refuse), sources=sources
+            )
         )
-    print(rule_summary(rule), flush=True)
-    return rule
+    fitted.attach(model)
+    print(rule_summary(fitted.rule), flush=True)
+    return fitted.rule
 
 
 def rule_summary(rule: NoneRule, accepted: str = "validation images") -> str:

@@ -23,7 +23,7 @@ import torch
 from chalicelib.metadata import NoneRule
 from torch import nn
 
-from training.networks import Network
+from training.networks import FeatureDistance, Network
 
 
 class Scoring(nn.Module):
@@ -78,11 +78,13 @@ class _NetworkScoring(Scoring):
 
 
 class WithFeatureDistance(_NetworkScoring):
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: Network, distance: FeatureDistance | None = None) -> None:
+        """distance: one being calibrated; by default the network's own."""
         super().__init__(network)
-        if network.distance is None:
+        distance = network.distance if distance is None else distance
+        if distance is None:
             raise ValueError("feature_distance needs a network fitted with its training features' distance")
-        self.distance = network.distance
+        self.distance = distance
 
     def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         return self.distance(features)
@@ -108,11 +110,13 @@ class WithReferenceMass(_NetworkScoring):
 
 
 class WithExposedMass(WithReferenceMass):
-    def __init__(self, network: Network, classes: tuple[int, ...]) -> None:
+    def __init__(self, network: Network, classes: tuple[int, ...], known: nn.Linear | None = None) -> None:
+        """known: a detector being calibrated; by default the network's own."""
         super().__init__(network, classes)
-        if network.known is None:
+        known = network.known if known is None else known
+        if known is None:
             raise ValueError("outlier_exposure needs a network fitted with its detector (train --none-images)")
-        self.known = network.known
+        self.known = known
 
     def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         # self.mass, not super(): TorchScript compiles no super() calls.
