@@ -90,6 +90,7 @@ def check(project: Path, stage: str, write: bool) -> None:
     settings need; write: add a statement that grants it instead, and say so."""
     path = policy_file(project, stage)
     policy = json.loads(path.read_text())
+    added = []
     for need in needs(project, stage):
         if all(grants(policy, need.uri, action) for action in need.actions):
             continue
@@ -102,8 +103,11 @@ def check(project: Path, stage: str, write: bool) -> None:
         policy.setdefault("Statement", []).append(
             {"Effect": "Allow", "Action": list(need.actions), "Resource": [need.folder]}
         )
+        added.append(granted)
+    if added:  # one write for every statement added
         path.write_text(policy_json(policy) + "\n")
-        print(f"added {granted} to {path.relative_to(project)}", flush=True)
+        for granted in added:
+            print(f"added {granted} to {path.relative_to(project)}", flush=True)
 
 
 def policy_json(value: object, indent: str = "") -> str:

@@ -60,13 +60,14 @@ def ensure_published(models: list[Path], bucket: str) -> list[str]:
 
 
 def ensure_upload_bucket() -> None:
-    """The dev stage's UPLOAD_BUCKET in the project's own local S3: POST /uploads works
-    here as it does deployed."""
+    """The dev stage's UPLOAD_BUCKET in the project's own local S3, made ready as deploy
+    makes it: POST /uploads works here as it does deployed."""
+    from devtools.upload_bucket import make_ready
+
     bucket = stage_setting(ROOT, "dev", "UPLOAD_BUCKET")
-    client = boto3.client("s3")
-    if bucket and bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
-        client.create_bucket(Bucket=bucket)
-        print(f"created the bucket {bucket} for uploads", flush=True)
+    if bucket:
+        for line in make_ready(boto3.client("s3"), bucket):
+            print(line, flush=True)
 
 
 def publish_own(model: Path) -> str:

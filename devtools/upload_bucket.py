@@ -45,8 +45,8 @@ def make_ready(client: Any, bucket: str) -> list[str]:
         if exc.response.get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
             raise
         rules = []
-    kept = [rule for rule in rules if rule.get("ID") != RULE_ID]
-    if len(kept) == len(rules) or next(r for r in rules if r.get("ID") == RULE_ID) != expiry_rule():
+    if expiry_rule() not in rules:  # absent, or ours changed since: replaced, the others kept
+        kept = [rule for rule in rules if rule.get("ID") != RULE_ID]
         client.put_bucket_lifecycle_configuration(
             Bucket=bucket, LifecycleConfiguration={"Rules": [*kept, expiry_rule()]}
         )
