@@ -12,7 +12,6 @@ from chalicelib.errors import ModelLoadError
 # an ONNX model's metadata_props entry.
 Triple = tuple[float, float, float]
 METADATA_FILE = "donut_or_not.json"
-PRECISIONS = ("fp32", "int8")
 
 
 class MetadataError(ModelLoadError):
@@ -59,8 +58,6 @@ class ModelMetadata:
     std: tuple[float, float, float]
     training: dict[str, Any] = field(default_factory=dict)  # free-form summary
     none_rule: NoneRule | None = None  # without one, every image is taken as one of the labels
-    precision: str = "fp32"  # or "int8": statically quantized (training/quantize.py)
-    quantization: dict[str, Any] = field(default_factory=dict)  # int8: scheme, calibration and measured agreement
     display_names: dict[str, str] = field(default_factory=dict)  # label -> words for people, where they differ
 
     def display(self, label: str) -> str:
@@ -86,8 +83,6 @@ class ModelMetadata:
                 std=cast(Triple, tuple(float(s) for s in raw["std"])),
                 training=dict(raw.get("training") or {}),
                 none_rule=NoneRule.from_dict(raw["none_rule"]) if raw.get("none_rule") else None,
-                precision=str(raw.get("precision", "fp32")),
-                quantization=dict(raw.get("quantization") or {}),
                 display_names={str(k): str(v) for k, v in (raw.get("display_names") or {}).items()},
             )
         except (ValueError, KeyError, TypeError) as exc:
@@ -100,10 +95,6 @@ class ModelMetadata:
             raise MetadataError(
                 f"model metadata names display names for labels it does not have: "
                 f"{', '.join(sorted(set(meta.display_names) - set(meta.labels)))}"
-            )
-        if meta.precision not in PRECISIONS:
-            raise MetadataError(
-                f"model metadata names precision {meta.precision!r}, not one of {', '.join(PRECISIONS)}"
             )
         if not 0 < meta.input_size <= meta.resize_size:
             raise MetadataError("model metadata needs 0 < input_size <= resize_size")

@@ -44,9 +44,6 @@ class LoadedModel:
             "resize_size": meta.resize_size,
             "normalisation": {"mean": list(meta.mean), "std": list(meta.std)},
             "runtime": self.runtime.name,
-            "precision": meta.precision,
-            # int8 only: how it was calibrated, and how often it agreed with the fp32 model
-            "quantization": meta.quantization or None,
             "source_uri": self.source_uri,
             "loaded_at": self.loaded_at,
             "load_timing_ms": self.timing_ms,

@@ -46,20 +46,3 @@ def colour_batch() -> torch.Tensor:
 
     images = [solid(c) for c in (RED, GREEN, BLUE)] + [noisy_photo((64, 64), (120, 110, 100))]
     return torch.cat([torch.from_numpy(preprocess(image, COLOUR_META)) for image in images])
-
-
-class ConvColour(nn.Module):
-    """MeanColour behind a 3×3 convolution that passes each channel through: the same
-    answers, and a layer for int8 quantization to quantize."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 3, 3, padding=1)
-        with torch.no_grad():
-            self.conv.weight.zero_()
-            self.conv.weight[:, :, 1, 1] = torch.eye(3)
-            self.conv.bias.zero_()  # type: ignore[union-attr]  # Conv2d(bias=True), the default
-        self.colours = MeanColour()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.colours(self.conv(x))

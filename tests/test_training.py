@@ -118,22 +118,6 @@ def test_exported_files_are_as_readable_as_any_other_new_file(tiny_run: Path, tm
     assert (tiny_run / f"model{suffix}").stat().st_mode & 0o777 == other.stat().st_mode & 0o777
 
 
-def test_int8_export_cli_names_its_calibration_and_refuses_what_disagrees(
-    tiny_run: Path, tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
-) -> None:
-    from training import quantize
-
-    export = [*_export_args(tiny_run / "weights", tiny_data / "val", tmp_path / "model-int8.onnx"), "--int8"]
-    with pytest.raises(SystemExit):
-        main(export)
-    assert "--int8 needs --calibration-images" in capsys.readouterr().err
-    monkeypatch.setattr(quantize, "AGREEMENT", 1.01)  # a gate nothing meets: refused whatever the model
-    assert main([*export, "--calibration-images", str(tiny_data / "train")]) == 2
-    error = capsys.readouterr().err
-    assert error.startswith("error: no int8 scheme agrees") and "Traceback" not in error
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_outlier_exposure_without_none_images_is_one_line(tiny_data: Path, capsys: pytest.CaptureFixture) -> None:
     train = ["train", "--data", str(tiny_data), "--out", "unused", "--name", "x", "--version", "1"]
     with pytest.raises(SystemExit):

@@ -163,18 +163,7 @@ def _export_options(add: Adder) -> None:
         required=True,
         help="images on which the export must match the trained model: the run's val.txt, or a folder of class folders",
     )
-    p.add_argument(
-        "--int8",
-        action="store_true",
-        help="write .onnx files statically quantized to int8, only if they give the fp32 model's label and "
-        "none-of-these decision on 99%% of --check-images and of the images its none-rule was set to refuse",
-    )
-    p.add_argument(
-        "--calibration-images",
-        type=Path,
-        help="with --int8: training images to calibrate on: the run's train.txt, or a folder of class folders",
-    )
-    p.set_defaults(run=_export, problem=_export_problem)
+    p.set_defaults(run=_export, problem=no_problem)
 
 
 def _evaluate_options(add: Adder) -> None:
@@ -230,12 +219,6 @@ def _train_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _export_problem(args: argparse.Namespace) -> str | None:
-    if args.int8 and args.calibration_images is None:
-        return "--int8 needs --calibration-images (training images, e.g. build/mine/train.txt)"
-    return None
-
-
 def train_config(args: argparse.Namespace) -> TrainConfig:
     """The run's settings: each option whose name is a TrainConfig field, and the display names."""
     named = {field.name for field in dataclasses.fields(TrainConfig)} & set(vars(args))
@@ -265,28 +248,9 @@ def _export(args: argparse.Namespace) -> None:
     model, meta = load_checkpoint(args.weights)
     check_images = scan(args.check_images, (meta.resize_size, meta.input_size))
     check = check_batch(check_images, meta)
-    if not args.int8:
-        for out in args.out:
-            worst = export(model, meta, out, check)
-            print(f"wrote {out}: {parity(worst, len(check), args.check_images)}")
-        return
-    from training.quantize import CALIBRATION_IMAGES, VALIDATION_IMAGES, export_int8
-
-    calibration = check_batch(
-        scan(args.calibration_images, (meta.resize_size, meta.input_size)), meta, CALIBRATION_IMAGES
-    )
-    validation = check_batch(check_images, meta, VALIDATION_IMAGES)
-    refused = None
-    if meta.none_rule is not None:  # the images its threshold was set to refuse, where they still are
-        from training.negatives import none_inputs, recorded_none_images
-
-        refused, _ = none_inputs(meta, recorded_none_images(meta.none_rule))
     for out in args.out:
-        record = export_int8(model, meta, out, check, calibration, validation, refused)
-        print(
-            f"wrote {out} (int8, {record['scheme']}: top-1 agrees with fp32 on {record['top1_agreement']:.1%} "
-            f"of {record['validation_images']} images)"
-        )
+        worst = export(model, meta, out, check)
+        print(f"wrote {out}: {parity(worst, len(check), args.check_images)}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from chalicelib.imaging import preprocess
-from chalicelib.metadata import ModelMetadata, NoneRule
+from chalicelib.metadata import ModelMetadata
 from PIL import Image
 
 from training.dataset import IMAGE_SUFFIXES, service_input
@@ -99,12 +99,6 @@ def photo_files(extra: Path | None = None) -> dict[str, list[Path]]:
     if extra is not None:
         sources[f"{extra}"] = user_images(extra)
     return sources
-
-
-def recorded_none_images(rule: NoneRule) -> Path | None:
-    """The user's --none-images folder a rule was set against, where it still exists: its
-    calibration names every source (the bundled ones are not folders)."""
-    return next((Path(s) for s in rule.calibration.get("none_sources", {}) if Path(s).is_dir()), None)
 
 
 def user_images(folder: Path, option: str = "--none-images") -> list[Path]:

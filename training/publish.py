@@ -15,10 +15,9 @@ from training.errors import AlreadyPublished, PublishError
 from training.served_model import load_as_served
 
 
-def model_key(prefix: str, name: str, version: str, precision: str, suffix: str) -> str:
-    """One version, one key per format and precision: model.onnx, model-int8.onnx, model.pt."""
-    quantized = "" if precision == "fp32" else f"-{precision}"
-    return f"{prefix.strip('/')}/{name}/{version}/model{quantized}{suffix}"
+def model_key(prefix: str, name: str, version: str, suffix: str) -> str:
+    """One version, one key per format: model.onnx, model.pt."""
+    return f"{prefix.strip('/')}/{name}/{version}/model{suffix}"
 
 
 def publish(
@@ -35,7 +34,7 @@ def publish(
     Works against any endpoint boto3 is configured for (AWS_ENDPOINT_URL_S3 for SeaweedFS).
     """
     meta = load_as_served(model).metadata  # also proves the file loads as the service loads it
-    key = model_key(prefix, meta.name, meta.version, meta.precision, model.suffix)
+    key = model_key(prefix, meta.name, meta.version, model.suffix)
     client = client or boto3.client("s3")
     uri = f"s3://{bucket}/{key}"
     with s3_errors(client, bucket):
