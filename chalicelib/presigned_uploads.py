@@ -14,10 +14,10 @@ import re
 import secrets
 from typing import Any
 
-from chalicelib.errors import BadRequest, Code, NotFound, Unavailable, UnsupportedMediaType
+from chalicelib.errors import BadRequest, Code, NotFound, Unavailable
 from chalicelib.s3_client import s3_client
 from chalicelib.settings import UPLOAD_PREFIX, Settings
-from chalicelib.uploads import IMAGE_TYPES, check_size
+from chalicelib.uploads import IMAGE_TYPES, check_size, unsupported
 
 _ID = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16): unguessable, and never a path
 
@@ -28,9 +28,7 @@ def new_upload(settings: Settings, content_type: str | None) -> dict[str, Any]:
     bucket = _bucket(settings)
     media = (content_type or "application/octet-stream").strip().lower()
     if media not in IMAGE_TYPES:
-        raise UnsupportedMediaType(
-            Code.UNSUPPORTED_MEDIA_TYPE, f"type {media[:60]!r} is not supported. Supported: {', '.join(IMAGE_TYPES)}"
-        )
+        raise unsupported("type", media, IMAGE_TYPES)
     upload_id = secrets.token_hex(16)
     from botocore.exceptions import BotoCoreError
 

@@ -32,6 +32,14 @@ def check_size(data: bytes, max_bytes: int, what: str) -> None:
         raise PayloadTooLarge(Code.BODY_TOO_LARGE, f"{what} is over the limit of {limit}")
 
 
+def unsupported(what: str, media: str, supported: tuple[str, ...]) -> UnsupportedMediaType:
+    """The 415 for a type this service does not read; what: how the client named it."""
+    return UnsupportedMediaType(
+        Code.UNSUPPORTED_MEDIA_TYPE,
+        f"{what} {media[:60] or '(none)'!r} is not supported. Supported: {', '.join(supported)}",
+    )
+
+
 def image_bytes(content_type: str | None, body: bytes, max_bytes: int) -> bytes:
     """Returns the image bytes carried by a request, or raises the error a client should see."""
     check_size(body, max_bytes, "the body")
@@ -41,18 +49,14 @@ def image_bytes(content_type: str | None, body: bytes, max_bytes: int) -> bytes:
         return body
     if media == MULTIPART:
         return _file_part(body, params.get(b"boundary"))
-    supported = ", ".join(ACCEPTED_TYPES)
     if media == _FORM:
         raise UnsupportedMediaType(
             Code.UNSUPPORTED_MEDIA_TYPE,
             f"the body was sent as {_FORM} (curl --data-binary does that by default); send the "
             f"image with its own type, e.g. curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg'. "
-            f"Supported: {supported}",
+            f"Supported: {', '.join(ACCEPTED_TYPES)}",
         )
-    raise UnsupportedMediaType(
-        Code.UNSUPPORTED_MEDIA_TYPE,
-        f"Content-Type {media or '(none)'!r} is not supported. Supported: {supported}",
-    )
+    raise unsupported("Content-Type", media, ACCEPTED_TYPES)
 
 
 class _Part:

@@ -175,6 +175,10 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        # A second Ctrl+C or kill (timeout(1) forwards one, then signals its group) must not
+        # cut this short and leave SeaweedFS running.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if chalice is not None and chalice.poll() is None:
             chalice.terminate()
             chalice.wait(10)

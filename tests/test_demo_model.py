@@ -7,6 +7,7 @@ import hashlib
 import json
 import signal
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from chalicelib.runtimes import load_runtime
 from devtools import ROOT
 from devtools.demo_model import CHECKPOINT, SERVED, check_images
-from devtools.processes import port_in_use, wait_until_serving
+from devtools.processes import free_port, port_in_use, wait_until_serving
 from devtools.venvs import SERVE_VENV, disk_bytes
 from training.checkpoint import load_checkpoint
 from training.explain import exported
@@ -95,6 +96,32 @@ def test_scripts_serve_as_written_serves_the_demo_without_torch(tmp_path: Path) 
     python = SERVE_VENV / "bin" / "python"
     assert subprocess.run([str(python), "-c", "import torch"], capture_output=True).returncode != 0
     assert disk_bytes(SERVE_VENV) / 2**20 < SERVE_VENV_LIMIT_MB
+
+
+def test_signals_that_keep_coming_while_serve_stops_leave_no_server_running(tmp_path: Path) -> None:
+    """timeout(1), a supervisor or an impatient Ctrl+C signal again while serve is stopping."""
+    web, s3 = free_port(), free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        serve = subprocess.Popen(
+            ["./scripts/serve", "--port", str(web), "--s3-port", str(s3)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{web}/health", serve, 600, str(log))
+        # With a model loaded, chalice local takes long enough to stop for a signal to land meanwhile.
+        post_jpeg(f"http://127.0.0.1:{web}/predict", (ROOT / "chalicelib/examples/bagel.jpg").read_bytes())
+        deadline = time.monotonic() + 60
+        while serve.poll() is None and time.monotonic() < deadline:
+            serve.send_signal(signal.SIGTERM)
+            time.sleep(0.02)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+    assert not port_in_use(web) and not port_in_use(s3), log.read_text()[-2000:]
 
 
 def test_the_repositorys_binary_files_stay_within_30_mb() -> None:
