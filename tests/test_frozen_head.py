@@ -144,7 +144,8 @@ def test_train_fits_a_head_in_one_pass_and_says_how(
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     printed = capsys.readouterr().out
     assert "chosen on validation" in printed and "bagel: 8 training, 1 validation, 1 test\n" in printed
-    assert "only 3 validation images: each is 33 points of its figures, which say little" in printed
+    caution = "only 3 validation images: one image more or less right moves its accuracy by 33 points"
+    assert f"{caution}, so its figures say little" in printed
     assert "on the 3 validation images: accuracy " in printed
     meta = json.loads((tmp_path / "a" / "metadata.json").read_text())
     training = meta["training"]

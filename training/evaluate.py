@@ -153,7 +153,7 @@ def summary(report: dict[str, Any]) -> list[str]:
         f"calibration error of the confidences (ECE) {report['calibration_error']:.3f}"
     ]
     if n < FEW_IMAGES:
-        lines.append(f"  few images: each is {100 / n:.0f} points of these figures")
+        lines.append(f"  few images: one more or less right moves these figures by {100 / n:.0f} points")
     for label, figures in report["per_class"].items():
         right = round(figures["recall"] * figures["support"])
         lines.append(

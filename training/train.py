@@ -133,8 +133,8 @@ def part_counts(parts: dict[str, Split]) -> list[str]:
         for index, label in enumerate(labels)
     ]
     lines += [
-        f"only {len(split.samples)} {names[part]} images: each is {100 / len(split.samples):.0f} points of its "
-        "figures, which say little"
+        f"only {len(split.samples)} {names[part]} images: one image more or less right moves its accuracy by "
+        f"{100 / len(split.samples):.0f} points, so its figures say little"
         for part, split in parts.items()
         if part != "train" and 0 < len(split.samples) < FEW_IMAGES
     ]
