@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools import ROOT
-from devtools.processes import free_port, wait_until_serving
+from devtools.processes import free_port, start_serve, wait_until_serving
 from devtools.venvs import disk_bytes
 
 
@@ -22,14 +22,7 @@ def first_answer(work: Path, photo: bytes) -> dict[str, Any]:
     started = time.perf_counter()
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     port = free_port()
-    with log.open("wb") as out:
-        serve = subprocess.Popen(
-            ["./scripts/serve", "--port", str(port), "--s3-port", str(free_port())],
-            cwd=clone,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    serve = start_serve(clone, log, "--port", str(port), "--s3-port", str(free_port()))
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/health", serve, 900, str(log))
         request = urllib.request.Request(

@@ -45,6 +45,15 @@ def holds_listener(pid: int, port: int) -> bool | None:
     return any(f"socket:[{inode}]" in held for inode in inodes)
 
 
+def start_serve(project: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """./scripts/serve as the README runs it, in a session of its own (a signal sent to it
+    reaches it alone, as a user's kill would), its output written to log."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            ["./scripts/serve", *args], cwd=project, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
 def wait_until_serving(url: str, process: subprocess.Popen, timeout_s: float, log: str) -> None:
     """Returns once url answers HTTP at all (an error status is an answer too); raises if
     the process exits first or the time runs out. log: where to look when it does not."""

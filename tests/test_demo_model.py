@@ -15,7 +15,7 @@ import pytest
 from chalicelib.runtimes import load_runtime
 from devtools import ROOT
 from devtools.demo_model import CHECKPOINT, SERVED, check_images
-from devtools.processes import free_port, port_in_use, wait_until_serving
+from devtools.processes import free_port, port_in_use, start_serve, wait_until_serving
 from devtools.venvs import SERVE_VENV, disk_bytes
 from training.checkpoint import load_checkpoint
 from training.explain import exported
@@ -52,11 +52,7 @@ def post_jpeg(url: str, data: bytes) -> dict:
 @pytest.mark.skipif(any(port_in_use(p) for p in (8000, 8333)), reason="the README's ports 8000 and 8333 are taken")
 def test_scripts_serve_as_written_serves_the_demo_without_torch(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        # As the README runs it, and stopped as a user stops it (SIGTERM stops both servers).
-        serve = subprocess.Popen(
-            ["./scripts/serve"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    serve = start_serve(ROOT, log)  # stopped as a user stops it (SIGTERM stops both servers)
     try:
         wait_until_serving("http://127.0.0.1:8000/health", serve, 600, str(log))
         # The README's curl command, as written, on the example it names.
@@ -102,14 +98,7 @@ def test_signals_that_keep_coming_while_serve_stops_leave_no_server_running(tmp_
     """timeout(1), a supervisor or an impatient Ctrl+C signal again while serve is stopping."""
     web, s3 = free_port(), free_port()
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        serve = subprocess.Popen(
-            ["./scripts/serve", "--port", str(web), "--s3-port", str(s3)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    serve = start_serve(ROOT, log, "--port", str(web), "--s3-port", str(s3))
     try:
         wait_until_serving(f"http://127.0.0.1:{web}/health", serve, 600, str(log))
         # With a model loaded, chalice local takes long enough to stop for a signal to land meanwhile.
