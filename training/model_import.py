@@ -191,7 +191,7 @@ def _calibrated(
     (the bundled ones and none_images): read from the model's logits, or for one of train's
     networks also from its pooled features."""
     from training.negatives import none_inputs, user_images
-    from training.none_rule import output_rule
+    from training.none_rule import FittedRule, output_rule
     from training.none_scores import output_scores
 
     network = source.module if isinstance(source.module, Network) else None
@@ -226,7 +226,7 @@ def _calibrated(
     kinds = tuple(usable) if rule == "auto" else (rule,)
     chosen = output_rule({k: accepted[k] for k in kinds}, {k: refused[k] for k in kinds}, sources)
     if network is not None:  # the model being assembled carries the distance only for its rule
-        network.distance = distance if chosen.score == "feature_distance" else None
+        FittedRule(chosen, distance if chosen.score == "feature_distance" else None).attach(network)
     return chosen
 
 
