@@ -18,6 +18,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from devtools import ROOT, size_text
 from devtools.policy import check as check_policy
@@ -171,11 +172,16 @@ def packaged(out: Path, pkg_format: str) -> str:
 def ready_upload_bucket(project: Path, stage: str) -> None:
     """Before the API goes live: the stage's UPLOAD_BUCKET exists and deletes old uploads."""
     bucket = stage_setting(project, stage, "UPLOAD_BUCKET")
-    if bucket:
-        python = ensure_lambda_venv() / "bin" / "python"
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        if subprocess.run([str(python), "-m", "devtools.upload_bucket", bucket], env=env).returncode:
-            raise SystemExit(1)  # it said why
+    if bucket and make_upload_bucket_ready(bucket).returncode:
+        raise SystemExit(1)  # it said why
+
+
+def make_upload_bucket_ready(bucket: str, **run: Any) -> subprocess.CompletedProcess[str]:
+    """devtools.upload_bucket in .venv-lambda (botocore as Chalice has it), with this
+    environment's credentials and endpoint; run: subprocess.run's other arguments."""
+    python = ensure_lambda_venv() / "bin" / "python"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([str(python), "-m", "devtools.upload_bucket", bucket], env=env, text=True, **run)
 
 
 def require_credentials() -> None:

@@ -3,27 +3,18 @@ keeps lifecycle rules as S3 does; whether it deletes on time is S3's part, not t
 
 from __future__ import annotations
 
-import os
 import subprocess
 from typing import Any
 
 import pytest
-from devtools import ROOT
-from devtools.lambda_build import ensure_lambda_venv
+from devtools.lambda_build import make_upload_bucket_ready
 from devtools.upload_bucket import RULE_ID, expiry_rule
 
 pytestmark = pytest.mark.py312  # .venv-lambda, as deploy runs it
 
 
 def deploy_step(bucket: str) -> subprocess.CompletedProcess[str]:
-    """As deploy runs it: in .venv-lambda, with the environment's credentials and endpoint."""
-    return subprocess.run(
-        [str(ensure_lambda_venv() / "bin" / "python"), "-m", "devtools.upload_bucket", bucket],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return make_upload_bucket_ready(bucket, capture_output=True, timeout=120)
 
 
 def test_the_bucket_is_made_and_deletes_uploads_after_a_day(s3: Any) -> None:
