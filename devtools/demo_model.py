@@ -34,6 +34,10 @@ SERVED = CHECKPOINT / "model.onnx"
 EXAMPLES = ROOT / "chalicelib" / "examples"
 EXAMPLE_SEED = 50_001  # training's seeds stay below 1,000 per class
 TORCHSCRIPT = ROOT / "build" / "demo" / "model.pt"
+# The CPU flag the committed renders were made with: the denoiser in bpy (OpenImageDenoise)
+# picks AVX-512 kernels where the CPU has them, with no switch, and those give other pixels
+# than its AVX2 kernels (docs/training.md, "The demo").
+RENDERED_WITH = "avx512f"
 
 
 def check_images() -> torch.Tensor:
@@ -127,6 +131,26 @@ def sample_sheet(columns: int = 4, side: int = 200) -> None:
     sheet.save(CHECKPOINT.parent / "samples.jpg", quality=85, optimize=True)
 
 
+def cpu_flags() -> set[str] | None:
+    """The CPU's feature flags as Linux lists them; None where it does not."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((set(line.split(":", 1)[1].split()) for line in lines if line.startswith("flags")), None)
+
+
+def other_renders_caution(flags: set[str] | None) -> str | None:
+    """What a rebuild on a CPU unlike the one that rendered the committed demo must say first."""
+    if flags is None or RENDERED_WITH in flags:
+        return None
+    return (
+        f"note: this CPU has no {RENDERED_WITH}, which the one that rendered demo {VERSION}'s images had: "
+        "the denoiser's other kernels give other pixels, so this rebuild will not give the committed "
+        'model files again (docs/training.md, "The demo")'
+    )
+
+
 def rebuild() -> None:
     import os
 
@@ -139,6 +163,9 @@ def rebuild() -> None:
     from devtools.renders.pillow import synth
 
     os.chdir(ROOT)
+    caution = other_renders_caution(cpu_flags())
+    if caution and not DATA.exists():
+        print(caution, flush=True)
     if not DATA.exists():
         print(f"rendering {3 * PER_CLASS} images into {DATA} with Blender's Cycles", flush=True)
         synth(DATA, PER_CLASS, SEED, SIZE, workers=usable_cpus(), renderer="blender")
