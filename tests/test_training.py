@@ -412,6 +412,19 @@ def test_phone_photos_are_training_images_like_any_other(tiny_data: Path, tmp_pa
     assert red[0] > 150 > red[2] and blue[2] > 150 > blue[0]  # decoded as the photos they are
 
 
+def test_a_class_folders_subfolders_are_of_its_class_but_not_hidden_ones(tiny_data: Path, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "tree", tiny_data)
+    photo = next((root / "bagel").iterdir())
+    (root / "bagel" / "from my phone").mkdir()
+    (root / "bagel" / ".thumbnails").mkdir()
+    nested, hidden = root / "bagel" / "from my phone" / "IMG_0002.jpg", root / "bagel" / ".thumbnails" / "t.jpg"
+    shutil.copy(photo, nested)
+    hidden.write_bytes(b"a viewer's cache, not a photo")
+    split = scan(root)
+    listed = dict(split.samples)
+    assert split.labels[listed[nested]] == "bagel" and hidden not in listed
+
+
 def test_a_truncated_image_stops_the_run_before_training_with_one_line(
     tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

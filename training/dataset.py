@@ -43,7 +43,8 @@ def resize_side(input_size: int) -> int:
 
 
 def scan(root: Path, sizes: tuple[int, int] = (resize_side(224), 224)) -> Split:
-    """Lists an ImageFolder tree, refusing one that cannot train, with every problem named:
+    """Lists an ImageFolder tree (a class folder's subfolders are of its class, as for
+    torchvision's ImageFolder), refusing one that cannot train, with every problem named:
     fewer than two classes, an empty class, files that are not images, images that do not
     decode (every one is decoded to its end, for a model of sizes (resize_size, input_size),
     into the image cache that training then reads, so that a truncated file stops the run
@@ -60,7 +61,7 @@ def scan(root: Path, sizes: tuple[int, int] = (resize_side(224), 224)) -> Split:
         raise DatasetError(f"{root} needs two or more class folders (one per label), found {list(labels)}")
     samples, problems = [], []
     for index, label in enumerate(labels):
-        files = sorted(p for p in (root / label).iterdir() if p.is_file() and not p.name.startswith("."))
+        files = sorted(p for p in (root / label).rglob("*") if p.is_file() and not _hidden(p, root / label))
         images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
         problems += [f"{p}: not an image file ({p.suffix or 'no suffix'})" for p in files if p not in images]
         if not images:
@@ -72,6 +73,11 @@ def scan(root: Path, sizes: tuple[int, int] = (resize_side(224), 224)) -> Split:
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise DatasetError(f"{root} is not a usable ImageFolder tree:\n  {shown}{more}")
     return Split(labels, samples)
+
+
+def _hidden(path: Path, folder: Path) -> bool:
+    """A dot file, or one inside a dot folder (.thumbnails/, .git/): a tool's, not a photo."""
+    return any(part.startswith(".") for part in path.relative_to(folder).parts)
 
 
 def _undecodable(images: list[Path], root: Path, sizes: tuple[int, int]) -> list[str]:
