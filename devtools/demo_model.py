@@ -6,15 +6,16 @@ python -m devtools.demo_model re-exports the ONNX file when it no longer answers
 checkpoint (tests/test_demo_model.py fails until then), and otherwise leaves it be.
 python -m devtools.demo_model rebuild makes the demo from nothing: renders its training
 images with Blender's Cycles into data/demo-cycles and the other foods its none-rule is
-fitted against into data/demo-other-foods (where they are not yet; about 55 minutes on 2
-cores), trains, writes the float16 checkpoint, exports the ONNX file, renders
-the example photos (chalicelib/examples/: the README's curl and the page use them) and
+fitted against into data/demo-other-foods (where no earlier rebuild finished them; one to
+two and a half hours on 2 cores, by the CPU), trains, writes the float16 checkpoint,
+exports the ONNX file, renders the example photos (chalicelib/examples/: the README's curl and the page use them) and
 the model card's sample sheet (demo/samples.jpg)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from devtools import ROOT
 
@@ -151,6 +152,19 @@ def other_renders_caution(flags: set[str] | None) -> str | None:
     )
 
 
+def rendered_once(folder: Path, what: str, render: Callable[[Path], object]) -> None:
+    """folder as render writes it, unless an earlier rebuild finished it: render writes into
+    a partial folder renamed when it is done, so that a rebuild cut short renders again
+    instead of training on the part it had."""
+    if folder.exists():
+        return
+    partial = folder.with_name(f"{folder.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    print(f"rendering {what} into {folder} with Blender's Cycles", flush=True)
+    render(partial)
+    partial.rename(folder)
+
+
 def rebuild() -> None:
     import os
 
@@ -166,12 +180,16 @@ def rebuild() -> None:
     caution = other_renders_caution(cpu_flags())
     if caution and not DATA.exists():
         print(caution, flush=True)
-    if not DATA.exists():
-        print(f"rendering {3 * PER_CLASS} images into {DATA} with Blender's Cycles", flush=True)
-        synth(DATA, PER_CLASS, SEED, SIZE, workers=usable_cpus(), renderer="blender")
-    if not OTHER_FOODS.exists():
-        print(f"rendering other foods into {OTHER_FOODS} with Blender's Cycles", flush=True)
-        render_other_foods(OTHER_FOODS, OTHER_PER_KIND, OTHER_SEED, SIZE, 16, usable_cpus())
+    rendered_once(
+        DATA,
+        f"{3 * PER_CLASS} images",
+        lambda out: synth(out, PER_CLASS, SEED, SIZE, workers=usable_cpus(), renderer="blender"),
+    )
+    rendered_once(
+        OTHER_FOODS,
+        "other foods",
+        lambda out: render_other_foods(out, OTHER_PER_KIND, OTHER_SEED, SIZE, 16, usable_cpus()),
+    )
     # outlier_exposure, on reference_mass rather than auto: the renders' own feature distance
     # refuses most real photos (measured: 20 of 45 accepted), while ImageNet's head has seen
     # photographs; the detector fitted against other foods refuses what ImageNet calls food.

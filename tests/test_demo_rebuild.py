@@ -1,9 +1,13 @@
-"""What `python -m devtools.demo_model rebuild` says before it renders: whether this CPU can
-give the committed demo's renders again (the rebuild itself takes an hour; not run here)."""
+"""`python -m devtools.demo_model rebuild` before it trains: whether this CPU can give the
+committed demo's renders again, and that a rendering cut short is not trained on. The
+rebuild itself takes an hour of Blender, so the rendering here is a function writing files."""
 
 from __future__ import annotations
 
-from devtools.demo_model import RENDERED_WITH, cpu_flags, other_renders_caution
+from pathlib import Path
+
+import pytest
+from devtools.demo_model import RENDERED_WITH, cpu_flags, other_renders_caution, rendered_once
 
 
 def test_a_cpu_without_the_renders_flag_is_told_its_model_will_differ() -> None:
@@ -19,3 +23,28 @@ def test_a_cpu_like_the_renders_one_or_an_unknown_one_is_told_nothing() -> None:
 def test_this_machines_flags_are_read() -> None:
     flags = cpu_flags()
     assert flags is None or "sse2" in flags  # every x86-64 CPU has it; None off Linux
+
+
+def _render_three(out: Path, stop_after: int | None = None) -> None:
+    """Writes three files as a renderer does, one by one; stop_after: cut short as Ctrl+C would."""
+    out.mkdir(parents=True)
+    for index in range(3):
+        if index == stop_after:
+            raise KeyboardInterrupt
+        (out / f"{index}.jpg").write_bytes(b"render")
+
+
+def test_a_rendering_cut_short_is_done_again_not_trained_on(tmp_path: Path) -> None:
+    folder = tmp_path / "demo-cycles"
+    with pytest.raises(KeyboardInterrupt):
+        rendered_once(folder, "3 images", lambda out: _render_three(out, stop_after=2))
+    assert not folder.exists()
+    rendered_once(folder, "3 images", _render_three)  # a partial folder left behind is cleared first
+    assert sorted(p.name for p in folder.iterdir()) == ["0.jpg", "1.jpg", "2.jpg"]
+    assert not (tmp_path / "demo-cycles.partial").exists()
+
+
+def test_a_finished_rendering_is_not_done_again(tmp_path: Path) -> None:
+    folder = tmp_path / "demo-cycles"
+    rendered_once(folder, "3 images", _render_three)
+    rendered_once(folder, "3 images", lambda out: pytest.fail("rendered again"))

@@ -29,7 +29,7 @@ def _synth_options(add: Adder) -> None:
         choices=("pillow", "blender"),
         default="pillow",
         help="pillow: 2D drawings, about 100 images a second; blender: Cycles path tracing (denoised), "
-        "photographs of procedural scenes, about 6 s per 256 px image per worker, in .venv-render "
+        "photographs of procedural scenes, 7 s to 20 s per 256 px image per worker by the CPU, in .venv-render "
         "(made on first use, about 1 GB)",
     )
     p.add_argument("--samples", type=int, default=16, help="with --renderer blender: path-tracing samples per pixel")

@@ -356,7 +356,7 @@ def synth(
 ) -> dict[str, int]:
     """Writes out/{train,val,test}/<class>/*.jpg; returns the number of images per split.
     renderer: pillow (this module, about 100 images a second), or blender (Cycles path
-    tracing with samples per pixel, denoised; about 6 s per 256 px image per core)."""
+    tracing with samples per pixel, denoised: seconds per image, see docs/training.md)."""
     jobs, counts = [], {}
     start = 0
     for split, share in SPLITS.items():
