@@ -152,6 +152,23 @@ def other_renders_caution(flags: set[str] | None) -> str | None:
     )
 
 
+def other_none_images_caution(here: dict[str, int], recorded: dict[str, int]) -> str | None:
+    """What a rebuild must say first where the non-food photos its none-rule is calibrated on
+    (here, by source: training/negatives.photo_files) are not those the committed demo's was
+    (recorded, from its metadata): two of the sources are Debian packages a machine may lack."""
+    differ = [
+        f"{source}: {count} here, {recorded.get(source, 0)} then"
+        for source, count in here.items()
+        if count != recorded.get(source, 0)
+    ]
+    if not differ:
+        return None
+    return (
+        f"note: demo {VERSION}'s none-rule was calibrated on other non-food photos ({'; '.join(differ)}; "
+        "training/negatives.py names the packages), so this rebuild will not give the committed model files again"
+    )
+
+
 def rendered_once(folder: Path, what: str, render: Callable[[Path], object]) -> None:
     """folder as render writes it, unless an earlier rebuild finished it: render writes into
     a partial folder renamed when it is done, so that a rebuild cut short renders again
@@ -171,6 +188,8 @@ def rebuild() -> None:
     from chalicelib.settings import usable_cpus
     from training.checkpoint import save_checkpoint
     from training.config import TrainConfig
+    from training.negatives import photo_files
+    from training.served_model import read_metadata
     from training.train import train
 
     from devtools.renders.blender import render_other_foods
@@ -179,6 +198,13 @@ def rebuild() -> None:
     os.chdir(ROOT)
     caution = other_renders_caution(cpu_flags())
     if caution and not DATA.exists():
+        print(caution, flush=True)
+    recorded = read_metadata(CHECKPOINT / "metadata.json").none_rule
+    caution = other_none_images_caution(
+        {source: len(files) for source, files in photo_files().items()},
+        recorded.calibration.get("none_sources", {}) if recorded else {},
+    )
+    if caution:
         print(caution, flush=True)
     rendered_once(
         DATA,

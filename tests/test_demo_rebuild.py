@@ -7,7 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from devtools.demo_model import RENDERED_WITH, cpu_flags, other_renders_caution, rendered_once
+from devtools.demo_model import (
+    RENDERED_WITH,
+    cpu_flags,
+    other_none_images_caution,
+    other_renders_caution,
+    rendered_once,
+)
 
 
 def test_a_cpu_without_the_renders_flag_is_told_its_model_will_differ() -> None:
@@ -48,3 +54,17 @@ def test_a_finished_rendering_is_not_done_again(tmp_path: Path) -> None:
     folder = tmp_path / "demo-cycles"
     rendered_once(folder, "3 images", _render_three)
     rendered_once(folder, "3 images", lambda out: pytest.fail("rendered again"))
+
+
+def test_a_machine_without_the_wallpapers_the_demo_was_calibrated_on_is_told_its_model_will_differ() -> None:
+    recorded = {"GNOME wallpapers": 16, "Plasma wallpapers": 30, "scikit-learn samples": 2}
+    caution = other_none_images_caution(
+        {"GNOME wallpapers": 0, "Plasma wallpapers": 30, "scikit-learn samples": 2}, recorded
+    )
+    assert caution is not None and "GNOME wallpapers: 0 here, 16 then" in caution and "Plasma" not in caution
+    assert "will not give the committed" in caution
+
+
+def test_the_same_non_food_photos_are_told_nothing() -> None:
+    recorded = {"GNOME wallpapers": 16, "data/demo-other-foods": 300}  # the rebuild renders the latter itself
+    assert other_none_images_caution({"GNOME wallpapers": 16}, recorded) is None
