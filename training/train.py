@@ -113,14 +113,14 @@ def train(cfg: TrainConfig, name: str, version: str) -> tuple[nn.Module, ModelMe
     fit = fit_model(model, parts, meta, cfg, device)
     # The rule is set on the CPU in float32, as the service computes its scores.
     rule = calibrated_rule(model.cpu().eval(), parts["val"].samples, meta, cfg, fit.features)
-    record = training_record(cfg, parts, fit, time.monotonic() - started)
     shown = len(parts["val"].samples)
     print(
         f"on the {shown} validation images: accuracy {fit.val_accuracy:.1%} "
-        f"({round(fit.val_accuracy * shown)} of {shown}), loss {fit.val_loss:.4f}",
+        f"({round(fit.val_accuracy * shown)} of {shown}), loss {fit.val_loss:.4f}; "
+        f"trained in {time.monotonic() - started:.0f} s",
         flush=True,
     )
-    return model, dataclasses.replace(meta, none_rule=rule, training=record), parts
+    return model, dataclasses.replace(meta, none_rule=rule, training=training_record(cfg, parts, fit)), parts
 
 
 def part_counts(parts: dict[str, Split]) -> list[str]:
@@ -185,8 +185,9 @@ def fit_model(
     return tuned
 
 
-def training_record(cfg: TrainConfig, parts: dict[str, Split], fit: Fit, seconds: float) -> dict[str, Any]:
-    """How the model was trained, for its metadata."""
+def training_record(cfg: TrainConfig, parts: dict[str, Split], fit: Fit) -> dict[str, Any]:
+    """How the model was trained, for its metadata: no clock time, so that training again
+    on the same images writes the same files (how long it takes: bench/)."""
     return {
         "train_images": len(parts["train"].samples),
         "val_images": len(parts["val"].samples),
@@ -194,7 +195,6 @@ def training_record(cfg: TrainConfig, parts: dict[str, Split], fit: Fit, seconds
         "val_loss": round(fit.val_loss, 5),
         "val_accuracy": round(fit.val_accuracy, 5),
         **fit.summary,
-        "seconds": round(seconds),
         "seed": cfg.seed,
         "data": str(cfg.data),
         "init_weights": str(cfg.init_weights) if cfg.init_weights else None,
