@@ -38,13 +38,19 @@ def test_every_class_is_rendered_into_each_split(rendered: Path) -> None:
             assert pixels.std() > 5  # a scene, not a blank frame
 
 
-def test_the_same_seed_renders_the_same_file(rendered: Path, tmp_path: Path) -> None:
-    """What lets the demo's rebuild give its files again (on one kind of CPU: docs/training.md)."""
+def test_the_same_seed_renders_the_same_scene(rendered: Path, tmp_path: Path) -> None:
     _render(seed=7, out=tmp_path)
-    for split in ("train", "val", "test"):
-        for label in CLASSES:
-            name = f"{split}/{label}/00000.jpg"
-            assert (rendered / name).read_bytes() == (tmp_path / name).read_bytes(), name
+    for label in CLASSES:
+        first = np.asarray(Image.open(rendered / "train" / label / "00000.jpg"), dtype=np.float32)
+        again = np.asarray(Image.open(tmp_path / "train" / label / "00000.jpg"), dtype=np.float32)
+        assert np.abs(first - again).mean() < 2  # the denoiser is not deterministic (docs/training.md, "The demo")
+
+
+def test_a_render_carries_no_time_stamps(rendered: Path) -> None:
+    """Blender writes the date and the render time into a file by default: two renders of
+    the same pixels would then differ."""
+    data = (rendered / "train" / CLASSES[0] / "00000.jpg").read_bytes()
+    assert b"Blender:" not in data  # its metadata fields: Blender:Date, Blender:RenderTime…
 
 
 def test_other_foods_are_rendered_one_folder_each(tmp_path: Path) -> None:

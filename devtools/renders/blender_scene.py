@@ -1098,9 +1098,6 @@ def render(job: dict[str, object], threads: int) -> None:
     settings.cycles.samples = int(job["samples"])  # type: ignore[call-overload]
     settings.cycles.use_denoising = True
     settings.cycles.denoiser = "OPENIMAGEDENOISE"
-    # Guided by the albedo and normal passes it gives a few pixels a level apart on every
-    # run (measured); on the colour alone it gives the same image every time.
-    settings.cycles.denoising_input_passes = "RGB"
     settings.cycles.seed = int(job["seed"])  # type: ignore[call-overload]
     settings.render.resolution_x = settings.render.resolution_y = int(job["size"])  # type: ignore[call-overload]
     settings.render.resolution_percentage = 100
