@@ -35,10 +35,10 @@ SERVED = CHECKPOINT / "model.onnx"
 EXAMPLES = ROOT / "chalicelib" / "examples"
 EXAMPLE_SEED = 50_001  # training's seeds stay below 1,000 per class
 TORCHSCRIPT = ROOT / "build" / "demo" / "model.pt"
-# Cycles' denoiser, guided by its albedo and normal passes, gives a few pixels a level
-# apart on every run, and more on another CPU (docs/training.md, "The demo").
+# Cycles' float output varies a little from run to run, and its denoiser turns that into
+# a few pixels a level apart; more on another CPU (docs/training.md, "The demo").
 RENDERS_VARY = (
-    f"note: Blender's denoiser gives slightly other pixels on every run, so this rebuild trains a model near "
+    f"note: Blender's renders come out with slightly other pixels on every run, so this rebuild trains a model near "
     f'demo {VERSION}, not its files again: a new version, to be measured again (docs/training.md, "The demo")'
 )
 

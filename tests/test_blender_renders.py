@@ -43,7 +43,7 @@ def test_the_same_seed_renders_the_same_scene(rendered: Path, tmp_path: Path) ->
     for label in CLASSES:
         first = np.asarray(Image.open(rendered / "train" / label / "00000.jpg"), dtype=np.float32)
         again = np.asarray(Image.open(tmp_path / "train" / label / "00000.jpg"), dtype=np.float32)
-        assert np.abs(first - again).mean() < 2  # the denoiser is not deterministic (docs/training.md, "The demo")
+        assert np.abs(first - again).mean() < 2  # Cycles is not deterministic (docs/training.md, "The demo")
 
 
 def test_a_render_carries_no_time_stamps(rendered: Path) -> None:
